@@ -1,0 +1,208 @@
+//! Joining chunks back into logical records.
+//!
+//! Two conventions are understood:
+//!
+//! - **Indexed chunks**: keys `<base>|0`, `<base>|1`, ... (ours and
+//!   cloud-init's). A chunk joins the open record with the same base whose
+//!   next expected index it carries; any other index starts a new record,
+//!   marked incomplete when it is not 0.
+//! - **Shared-key chunks** (azure-init up to 0.1.x): consecutive records with
+//!   the same key, where the earlier value is a full 1022-byte chunk.
+//!   azure-init cut at byte 1022 even inside a character, so values are
+//!   joined as bytes and checked as UTF-8 only once whole: its split `é`
+//!   comes back intact.
+//!
+//! cloud-init's chunk values are each a JSON object carrying one slice of
+//! the message (`"msg_i"`, `"msg"`); the chunks are joined here by key, and
+//! [`LogicalRecord::chunk_value`] gives each one for a JSON-aware reader.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::decode::{DecodeError, Record};
+use crate::key::split_chunk_suffix;
+use crate::layout::RECORD_SIZE;
+use crate::limits::Field;
+
+/// The chunk size azure-init's layer cut values at.
+const AZURE_INIT_CHUNK: usize = 1022;
+
+/// A value reassembled from one or more records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogicalRecord {
+    /// Index of the first record.
+    pub index: usize,
+    /// Number of records joined.
+    pub chunks: usize,
+    /// The key without any chunk suffix.
+    pub key: String,
+    /// The whole value.
+    pub value: String,
+    /// `false` when indexed chunks are missing (the first index seen was
+    /// not 0).
+    pub complete: bool,
+    ranges: Vec<Range<usize>>,
+}
+
+impl LogicalRecord {
+    /// The value of chunk `i` alone, when it is whole characters.
+    pub fn chunk_value(&self, i: usize) -> Option<&str> {
+        self.value.get(self.ranges.get(i)?.clone())
+    }
+}
+
+/// One item of [`reassemble`]'s output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reassembled {
+    /// A logical record.
+    Record(LogicalRecord),
+    /// A record that cannot be read (its error, owned), or the partial tail.
+    /// A value with invalid UTF-8 is reported only if joining its chunks did
+    /// not make it valid.
+    Error {
+        /// Index of the (first) record.
+        index: usize,
+        /// What is wrong, as [`DecodeError`] describes it.
+        message: String,
+    },
+}
+
+impl Reassembled {
+    /// Index of the (first) record.
+    pub fn index(&self) -> usize {
+        match self {
+            Reassembled::Record(r) => r.index,
+            Reassembled::Error { index, .. } => *index,
+        }
+    }
+}
+
+struct Group {
+    index: usize,
+    key: String,
+    chunked: bool,
+    next_chunk: Option<u32>,
+    complete: bool,
+    value: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+/// Reads a whole pool file and joins chunks into logical records, ordered
+/// by their first record's index.
+///
+/// ```
+/// use kvp_codec::{encode_chunk, reassemble, Limits, Reassembled, RECORD_SIZE};
+///
+/// let mut file = vec![0u8; 2 * RECORD_SIZE];
+/// for (i, (part, rec)) in ["hello ", "world"].iter().zip(file.chunks_exact_mut(RECORD_SIZE)).enumerate() {
+///     encode_chunk("greeting", i as u32, part, &Limits::SAFE, rec.try_into().unwrap())?;
+/// }
+/// let Reassembled::Record(r) = &reassemble(&file)[0] else { panic!() };
+/// assert_eq!((r.key.as_str(), r.value.as_str(), r.chunks), ("greeting", "hello world", 2));
+/// # Ok::<(), kvp_codec::EncodeError>(())
+/// ```
+pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut errors: Vec<Reassembled> = Vec::new();
+    // The group the previous record went to, for shared-key chunks.
+    let mut previous: Option<usize> = None;
+
+    let (records, tail) = data.as_chunks::<RECORD_SIZE>();
+    for (index, bytes) in records.iter().enumerate() {
+        let record = Record::new(bytes);
+        let key = match record.key() {
+            Ok(key) => key,
+            Err(e) => {
+                errors.push(error(DecodeError::InvalidUtf8 {
+                    index,
+                    field: Field::Key,
+                    valid_up_to: e.valid_up_to(),
+                    record,
+                }));
+                previous = None;
+                continue;
+            }
+        };
+        let value = record.value_bytes();
+        let (base, chunk) = split_chunk_suffix(key);
+
+        let joins = match chunk {
+            Some(i) => groups
+                .iter()
+                .rposition(|g| g.chunked && g.next_chunk == Some(i) && g.key == base),
+            None => previous.filter(|&p| {
+                let g = &groups[p];
+                !g.chunked
+                    && g.key == key
+                    && g.ranges.last().is_some_and(|r| r.len() >= AZURE_INIT_CHUNK)
+            }),
+        };
+        let at = match joins {
+            Some(at) => at,
+            None => {
+                groups.push(Group {
+                    index,
+                    key: String::from(if chunk.is_some() { base } else { key }),
+                    chunked: chunk.is_some(),
+                    next_chunk: None,
+                    complete: chunk.is_none_or(|i| i == 0),
+                    value: Vec::new(),
+                    ranges: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[at];
+        group.next_chunk = chunk.and_then(|i| i.checked_add(1));
+        let start = group.value.len();
+        group.value.extend_from_slice(value);
+        group.ranges.push(start..group.value.len());
+        previous = Some(at);
+    }
+
+    let mut out: Vec<Reassembled> = groups.into_iter().map(finish).collect();
+    out.append(&mut errors);
+    out.sort_by_key(Reassembled::index);
+    if !tail.is_empty() {
+        out.push(error(DecodeError::PartialTail {
+            index: records.len(),
+            offset: data.len() - tail.len(),
+            len: tail.len(),
+        }));
+    }
+    out
+}
+
+fn finish(group: Group) -> Reassembled {
+    match String::from_utf8(group.value) {
+        Ok(value) => Reassembled::Record(LogicalRecord {
+            index: group.index,
+            chunks: group.ranges.len(),
+            key: group.key,
+            value,
+            complete: group.complete,
+            ranges: group.ranges,
+        }),
+        Err(e) => {
+            let bad_at = e.utf8_error().valid_up_to();
+            // Name the record that holds the first bad byte.
+            let chunk = group.ranges.iter().position(|r| r.contains(&bad_at));
+            Reassembled::Error {
+                index: group.index + chunk.unwrap_or(0),
+                message: alloc::format!(
+                    "record {}: value is not valid UTF-8 (bad byte at offset {} of the joined value)",
+                    group.index + chunk.unwrap_or(0),
+                    bad_at
+                ),
+            }
+        }
+    }
+}
+
+fn error(e: DecodeError<'_>) -> Reassembled {
+    Reassembled::Error {
+        index: e.index(),
+        message: alloc::format!("{e}"),
+    }
+}
