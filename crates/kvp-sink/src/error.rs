@@ -1,0 +1,77 @@
+//! The errors of opening and writing a pool file.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a pool file could not be opened, locked or written.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The pool's directory does not exist (and creating it was not asked
+    /// for): on a VM without the Hyper-V KVP daemon there is no
+    /// `/var/lib/hyperv`.
+    MissingDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The path is not a regular file. Symlinks are never followed; FIFOs
+    /// and devices are never opened for writing.
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead: `symlink`, `directory`, `FIFO`, `device`, `socket`.
+        kind: &'static str,
+    },
+    /// Another process held the pool's locks for longer than allowed.
+    LockTimeout {
+        /// The pool file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// An I/O call failed.
+    Io {
+        /// The pool file or directory.
+        path: PathBuf,
+        /// What we were doing: `open`, `lock`, `write`, ...
+        op: &'static str,
+        /// The system's error.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::MissingDirectory { path } => write!(
+                f,
+                "KVP pool directory {} does not exist (is hv_kvp_daemon installed?)",
+                path.display()
+            ),
+            Error::NotAFile { path, kind } => write!(
+                f,
+                "KVP pool path {} is a {kind}, not a regular file; refusing to use it",
+                path.display()
+            ),
+            Error::LockTimeout { path, waited } => write!(
+                f,
+                "KVP pool {} stayed locked by another process for {waited:?}",
+                path.display()
+            ),
+            Error::Io { path, op, source } => {
+                write!(f, "KVP pool {}: {op} failed: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The Hyper-V KVP pool file, written safely from a dedicated thread.
+//!
+//! This crate is the only code that touches a pool file. It
+//!
+//! - opens it without following symlinks or blocking on FIFOs, creating it
+//!   with mode 0600 ([`PoolFile::open`]);
+//! - takes **both** locks for every batch: `flock(LOCK_EX)` (cloud-init and
+//!   azure-init) and an OFD `fcntl` write lock (`hv_kvp_daemon`), with a
+//!   bounded wait;
+//! - cuts a torn tail (a partial record left by a writer that died) and, if
+//!   asked, truncates data from an earlier boot, under the locks;
+//! - appends a batch with one `pwrite` and cuts it back if the write fails
+//!   part-way, so no torn record stays;
+//! - upserts a record in place by key (`PROVISIONING_REPORT`, metric series);
+//! - keeps the file under a record cap (default 1,024), keeping the last slot
+//!   for a marker record that counts what was dropped.
+//!
+//! The [`WriterBuilder`] starts a thread fed by a bounded channel: the
+//! application never blocks (lossy by default, every drop counted in
+//! [`Stats`]), I/O errors never panic or stop the thread and are reported on
+//! stderr at most once per interval, and a [`WriterGuard`] flushes on drop.
+//! No async runtime is needed.
+//!
+//! ```
+//! use kvp_sink::WriterBuilder;
+//! use std::time::Duration;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join(".kvp_pool_1");
+//! let (sink, guard, _) = WriterBuilder::new(&path).record_cap(Some(100)).spawn()?;
+//! sink.append(None, "my-agent|vm|INFO|start|0001-01", "message=starting");
+//! sink.upsert(None, "PROVISIONING_REPORT", "result=success|agent=my-agent/1.0");
+//! drop(guard); // flushes
+//! assert_eq!(std::fs::metadata(&path)?.len(), 2 * 2560);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod boot;
+mod entry;
+mod error;
+mod lock;
+mod pool;
+mod report;
+mod stats;
+mod writer;
+
+pub use entry::{Entry, EntryKind, INLINE_BYTES};
+pub use error::Error;
+pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
+pub use stats::Stats;
+pub use writer::{DEFAULT_MARKER_KEY, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard};

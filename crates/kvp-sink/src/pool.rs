@@ -1,0 +1,325 @@
+//! The pool file itself: opening it safely, and everything done to it under
+//! its locks (torn-tail repair, stale truncation, append, upsert).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kvp_codec::{RECORD_SIZE, Record};
+
+use crate::boot;
+use crate::error::Error;
+use crate::lock::BothLocks;
+
+/// How to open a pool file.
+#[derive(Clone, Debug)]
+pub struct OpenOptionsPool {
+    /// Create the pool's directory (mode 0700) when it is missing. Off by
+    /// default: a missing `/var/lib/hyperv` usually means the VM has no KVP
+    /// daemon, which the caller should hear about.
+    pub create_dir: bool,
+    /// Truncate the file, under its locks, when it was last written before
+    /// this boot (the cloud-init and azure-init rule). Off by default.
+    pub truncate_stale: bool,
+    /// The longest wait for the locks during open.
+    pub lock_timeout: Duration,
+}
+
+impl Default for OpenOptionsPool {
+    fn default() -> Self {
+        OpenOptionsPool {
+            create_dir: false,
+            truncate_stale: false,
+            lock_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What opening found and mended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Bytes of a partial record cut off the end.
+    pub torn_tail_bytes: Option<u64>,
+    /// Whether stale data from an earlier boot was truncated.
+    pub truncated_stale: bool,
+    /// Whole records in the file after open.
+    pub records: u64,
+}
+
+/// An open pool file. Every change is made under both locks; see
+/// [`PoolFile::lock`].
+///
+/// ```no_run
+/// use kvp_sink::{PoolFile, OpenOptionsPool};
+/// use std::time::Duration;
+///
+/// let (pool, report) = PoolFile::open("/var/lib/hyperv/.kvp_pool_1", &OpenOptionsPool::default())?;
+/// let mut locked = pool.lock(Duration::from_millis(100))?;
+/// locked.upsert_kv("PROVISIONING_REPORT", "result=success|agent=my-agent/1.0")?;
+/// # Ok::<(), kvp_sink::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct PoolFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl PoolFile {
+    /// Opens or creates (mode 0600) the pool file at `path`, then, under its
+    /// locks, cuts a torn tail and (if asked) truncates stale data.
+    ///
+    /// Never follows a symlink and never blocks on a FIFO: such paths, and
+    /// directories and devices, are [`Error::NotAFile`]. When the locks
+    /// cannot be had within `lock_timeout`, the file is still returned and
+    /// the repair is left to the first write, which checks again.
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: &OpenOptionsPool,
+    ) -> Result<(PoolFile, OpenReport), Error> {
+        let path = path.as_ref().to_path_buf();
+        let pool = PoolFile::open_file(&path, options.create_dir)?;
+        let mut report = OpenReport::default();
+        match pool.lock(options.lock_timeout) {
+            Ok(mut locked) => {
+                if options.truncate_stale && locked.is_stale()? {
+                    locked.truncate()?;
+                    report.truncated_stale = true;
+                }
+                report.torn_tail_bytes = locked.repair_tail()?;
+                report.records = locked.records()?;
+            }
+            Err(Error::LockTimeout { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok((pool, report))
+    }
+
+    fn open_file(path: &Path, create_dir: bool) -> Result<PoolFile, Error> {
+        let io_err = |op, source| Error::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        };
+        let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = parent.filter(|d| !d.is_dir()) {
+            if !create_dir {
+                return Err(Error::MissingDirectory {
+                    path: dir.to_path_buf(),
+                });
+            }
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| io_err("create directory", e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            // O_NONBLOCK: opening a FIFO must not wait for a peer; it is
+            // refused below. It has no effect on regular files.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::NotAFile {
+                    path: path.to_path_buf(),
+                    kind: "symlink",
+                },
+                Some(libc::EISDIR) => Error::NotAFile {
+                    path: path.to_path_buf(),
+                    kind: "directory",
+                },
+                _ => io_err("open", e),
+            })?;
+        let file_type = file.metadata().map_err(|e| io_err("stat", e))?.file_type();
+        if !file_type.is_file() {
+            let kind = if file_type.is_dir() {
+                "directory"
+            } else if file_type.is_fifo() {
+                "FIFO"
+            } else if file_type.is_socket() {
+                "socket"
+            } else {
+                "device"
+            };
+            return Err(Error::NotAFile {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
+        Ok(PoolFile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path the pool was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes both locks (see the crate docs), waiting at most `timeout`.
+    pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>, Error> {
+        match BothLocks::acquire(&self.file, timeout) {
+            Ok(locks) => Ok(Locked {
+                pool: self,
+                _locks: locks,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(Error::LockTimeout {
+                path: self.path.clone(),
+                waited: timeout,
+            }),
+            Err(e) => Err(self.io_err("lock", e)),
+        }
+    }
+
+    fn io_err(&self, op: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            op,
+            source,
+        }
+    }
+}
+
+/// A pool file with both locks held; they are released on drop. Keep it
+/// briefly: the host's transactions time out after 30 s.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    pool: &'a PoolFile,
+    _locks: BothLocks<'a>,
+}
+
+/// Where an upsert put its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    /// Replaced the record at this index.
+    Replaced(u64),
+    /// Appended at this index.
+    Appended(u64),
+}
+
+impl Locked<'_> {
+    fn len(&self) -> Result<u64, Error> {
+        Ok(self
+            .pool
+            .file
+            .metadata()
+            .map_err(|e| self.pool.io_err("stat", e))?
+            .len())
+    }
+
+    /// Whole records in the file.
+    pub fn records(&self) -> Result<u64, Error> {
+        Ok(self.len()? / RECORD_SIZE as u64)
+    }
+
+    /// Whether the file was last written before this boot.
+    pub fn is_stale(&self) -> Result<bool, Error> {
+        let meta = self
+            .pool
+            .file
+            .metadata()
+            .map_err(|e| self.pool.io_err("stat", e))?;
+        let boot = boot::boot_time().map_err(|e| self.pool.io_err("read /proc/stat", e))?;
+        Ok(meta.len() > 0 && meta.mtime() < boot)
+    }
+
+    /// Cuts a trailing partial record, returning how many bytes were cut.
+    pub fn repair_tail(&mut self) -> Result<Option<u64>, Error> {
+        let len = self.len()?;
+        let torn = len % RECORD_SIZE as u64;
+        if torn == 0 {
+            return Ok(None);
+        }
+        self.set_len(len - torn)?;
+        Ok(Some(torn))
+    }
+
+    /// Empties the file.
+    pub fn truncate(&mut self) -> Result<(), Error> {
+        self.set_len(0)
+    }
+
+    fn set_len(&mut self, len: u64) -> Result<(), Error> {
+        self.pool
+            .file
+            .set_len(len)
+            .map_err(|e| self.pool.io_err("truncate", e))
+    }
+
+    /// Appends whole records (`batch.len()` a multiple of [`RECORD_SIZE`])
+    /// after the last whole record, with one `pwrite` where the kernel
+    /// writes it all at once. If the write fails part-way (a full disk, a
+    /// file-size limit, an I/O error) the file is cut back to its length
+    /// before the batch, so no torn record remains.
+    pub fn append(&mut self, batch: &[u8]) -> Result<(), Error> {
+        debug_assert_eq!(batch.len() % RECORD_SIZE, 0);
+        // A torn tail left by a writer that died would misalign every
+        // record after it.
+        self.repair_tail()?;
+        let start = self.len()?;
+        if let Err(e) = self.pool.file.write_all_at(batch, start) {
+            // Best effort: if even the truncate fails, the next append
+            // cuts the torn tail before writing.
+            let _ = self.pool.file.set_len(start);
+            return Err(self.pool.io_err("write", e));
+        }
+        Ok(())
+    }
+
+    /// Reads the whole file.
+    pub fn read_all(&self) -> Result<Vec<u8>, Error> {
+        let len = self.len()?;
+        let mut data = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        self.pool
+            .file
+            .read_exact_at(&mut data, 0)
+            .map_err(|e| self.pool.io_err("read", e))?;
+        Ok(data)
+    }
+
+    /// The index of the first whole record whose key (up to its NUL) is `key`.
+    pub fn find(&self, key: &[u8]) -> Result<Option<u64>, Error> {
+        let data = self.read_all()?;
+        Ok(data
+            .chunks_exact(RECORD_SIZE)
+            .position(|r| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
+            .map(|i| i as u64))
+    }
+
+    /// Replaces the record with the same key in place, or appends it.
+    pub fn upsert(&mut self, record: &[u8; RECORD_SIZE]) -> Result<Upserted, Error> {
+        let key = Record::new(record).key_bytes();
+        match self.find(key)? {
+            Some(index) => {
+                self.pool
+                    .file
+                    .write_all_at(record, index * RECORD_SIZE as u64)
+                    .map_err(|e| self.pool.io_err("write", e))?;
+                Ok(Upserted::Replaced(index))
+            }
+            None => {
+                let index = self.records()?;
+                self.append(record)?;
+                Ok(Upserted::Appended(index))
+            }
+        }
+    }
+
+    /// Encodes `key` and `value` with [`kvp_codec::Limits::SAFE`] and
+    /// upserts them. An invalid key or value is an `InvalidInput` I/O error
+    /// naming the limit.
+    pub fn upsert_kv(&mut self, key: &str, value: &str) -> Result<Upserted, Error> {
+        let mut record = [0u8; RECORD_SIZE];
+        kvp_codec::encode(key, value, &kvp_codec::Limits::SAFE, &mut record).map_err(|e| {
+            self.pool
+                .io_err("encode", io::Error::new(io::ErrorKind::InvalidInput, e))
+        })?;
+        self.upsert(&record)
+    }
+}

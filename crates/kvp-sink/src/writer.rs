@@ -1,0 +1,645 @@
+//! The writer thread and the handles the application holds.
+//!
+//! Like `tracing-appender`'s `non_blocking`: a dedicated thread fed by a
+//! bounded channel, lossy by default (a full queue drops the record, counts
+//! it and returns at once), a guard that flushes on drop. Everything queued
+//! when the thread wakes is written as one batch under one lock acquisition.
+//! Memory is bounded by the queue capacity whatever the disk or the other
+//! lock holders do.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use kvp_codec::{Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
+
+use crate::entry::{Entry, EntryKind};
+use crate::error::Error;
+use crate::pool::{Locked, OpenOptionsPool, OpenReport, PoolFile};
+use crate::report::Reporter;
+use crate::stats::{Counters, Stats, add};
+
+/// Appended to a value cut because it needed more chunks than allowed.
+pub const TRUNCATED_MARKER: &str = "…[truncated]";
+
+/// Default key of the record that counts what the record cap dropped.
+pub const DEFAULT_MARKER_KEY: &str = "KVP_SINK_DROPPED";
+
+/// Stop collecting a batch past this many bytes of encoded records.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+// Entries are the traffic; boxing them would put an allocation back on the
+// caller's path, which is what the inline buffer is there to avoid.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Entry(Entry),
+    Flush(Sender<()>),
+    Stop(Sender<()>),
+}
+
+/// Configures and starts a writer. See [`WriterBuilder::spawn`].
+#[derive(Clone, Debug)]
+pub struct WriterBuilder {
+    path: PathBuf,
+    open: OpenOptionsPool,
+    capacity: usize,
+    blocking: bool,
+    cap: Option<u64>,
+    lock_timeout: Duration,
+    retry_interval: Duration,
+    limits: Limits,
+    max_chunks: usize,
+    marker_key: String,
+    shutdown_timeout: Duration,
+    report_interval: Duration,
+}
+
+impl WriterBuilder {
+    /// A writer for the pool file at `path`, with the defaults below.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        WriterBuilder {
+            path: path.into(),
+            open: OpenOptionsPool::default(),
+            capacity: 4096,
+            blocking: false,
+            cap: Some(1024),
+            lock_timeout: Duration::from_millis(100),
+            retry_interval: Duration::from_millis(50),
+            limits: Limits::SAFE,
+            max_chunks: 16,
+            marker_key: DEFAULT_MARKER_KEY.to_owned(),
+            shutdown_timeout: Duration::from_secs(1),
+            report_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// Entries the queue holds (default 4,096). When it is full, lossy mode
+    /// drops and counts, blocking mode waits.
+    pub fn capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries.max(1);
+        self
+    }
+
+    /// Wait for room in the queue instead of dropping (default: lossy).
+    pub fn blocking(mut self, blocking: bool) -> Self {
+        self.blocking = blocking;
+        self
+    }
+
+    /// The most records the file may hold (default 1,024, as azure-init
+    /// documents; `None` for no cap). When full, new records are dropped and
+    /// counted, and the last slot holds one marker record saying how many.
+    pub fn record_cap(mut self, cap: Option<u64>) -> Self {
+        self.cap = cap.map(|c| c.max(1));
+        self
+    }
+
+    /// How long one attempt waits for the locks (default 100 ms) before it
+    /// gives up, counts a lock timeout and retries later.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The pause between lock attempts (default 50 ms).
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.retry_interval = interval;
+        self
+    }
+
+    /// Key and value limits (default [`Limits::SAFE`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The most records one value may take (default 16); a longer value is
+    /// cut and its last chunk ends with [`TRUNCATED_MARKER`].
+    pub fn max_chunks(mut self, chunks: usize) -> Self {
+        self.max_chunks = chunks.max(1);
+        self
+    }
+
+    /// The key of the cap's marker record (default [`DEFAULT_MARKER_KEY`]).
+    pub fn marker_key(mut self, key: impl Into<String>) -> Self {
+        self.marker_key = key.into();
+        self
+    }
+
+    /// Create the pool's directory when missing (default: an error).
+    pub fn create_dir(mut self, create: bool) -> Self {
+        self.open.create_dir = create;
+        self
+    }
+
+    /// Truncate data written before this boot when opening (default off).
+    pub fn truncate_stale(mut self, truncate: bool) -> Self {
+        self.open.truncate_stale = truncate;
+        self
+    }
+
+    /// How long dropping the guard waits for the queue to drain (default 1 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// At most one error line on stderr per interval (default 10 s).
+    pub fn report_interval(mut self, interval: Duration) -> Self {
+        self.report_interval = interval;
+        self
+    }
+
+    /// Opens the pool file (see [`PoolFile::open`]; errors such as a missing
+    /// directory or a symlink are returned here) and starts the thread.
+    ///
+    /// ```
+    /// use kvp_sink::WriterBuilder;
+    /// use std::time::Duration;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _report) = WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+    /// sink.append(None, "hello", "world");
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(self) -> Result<(Sink, WriterGuard, OpenReport), Error> {
+        let (pool, report) = PoolFile::open(&self.path, &self.open)?;
+        let counters = Arc::new(Counters::default());
+        if report.torn_tail_bytes.is_some() {
+            add(&counters.torn_tails_repaired, 1);
+        }
+        let (tx, rx) = bounded(self.capacity);
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            pool,
+            rx,
+            shutdown: Arc::clone(&shutdown),
+            state: State {
+                counters: Arc::clone(&counters),
+                reporter: Reporter::new(self.report_interval),
+                batch: Vec::new(),
+                upserts: Vec::new(),
+                cap_dropped: 0,
+                config: self.clone(),
+            },
+        };
+        let handle = thread::Builder::new()
+            .name("kvp-writer".into())
+            .spawn(move || worker.run())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                op: "spawn writer thread",
+                source,
+            })?;
+        let sink = Sink {
+            tx,
+            counters,
+            blocking: self.blocking,
+        };
+        let guard = WriterGuard {
+            sink: sink.clone(),
+            shutdown,
+            handle: Some(handle),
+            timeout: self.shutdown_timeout,
+        };
+        Ok((sink, guard, report))
+    }
+}
+
+/// The application's handle to a writer: cheap to clone, never blocks in
+/// lossy mode.
+#[derive(Clone, Debug)]
+pub struct Sink {
+    tx: Sender<Msg>,
+    counters: Arc<Counters>,
+    blocking: bool,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Entry(_) => "Entry",
+            Msg::Flush(_) => "Flush",
+            Msg::Stop(_) => "Stop",
+        })
+    }
+}
+
+impl Sink {
+    /// Queues `entry`. Returns `false` when it was dropped (and counted):
+    /// the queue was full in lossy mode, or the writer has stopped.
+    pub fn send(&self, entry: Entry) -> bool {
+        let sent = if self.blocking {
+            self.tx.send(Msg::Entry(entry)).is_ok()
+        } else {
+            match self.tx.try_send(Msg::Entry(entry)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if !sent {
+            add(&self.counters.dropped_queue_full, 1);
+        }
+        sent
+    }
+
+    /// Queues a record to append; see [`Sink::send`].
+    pub fn append(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
+        self.send(Entry::append(level, key, value))
+    }
+
+    /// Queues a record to upsert by key; see [`Sink::send`].
+    pub fn upsert(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
+        self.send(Entry::upsert(level, key, value))
+    }
+
+    /// Waits until everything queued before the call has been handled, at
+    /// most `timeout`. Returns `true` when it all reached the file: nothing
+    /// queued was dropped meanwhile (cap, write error) and the writer did not
+    /// stall on another process's lock past the deadline.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let lost_before = self.stats().lost_after_queue();
+        let (ack_tx, ack_rx) = bounded(1);
+        if self.tx.send_deadline(Msg::Flush(ack_tx), deadline).is_err() {
+            return false;
+        }
+        ack_rx.recv_deadline(deadline).is_ok() && self.stats().lost_after_queue() == lost_before
+    }
+
+    /// The writer's counters now.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Entries waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+/// Keeps the writer thread; dropping it flushes what is queued, waiting at
+/// most the shutdown timeout, then stops the thread. Hold it for the life of
+/// the program (in `main`).
+#[derive(Debug)]
+#[must_use = "dropping the guard stops the writer"]
+pub struct WriterGuard {
+    sink: Sink,
+    shutdown: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    timeout: Duration,
+}
+
+impl WriterGuard {
+    /// See [`Sink::flush`].
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.sink.flush(timeout)
+    }
+
+    /// The writer's counters now.
+    pub fn stats(&self) -> Stats {
+        self.sink.stats()
+    }
+
+    /// Another handle to the writer.
+    pub fn sink(&self) -> Sink {
+        self.sink.clone()
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + self.timeout;
+        let (ack_tx, ack_rx) = bounded(1);
+        let stopped = self
+            .sink
+            .tx
+            .send_deadline(Msg::Stop(ack_tx), deadline)
+            .is_ok()
+            && ack_rx.recv_deadline(deadline).is_ok();
+        if stopped {
+            if let Some(handle) = self.handle.take() {
+                let _ = handle.join();
+            }
+        } else {
+            // The writer is stuck behind another process's lock: tell it to
+            // give up (counting what it drops) and leave it detached.
+            self.shutdown.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The writer thread: the pool and the channel, and the state the batches
+/// work on (kept apart so a held lock can borrow the pool while the state
+/// changes).
+struct Worker {
+    pool: PoolFile,
+    rx: Receiver<Msg>,
+    shutdown: Arc<AtomicBool>,
+    state: State,
+}
+
+struct State {
+    counters: Arc<Counters>,
+    reporter: Reporter,
+    /// Encoded records waiting to be appended.
+    batch: Vec<u8>,
+    /// Encoded records waiting to be upserted.
+    upserts: Vec<[u8; RECORD_SIZE]>,
+    /// Records the cap dropped since the start, for the marker.
+    cap_dropped: u64,
+    config: WriterBuilder,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut acks = Vec::new();
+        while let Ok(first) = self.rx.recv() {
+            let mut stop = self.state.take(first, &mut acks);
+            while stop.is_none() && self.state.batch.len() < MAX_BATCH_BYTES {
+                match self.rx.try_recv() {
+                    Ok(msg) => stop = self.state.take(msg, &mut acks),
+                    Err(_) => break,
+                }
+            }
+            self.write_pending();
+            for ack in acks.drain(..) {
+                let _ = ack.send(());
+            }
+            if let Some(ack) = stop {
+                let _ = ack.send(());
+                return;
+            }
+        }
+        // Every handle is gone: write what is left.
+        self.write_pending();
+    }
+
+    /// Writes the pending batch and upserts, retrying while another process
+    /// holds the locks, until done or told to shut down.
+    fn write_pending(&mut self) {
+        if self.state.batch.is_empty() && self.state.upserts.is_empty() {
+            return;
+        }
+        loop {
+            match self.pool.lock(self.state.config.lock_timeout) {
+                Ok(locked) => {
+                    self.state.write_locked(locked);
+                    return;
+                }
+                Err(Error::LockTimeout { .. }) => {
+                    add(&self.state.counters.lock_timeouts, 1);
+                    if self.shutdown.load(Ordering::Relaxed) {
+                        let n = self.state.pending_records();
+                        add(&self.state.counters.dropped_lock, n);
+                        self.state.reporter.report(format_args!(
+                            "{}: dropped {n} records at shutdown: the pool stayed locked",
+                            self.pool.path().display()
+                        ));
+                        self.state.batch.clear();
+                        self.state.upserts.clear();
+                        return;
+                    }
+                    thread::sleep(self.state.config.retry_interval);
+                }
+                Err(e) => {
+                    let n = self.state.pending_records();
+                    add(&self.state.counters.write_errors, 1);
+                    add(&self.state.counters.dropped_write_error, n);
+                    self.state
+                        .reporter
+                        .report(format_args!("{e}; dropped {n} records"));
+                    self.state.batch.clear();
+                    self.state.upserts.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// Encodes an entry into the pending batch, or collects an ack. Returns
+    /// the ack of a stop request.
+    fn take(&mut self, msg: Msg, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
+        match msg {
+            Msg::Entry(entry) => {
+                let result = match entry.kind() {
+                    EntryKind::Append => self.encode_append(entry.key(), entry.value()),
+                    EntryKind::Upsert => self.encode_upsert(entry.key(), entry.value()),
+                };
+                if let Err(e) = result {
+                    add(&self.counters.dropped_invalid, 1);
+                    self.reporter.report(format_args!(
+                        "dropped a record with key {:?}: {e}",
+                        entry.key()
+                    ));
+                }
+                None
+            }
+            Msg::Flush(ack) => {
+                acks.push(ack);
+                None
+            }
+            Msg::Stop(ack) => Some(ack),
+        }
+    }
+
+    fn new_slot(&mut self) -> &mut [u8; RECORD_SIZE] {
+        let start = self.batch.len();
+        self.batch.resize(start + RECORD_SIZE, 0);
+        (&mut self.batch[start..])
+            .try_into()
+            .expect("the batch was just grown by exactly one record")
+    }
+
+    fn encode_append(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+        let limits = self.config.limits;
+        let start = self.batch.len();
+        let result = if limits.value_fits(value) {
+            encode(key, value, &limits, self.new_slot())
+        } else {
+            self.encode_chunks(key, value)
+        };
+        if result.is_err() {
+            self.batch.truncate(start);
+        }
+        result
+    }
+
+    fn encode_chunks(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+        let limits = self.config.limits;
+        let max = self.config.max_chunks;
+        let mut chunks = split_value(value, &limits);
+        for index in 0..max {
+            let Some(chunk) = chunks.next() else {
+                return Ok(());
+            };
+            let index32 = u32::try_from(index).unwrap_or(u32::MAX);
+            if index + 1 == max && !chunks.rest().is_empty() {
+                add(&self.counters.truncated_values, 1);
+                let cut = with_marker(chunk, &limits);
+                return encode_chunk(key, index32, &cut, &limits, self.new_slot());
+            }
+            encode_chunk(key, index32, chunk, &limits, self.new_slot())?;
+        }
+        Ok(())
+    }
+
+    fn encode_upsert(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+        let limits = self.config.limits;
+        let mut record = [0u8; RECORD_SIZE];
+        if limits.value_fits(value) {
+            encode(key, value, &limits, &mut record)?;
+        } else {
+            add(&self.counters.truncated_values, 1);
+            let first = split_value(value, &limits).next().unwrap_or_default();
+            encode(key, &with_marker(first, &limits), &limits, &mut record)?;
+        }
+        self.upserts.push(record);
+        Ok(())
+    }
+
+    fn pending_records(&self) -> u64 {
+        (self.batch.len() / RECORD_SIZE + self.upserts.len()) as u64
+    }
+
+    /// Writes the pending batch and upserts under the held locks. Every
+    /// record ends up counted exactly once: written or dropped with a reason.
+    fn write_locked(&mut self, mut locked: Locked<'_>) {
+        let batch = std::mem::take(&mut self.batch);
+        let upserts = std::mem::take(&mut self.upserts);
+        let mut unaccounted = (batch.len() / RECORD_SIZE + upserts.len()) as u64;
+        if let Err(e) = self.write_under_lock(&mut locked, &batch, &upserts, &mut unaccounted) {
+            add(&self.counters.write_errors, 1);
+            add(&self.counters.dropped_write_error, unaccounted);
+            self.reporter
+                .report(format_args!("{e}; dropped {unaccounted} records"));
+        }
+        // Keep the batch's allocation for the next one.
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    fn write_under_lock(
+        &mut self,
+        locked: &mut Locked<'_>,
+        batch: &[u8],
+        upserts: &[[u8; RECORD_SIZE]],
+        unaccounted: &mut u64,
+    ) -> Result<(), Error> {
+        if locked.repair_tail()?.is_some() {
+            add(&self.counters.torn_tails_repaired, 1);
+        }
+        let records = batch.len() / RECORD_SIZE;
+        let keep = self.room(locked, records)?;
+        let mut over_cap = (records - keep) as u64;
+        *unaccounted -= over_cap;
+        if keep > 0 {
+            let appended = locked.append(&batch[..keep * RECORD_SIZE]);
+            *unaccounted -= keep as u64;
+            match appended {
+                Ok(()) => add(&self.counters.written, keep as u64),
+                Err(e) => {
+                    add(&self.counters.write_errors, 1);
+                    add(&self.counters.dropped_write_error, keep as u64);
+                    self.reporter
+                        .report(format_args!("{e}; dropped {keep} records"));
+                }
+            }
+        }
+        for record in upserts {
+            let replaces = self.find_record(locked, record)?.is_some();
+            if !replaces && self.room(locked, 1)? == 0 {
+                over_cap += 1;
+                *unaccounted -= 1;
+                continue;
+            }
+            let upserted = locked.upsert(record);
+            *unaccounted -= 1;
+            match upserted {
+                Ok(_) => add(&self.counters.written, 1),
+                Err(e) => {
+                    add(&self.counters.write_errors, 1);
+                    add(&self.counters.dropped_write_error, 1);
+                    self.reporter.report(e);
+                }
+            }
+        }
+        if over_cap > 0 {
+            add(&self.counters.dropped_cap, over_cap);
+            self.cap_dropped += over_cap;
+            self.write_marker(locked)?;
+        }
+        Ok(())
+    }
+
+    fn find_record(
+        &self,
+        locked: &Locked<'_>,
+        record: &[u8; RECORD_SIZE],
+    ) -> Result<Option<u64>, Error> {
+        locked.find(kvp_codec::Record::new(record).key_bytes())
+    }
+
+    /// How many of `wanted` new records the cap lets in now. The last slot
+    /// under the cap is kept for the marker record.
+    fn room(&self, locked: &Locked<'_>, wanted: usize) -> Result<usize, Error> {
+        let Some(cap) = self.config.cap else {
+            return Ok(wanted);
+        };
+        let records = locked.records()?;
+        let usable = cap - 1;
+        if records + (wanted as u64) <= usable {
+            // Far from the cap: no need to look for the marker.
+            return Ok(wanted);
+        }
+        let marker = u64::from(locked.find(self.config.marker_key.as_bytes())?.is_some());
+        let used = records - marker;
+        Ok(usize::try_from(usable.saturating_sub(used))
+            .unwrap_or(usize::MAX)
+            .min(wanted))
+    }
+
+    fn write_marker(&mut self, locked: &mut Locked<'_>) -> Result<(), Error> {
+        let value = format!(
+            "dropped={} reason=cap cap={} note=the pool reached its record cap; later records were dropped",
+            self.cap_dropped,
+            self.config.cap.unwrap_or_default()
+        );
+        let mut record = [0u8; RECORD_SIZE];
+        match encode(
+            &self.config.marker_key,
+            &value,
+            &self.config.limits,
+            &mut record,
+        ) {
+            Ok(()) => {
+                locked.upsert(&record)?;
+            }
+            Err(e) => self
+                .reporter
+                .report(format_args!("cannot write the cap marker: {e}")),
+        }
+        Ok(())
+    }
+}
+
+/// `chunk` shortened so that it and [`TRUNCATED_MARKER`] fit one value.
+fn with_marker(chunk: &str, limits: &Limits) -> String {
+    let marker_units = utf16_len(TRUNCATED_MARKER);
+    let mut end = chunk
+        .len()
+        .min(limits.value_bytes() - TRUNCATED_MARKER.len());
+    while !chunk.is_char_boundary(end)
+        || utf16_len(&chunk[..end]) + marker_units > limits.value_units()
+    {
+        end -= 1;
+    }
+    format!("{}{TRUNCATED_MARKER}", &chunk[..end])
+}

@@ -1,0 +1,85 @@
+//! Helpers shared by the sink's integration tests: child processes and
+//! checks on what a pool file holds.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use kvp_codec::{RECORD_SIZE, decode_strict};
+
+/// The value every test record carries for `key`, so that a record torn or
+/// interleaved with another shows as a mismatch.
+pub fn value_for(key: &str) -> String {
+    format!("payload-of[{key}]-{}", "z".repeat(key.len() % 7 * 10))
+}
+
+/// Decodes the whole file strictly and checks that every record's value
+/// matches its key. Returns the keys.
+pub fn intact_keys(data: &[u8]) -> Vec<String> {
+    assert_eq!(data.len() % RECORD_SIZE, 0, "no partial record");
+    decode_strict(data)
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("record does not decode: {e}"));
+            assert_eq!(r.value, value_for(r.key), "record {} is intact", r.index);
+            r.key.to_owned()
+        })
+        .collect()
+}
+
+/// Re-runs this test binary as a child that runs only test `name`, with
+/// `KVP_TEST_CHILD` set to `role` and extra environment.
+pub fn spawn_self(name: &str, role: &str, env: &[(&str, String)]) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("KVP_TEST_CHILD", role)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// The role this process was started for, when it is a child.
+pub fn child_role() -> Option<String> {
+    std::env::var("KVP_TEST_CHILD").ok()
+}
+
+/// A Python child holding a lock on `path` the way another program does:
+/// `lockf` is a POSIX `fcntl` lock (hv_kvp_daemon's kind), `flock` is
+/// cloud-init's. It holds the lock until its stdin closes.
+pub struct LockHolder {
+    child: Child,
+}
+
+impl LockHolder {
+    pub fn hold(path: &Path, kind: &str) -> LockHolder {
+        use std::io::BufRead;
+        let script = format!(
+            "import fcntl, sys\n\
+             f = open(sys.argv[1], 'r+')\n\
+             fcntl.{kind}(f, fcntl.LOCK_EX)\n\
+             print('locked', flush=True)\n\
+             sys.stdin.read()\n"
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &script])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the lock-holding child");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked", "the child holds the lock");
+        LockHolder { child }
+    }
+
+    /// Releases the lock by ending the child.
+    pub fn release(mut self) {
+        drop(self.child.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}

@@ -1,0 +1,313 @@
+//! The pool file's rules, one test each: stale truncation, the record cap
+//! and its marker, upsert, chunking, torn tails, and paths that must be
+//! refused (missing or read-only directory, symlink, FIFO, directory).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{child_role, intact_keys, spawn_self, value_for};
+use kvp_codec::{RECORD_SIZE, Reassembled, decode_strict, reassemble};
+use kvp_sink::{
+    DEFAULT_MARKER_KEY, Error, OpenOptionsPool, PoolFile, TRUNCATED_MARKER, Upserted, WriterBuilder,
+};
+
+fn pool_path() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    (dir, path)
+}
+
+fn write_records(path: &std::path::Path, n: usize) {
+    let mut data = vec![0u8; n * RECORD_SIZE];
+    for (i, slot) in data.chunks_exact_mut(RECORD_SIZE).enumerate() {
+        let key = format!("old-{i}");
+        kvp_codec::encode(
+            &key,
+            &value_for(&key),
+            &Default::default(),
+            slot.try_into().unwrap(),
+        )
+        .unwrap();
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+#[test]
+fn new_files_are_private() {
+    let (_dir, path) = pool_path();
+    let (_pool, report) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
+    assert_eq!(report.records, 0);
+    assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn stale_data_is_truncated_only_when_asked() {
+    let (_dir, path) = pool_path();
+    write_records(&path, 3);
+    let before_boot = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(before_boot)
+        .unwrap();
+
+    let (_p, report) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
+    assert!(!report.truncated_stale);
+    assert_eq!(report.records, 3);
+
+    let options = OpenOptionsPool {
+        truncate_stale: true,
+        ..Default::default()
+    };
+    let (_p, report) = PoolFile::open(&path, &options).unwrap();
+    assert!(report.truncated_stale);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+    // Written this boot: kept.
+    write_records(&path, 2);
+    let (_p, report) = PoolFile::open(&path, &options).unwrap();
+    assert!(!report.truncated_stale);
+    assert_eq!(report.records, 2);
+}
+
+#[test]
+fn a_torn_tail_is_cut_on_open() {
+    let (_dir, path) = pool_path();
+    write_records(&path, 2);
+    let mut data = std::fs::read(&path).unwrap();
+    data.extend_from_slice(&[b'x'; 1000]);
+    std::fs::write(&path, &data).unwrap();
+    let (sink, guard, report) = WriterBuilder::new(&path).spawn().unwrap();
+    assert_eq!(report.torn_tail_bytes, Some(1000));
+    assert_eq!(guard.stats().torn_tails_repaired, 1);
+    sink.append(None, "new", &value_for("new"));
+    assert!(guard.flush(Duration::from_secs(5)));
+    assert_eq!(
+        intact_keys(&std::fs::read(&path).unwrap()),
+        ["old-0", "old-1", "new"]
+    );
+}
+
+#[test]
+fn the_cap_drops_new_records_and_the_last_slot_says_how_many() {
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .record_cap(Some(10))
+        .spawn()
+        .unwrap();
+    for i in 0..25 {
+        let key = format!("rec-{i:02}");
+        sink.append(None, &key, &value_for(&key));
+        // Several batches, so the cap is met across them.
+        if i % 7 == 0 {
+            guard.flush(Duration::from_secs(5));
+        }
+    }
+    assert!(!guard.flush(Duration::from_secs(5)), "records were dropped");
+    let stats = guard.stats();
+    assert_eq!((stats.written, stats.dropped_cap), (9, 16), "{stats:?}");
+
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len(), 10 * RECORD_SIZE, "exactly at the cap");
+    let records: Vec<_> = decode_strict(&data).map(Result::unwrap).collect();
+    assert_eq!(records[8].key, "rec-08");
+    assert_eq!(records[9].key, DEFAULT_MARKER_KEY);
+    assert!(
+        records[9].value.starts_with("dropped=16 reason=cap cap=10"),
+        "{}",
+        records[9].value
+    );
+}
+
+#[test]
+fn upsert_replaces_in_place_or_appends() {
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
+    sink.append(None, "a", "1");
+    sink.upsert(None, "PROVISIONING_REPORT", "result=error");
+    sink.append(None, "b", "2");
+    sink.upsert(None, "PROVISIONING_REPORT", "result=success");
+    assert!(guard.flush(Duration::from_secs(5)));
+    let data = std::fs::read(&path).unwrap();
+    let kv: Vec<_> = decode_strict(&data)
+        .map(|r| r.map(|r| (r.key, r.value)).unwrap())
+        .collect();
+    assert_eq!(
+        kv,
+        [
+            ("a", "1"),
+            ("b", "2"),
+            ("PROVISIONING_REPORT", "result=success")
+        ]
+    );
+
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
+    let mut locked = pool.lock(Duration::from_secs(1)).unwrap();
+    assert_eq!(locked.upsert_kv("a", "one").unwrap(), Upserted::Replaced(0));
+    assert_eq!(locked.upsert_kv("c", "3").unwrap(), Upserted::Appended(3));
+}
+
+#[test]
+fn long_values_are_chunked_and_capped() {
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path).max_chunks(3).spawn().unwrap();
+    let three = "é".repeat(2500); // 3 chunks of <= 1022 units
+    let too_long = "x".repeat(5000); // needs 5
+    sink.append(None, "fits", &three);
+    sink.append(None, "cut", &too_long);
+    assert!(guard.flush(Duration::from_secs(5)));
+    let stats = guard.stats();
+    assert_eq!((stats.written, stats.truncated_values), (6, 1));
+
+    let out = reassemble(&std::fs::read(&path).unwrap());
+    let [Reassembled::Record(fits), Reassembled::Record(cut)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (fits.key.as_str(), fits.value.as_str(), fits.chunks),
+        ("fits", three.as_str(), 3)
+    );
+    assert_eq!((cut.key.as_str(), cut.chunks), ("cut", 3));
+    assert!(cut.value.ends_with(TRUNCATED_MARKER));
+    assert!(cut.value.len() < too_long.len());
+}
+
+#[test]
+fn bad_keys_are_counted_not_written() {
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
+    sink.append(None, "", "empty key");
+    sink.append(None, "nul\0key", "v");
+    sink.append(None, &"k".repeat(300), "v");
+    sink.append(None, "good", "v");
+    assert!(!guard.flush(Duration::from_secs(5)));
+    let stats = guard.stats();
+    assert_eq!((stats.written, stats.dropped_invalid), (1, 3), "{stats:?}");
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking() {
+    let (_dir, path) = pool_path();
+    // Another open file description holding the locks stalls the writer.
+    let (other, _) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
+    let held = other.lock(Duration::from_secs(1)).unwrap();
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .capacity(8)
+        .lock_timeout(Duration::from_millis(10))
+        .shutdown_timeout(Duration::from_millis(200))
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let sent = (0..10_000)
+        .filter(|i| sink.append(None, &format!("k{i}"), "v"))
+        .count();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Kept: what the queue holds plus the one batch the writer took before
+    // it stalled (at most 1 MiB of records, 409).
+    assert!(sent <= 8 + 409, "{sent}");
+    assert_eq!(guard.stats().dropped_queue_full as usize, 10_000 - sent);
+    // Dropping the guard while the pool stays locked returns by its deadline.
+    let t = Instant::now();
+    drop(guard);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    drop(held);
+}
+
+#[test]
+fn a_missing_directory_is_an_error_unless_creation_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hyperv").join(".kvp_pool_1");
+    let err = WriterBuilder::new(&path).spawn().unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingDirectory { path: p } if p.ends_with("hyperv")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("does not exist"));
+
+    let (sink, guard, _) = WriterBuilder::new(&path).create_dir(true).spawn().unwrap();
+    sink.append(None, "k", "v");
+    assert!(guard.flush(Duration::from_secs(5)));
+    assert_eq!(
+        std::fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn symlinks_fifos_and_directories_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, b"").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let subdir = dir.path().join("dir");
+    std::fs::create_dir(&subdir).unwrap();
+
+    for (path, kind) in [(&link, "symlink"), (&fifo, "FIFO"), (&subdir, "directory")] {
+        let t = Instant::now();
+        let err = PoolFile::open(path, &OpenOptionsPool::default()).unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{kind} refused quickly"
+        );
+        assert!(
+            matches!(&err, Error::NotAFile { kind: k, .. } if *k == kind),
+            "{kind}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().len(),
+        0,
+        "the link's target is untouched"
+    );
+}
+
+/// A directory the process may not write to. As root, permissions do not
+/// apply, so the check runs in a child that drops to `nobody` first.
+#[test]
+fn a_read_only_directory_is_an_error() {
+    if child_role().is_some() {
+        // SAFETY: plain syscalls on integer ids; the child is single-purpose.
+        unsafe {
+            if libc::geteuid() == 0 {
+                assert_eq!(libc::setgid(65534), 0);
+                assert_eq!(libc::setuid(65534), 0);
+            }
+        }
+        let path = std::env::var("KVP_TEST_POOL").unwrap();
+        let err = WriterBuilder::new(&path).spawn().unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { op: "open", source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
+            "{err}"
+        );
+        println!("CHILD OK: {err}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut child = spawn_self(
+        "a_read_only_directory_is_an_error",
+        "read-only",
+        &[(
+            "KVP_TEST_POOL",
+            ro.join(".kvp_pool_1").display().to_string(),
+        )],
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    assert!(out.contains("CHILD OK"), "{out}");
+    assert!(out.contains("Permission denied"), "{out}");
+}
