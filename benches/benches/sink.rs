@@ -1,0 +1,88 @@
+//! End-to-end records per second through the sink into a file (page
+//! cache), side by side with the floor: the same records, already encoded,
+//! written with one `write_all` (no encoding, no queue, no locks). That
+//! floor is the page cache's bandwidth: a record is 2,560 bytes, so 1 M
+//! records/s is 2.56 GB/s. The producer thread count grows 1, 2, 4 to show
+//! how throughput holds.
+//!
+//! `cargo bench -p kvp-benches --bench sink`
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kvp_codec::{Limits, RECORD_SIZE, encode};
+use kvp_sink::WriterBuilder;
+
+const RECORDS: usize = 100_000;
+const VALUE: &str = "time=2026-11-21T13:15:47.947Z span=0000002a-0001 message=\"created user\" user=azureuser count=3";
+
+fn key(i: usize) -> String {
+    format!("azure-init|6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11|INFO|provision::user|{i:08x}-0001")
+}
+
+fn sink_end_to_end(c: &mut Criterion) {
+    let keys: Vec<String> = (0..RECORDS).map(key).collect();
+    let mut group = c.benchmark_group("sink_records_per_second");
+    group.throughput(Throughput::Elements(RECORDS as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+
+    for threads in [1usize, 2, 4] {
+        group.bench_with_input(
+            BenchmarkId::new("kvp_sink", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let dir = tempfile::tempdir().expect("a temporary directory");
+                        let (sink, guard, _) = WriterBuilder::new(dir.path().join(".kvp_pool_1"))
+                            .record_cap(None)
+                            .blocking(true)
+                            .spawn()
+                            .expect("the sink opens a fresh pool");
+                        let start = Instant::now();
+                        std::thread::scope(|s| {
+                            for part in keys.chunks(RECORDS / threads) {
+                                let sink = sink.clone();
+                                s.spawn(move || {
+                                    for k in part {
+                                        sink.append(None, k, VALUE);
+                                    }
+                                });
+                            }
+                        });
+                        assert!(guard.flush(Duration::from_secs(60)), "every record written");
+                        total += start.elapsed();
+                        assert_eq!(guard.stats().written, RECORDS as u64);
+                    }
+                    total
+                });
+            },
+        );
+    }
+
+    let mut encoded = vec![0u8; RECORDS * RECORD_SIZE];
+    for (slot, k) in encoded.chunks_exact_mut(RECORD_SIZE).zip(&keys) {
+        let slot = slot.try_into().expect("exact chunks");
+        encode(k, VALUE, &Limits::SAFE, slot).expect("bench records fit");
+    }
+    group.bench_function("floor_one_write_all_preencoded", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let mut file = std::fs::File::create(dir.path().join("pool")).expect("a file");
+                let start = Instant::now();
+                file.write_all(&encoded).expect("page-cache write");
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sink_end_to_end);
+criterion_main!(benches);

@@ -1,0 +1,81 @@
+//! Memory stays bounded by the queue whatever the disk does: 1,000,000
+//! records sent while another process (cloud-init's kind of lock) holds the
+//! pool. Runs in a child so the peak (`VmHWM`) is this scenario's alone.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{LockHolder, child_role, spawn_self};
+use kvp_sink::WriterBuilder;
+
+/// Peak resident memory of this process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_stalled_writer_keeps_memory_bounded() {
+    if child_role().is_some() {
+        let path = std::env::var("KVP_TEST_POOL").unwrap();
+        let (sink, guard, _) = WriterBuilder::new(&path)
+            .lock_timeout(Duration::from_millis(10))
+            .shutdown_timeout(Duration::from_millis(100))
+            .spawn()
+            .unwrap();
+        let value = "time=2026-11-21T13:15:47.947Z message=\"user created\" user=azureuser count=3";
+        for i in 0..1_000_000u32 {
+            sink.append(None, &format!("agent|vm|INFO|bench|{i:08x}-01"), value);
+        }
+        let stats = guard.stats();
+        println!(
+            "PEAK {} DROPPED {} WRITTEN {}",
+            peak_rss(),
+            stats.dropped_queue_full,
+            stats.written
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    std::fs::write(&path, b"").unwrap();
+    let holder = LockHolder::hold(&path, "flock");
+    let mut child = spawn_self(
+        "a_stalled_writer_keeps_memory_bounded",
+        "memory",
+        &[("KVP_TEST_POOL", path.display().to_string())],
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    holder.release();
+    let f: Vec<&str> = out
+        .split("PEAK ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let (peak, dropped, written): (u64, u64, u64) = (
+        f[0].parse().unwrap(),
+        f[2].parse().unwrap(),
+        f[4].parse().unwrap(),
+    );
+    eprintln!(
+        "peak RSS {} MiB, dropped {dropped}, written {written}",
+        peak >> 20
+    );
+    assert!(peak < 64 << 20, "peak RSS {} MiB", peak >> 20);
+    assert_eq!(written, 0, "nothing written while the lock is held");
+    assert!(
+        dropped > 990_000,
+        "the overflow is dropped and counted: {dropped}"
+    );
+}
