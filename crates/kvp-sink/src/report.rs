@@ -1,6 +1,7 @@
 //! Telling a human about I/O errors without flooding stderr.
 
 use std::fmt::Display;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Prints at most one error per interval on stderr, with a count of those
@@ -30,14 +31,19 @@ impl Reporter {
             self.held_back += 1;
             return;
         }
-        if self.held_back > 0 {
-            eprintln!(
+        // Not `eprintln!`: it panics when stderr cannot be written (closed,
+        // or a file past the process's size limit), and reporting must
+        // never take the writer down.
+        let mut stderr = std::io::stderr().lock();
+        let _ = if self.held_back > 0 {
+            writeln!(
+                stderr,
                 "kvp-sink: {error} ({} more since the last report)",
                 self.held_back
-            );
+            )
         } else {
-            eprintln!("kvp-sink: {error}");
-        }
+            writeln!(stderr, "kvp-sink: {error}")
+        };
         self.last = Some(now);
         self.held_back = 0;
     }

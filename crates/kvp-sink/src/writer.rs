@@ -200,6 +200,8 @@ impl WriterBuilder {
             tx,
             counters,
             blocking: self.blocking,
+            limits: self.limits,
+            max_chunks: self.max_chunks,
         };
         let guard = WriterGuard {
             sink: sink.clone(),
@@ -218,6 +220,8 @@ pub struct Sink {
     tx: Sender<Msg>,
     counters: Arc<Counters>,
     blocking: bool,
+    limits: Limits,
+    max_chunks: usize,
 }
 
 impl std::fmt::Debug for Msg {
@@ -280,6 +284,16 @@ impl Sink {
     /// Entries waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.len()
+    }
+
+    /// The limits records are encoded with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The most records one value may take.
+    pub fn max_chunks(&self) -> usize {
+        self.max_chunks
     }
 }
 

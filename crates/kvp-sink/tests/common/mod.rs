@@ -28,14 +28,20 @@ pub fn intact_keys(data: &[u8]) -> Vec<String> {
 }
 
 /// Re-runs this test binary as a child that runs only test `name`, with
-/// `KVP_TEST_CHILD` set to `role` and extra environment.
+/// `KVP_TEST_CHILD` set to `role` and extra environment. Its stdout is
+/// piped; its stderr goes to ours.
 pub fn spawn_self(name: &str, role: &str, env: &[(&str, String)]) -> Child {
+    spawn_self_with(name, role, env, Stdio::inherit())
+}
+
+/// [`spawn_self`] with the child's stderr as given.
+pub fn spawn_self_with(name: &str, role: &str, env: &[(&str, String)], stderr: Stdio) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("KVP_TEST_CHILD", role)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }

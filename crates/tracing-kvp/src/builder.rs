@@ -1,0 +1,205 @@
+//! Configuring a [`KvpLayer`] and its own filter.
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use kvp_sink::Sink;
+use tracing::Subscriber;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Filtered;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::ids::Ids;
+use crate::key::KeyLayout;
+use crate::layer::{Clock, KvpLayer};
+use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
+
+/// The environment variable read for the layer's filter unless another is
+/// named with [`KvpLayerBuilder::env_var`].
+pub const DEFAULT_ENV_VAR: &str = "KVP_LOG";
+
+/// The filter used when the environment variable is unset or invalid: only
+/// warnings and errors reach the small, host-visible pool.
+pub const DEFAULT_DIRECTIVE: &str = "warn";
+
+/// Why a layer could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The key prefix is unusable.
+    InvalidPrefix {
+        /// The prefix given.
+        prefix: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidPrefix { prefix, reason } => {
+                write!(f, "invalid KVP key prefix {prefix:?}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Builds a [`KvpLayer`]; see [`KvpLayer::builder`].
+pub struct KvpLayerBuilder {
+    prefix: String,
+    vm_id: Option<String>,
+    env_var: String,
+    directive: String,
+    span_open_records: bool,
+    clock: Option<Clock>,
+    ids: Option<Arc<Ids>>,
+}
+
+impl fmt::Debug for KvpLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvpLayerBuilder")
+            .field("prefix", &self.prefix)
+            .field("vm_id", &self.vm_id)
+            .field("env_var", &self.env_var)
+            .field("directive", &self.directive)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KvpLayer {
+    /// A builder for a layer whose keys start with `prefix` (your agent's
+    /// name, such as `azure-init`).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent").vm_id("vm-1").build(sink)?;
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::warn!(disk = "sda", "disk is slow");
+    /// });
+    /// drop(guard); // flushes
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(prefix: impl Into<String>) -> KvpLayerBuilder {
+        KvpLayerBuilder {
+            prefix: prefix.into(),
+            vm_id: None,
+            env_var: DEFAULT_ENV_VAR.to_owned(),
+            directive: DEFAULT_DIRECTIVE.to_owned(),
+            span_open_records: false,
+            clock: None,
+            ids: None,
+        }
+    }
+}
+
+impl KvpLayerBuilder {
+    /// The VM id for keys (default: detected from DMI, see
+    /// [`crate::detect_vm_id`]; all zeros when unreadable).
+    pub fn vm_id(mut self, vm_id: impl Into<String>) -> Self {
+        self.vm_id = Some(vm_id.into());
+        self
+    }
+
+    /// The environment variable holding this layer's filter directives
+    /// (default [`DEFAULT_ENV_VAR`]).
+    pub fn env_var(mut self, name: impl Into<String>) -> Self {
+        self.env_var = name.into();
+        self
+    }
+
+    /// The directives used when the environment variable is unset (default
+    /// [`DEFAULT_DIRECTIVE`]), in `EnvFilter` syntax.
+    pub fn filter(mut self, directives: impl Into<String>) -> Self {
+        self.directive = directives.into();
+        self
+    }
+
+    /// Also write a record when a span opens (default off), so a span that
+    /// never closes because the process dies still leaves a trace.
+    pub fn span_open_records(mut self, on: bool) -> Self {
+        self.span_open_records = on;
+        self
+    }
+
+    /// Where timestamps come from (default `SystemTime::now`).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Where record ids come from (default [`Ids::for_process`]).
+    pub fn ids(mut self, ids: Ids) -> Self {
+        self.ids = Some(Arc::new(ids));
+        self
+    }
+
+    /// The layer's filter: the environment variable's directives when set
+    /// and valid, else the builder's, else [`DEFAULT_DIRECTIVE`]. An invalid
+    /// directive is reported on stderr and replaced, never a panic.
+    pub fn make_filter(&self) -> EnvFilter {
+        let (source, directives) = match std::env::var(&self.env_var) {
+            Ok(v) if !v.trim().is_empty() => (self.env_var.as_str(), v),
+            _ => ("the builder", self.directive.clone()),
+        };
+        EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+            // Not `eprintln!`, which panics when stderr is closed.
+            let _ = writeln!(
+                std::io::stderr(),
+                "tracing-kvp: invalid filter {directives:?} from {source} ({e}); using {DEFAULT_DIRECTIVE:?}"
+            );
+            EnvFilter::new(DEFAULT_DIRECTIVE)
+        })
+    }
+
+    /// The layer without a filter, for callers that filter themselves.
+    pub fn build_unfiltered(self, sink: Sink) -> Result<KvpLayer, BuildError> {
+        let invalid = |reason| BuildError::InvalidPrefix {
+            prefix: self.prefix.clone(),
+            reason,
+        };
+        if self.prefix.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if self.prefix.contains('|') {
+            return Err(invalid("it contains `|`, the key separator"));
+        }
+        if self.prefix.chars().any(char::is_control) {
+            return Err(invalid("it contains a control character"));
+        }
+        let vm_id = self
+            .vm_id
+            .clone()
+            .or_else(detect_vm_id)
+            .unwrap_or_else(|| UNKNOWN_VM_ID.to_owned());
+        let key = KeyLayout::new(&self.prefix, &vm_id, sink.limits(), sink.max_chunks());
+        if key.name_room() < 8 {
+            return Err(invalid("it leaves no room in the key for a name"));
+        }
+        Ok(KvpLayer {
+            sink,
+            key,
+            ids: self.ids.unwrap_or_else(|| Arc::new(Ids::for_process())),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            span_open_records: self.span_open_records,
+        })
+    }
+
+    /// The layer under its own filter ([`KvpLayerBuilder::make_filter`]).
+    pub fn build<S>(self, sink: Sink) -> Result<Filtered<KvpLayer, EnvFilter, S>, BuildError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = self.make_filter();
+        Ok(self.build_unfiltered(sink)?.with_filter(filter))
+    }
+}

@@ -1,0 +1,342 @@
+//! The `Layer`: spans and events to records.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use kvp_codec::Level;
+use kvp_sink::Sink;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Record};
+use tracing::{Event, Id as SpanId, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::fields::push_field;
+use crate::ids::{Id, Ids};
+use crate::key::KeyLayout;
+use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY};
+
+/// Where the time comes from (injectable for reproducible tests).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// A `tracing` layer that writes spans and events to a KVP pool through a
+/// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].
+pub struct KvpLayer {
+    pub(crate) sink: Sink,
+    pub(crate) key: KeyLayout,
+    pub(crate) ids: Arc<Ids>,
+    pub(crate) clock: Clock,
+    pub(crate) span_open_records: bool,
+}
+
+impl fmt::Debug for KvpLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvpLayer")
+            .field("key", &self.key)
+            .field("span_open_records", &self.span_open_records)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the layer keeps in a span's extensions. Inserted once, in
+/// `on_new_span`, after checking it is not there (azure-init inserted a
+/// type twice and panicked).
+struct SpanData {
+    id: Id,
+    parent: Option<Id>,
+    start: SystemTime,
+    fields: String,
+    error: bool,
+}
+
+/// Reused text buffers, one set per thread: after warm-up, formatting a
+/// record allocates nothing.
+struct Buffers {
+    key: String,
+    value: String,
+    scratch: String,
+    report: String,
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Buffers {
+            // A key never exceeds its field, so the key buffer never grows;
+            // the others grow to the largest record seen and stay there.
+            key: String::with_capacity(kvp_codec::KEY_SIZE),
+            value: String::with_capacity(1024),
+            scratch: String::with_capacity(256),
+            report: String::new(),
+        }
+    }
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::new());
+}
+
+/// Runs `f` with this thread's buffers, or fresh ones when they are busy (a
+/// field's `Debug` that itself logs) or gone (thread teardown).
+fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
+    let mut f = Some(f);
+    let done = BUFFERS
+        .try_with(|cell| {
+            let mut b = cell.try_borrow_mut().ok()?;
+            f.take().map(|f| f(&mut b))
+        })
+        .ok()
+        .flatten();
+    match (done, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(&mut Buffers::new()),
+        (None, None) => unreachable!("`f` is taken only when it runs"),
+    }
+}
+
+fn level_of(level: &tracing::Level) -> Level {
+    match *level {
+        tracing::Level::TRACE => Level::Trace,
+        tracing::Level::DEBUG => Level::Debug,
+        tracing::Level::INFO => Level::Info,
+        tracing::Level::WARN => Level::Warn,
+        tracing::Level::ERROR => Level::Error,
+    }
+}
+
+/// Writes fields as `name=value` (see the `fields` module for escaping).
+struct FieldWriter<'a> {
+    out: &'a mut String,
+    scratch: &'a mut String,
+    /// An `error` field, or an `Error` value, was seen.
+    error: bool,
+    /// Where the `health_report` field goes, when wanted.
+    report: Option<&'a mut String>,
+}
+
+impl FieldWriter<'_> {
+    fn seen(&mut self, field: &Field) {
+        if field.name() == "error" {
+            self.error = true;
+        }
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.seen(field);
+        if field.name() == HEALTH_REPORT_FIELD
+            && let Some(report) = self.report.as_mut()
+        {
+            report.push_str(value);
+            return;
+        }
+        push_field(self.out, field.name(), value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.scratch.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(self.scratch, "{value:?}");
+        let text = std::mem::take(self.scratch);
+        self.record_str(field, &text);
+        *self.scratch = text;
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.error = true;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value}");
+        let mut source = value.source();
+        while let Some(s) = source {
+            let _ = write!(self.scratch, ": {s}");
+            source = s.source();
+        }
+        let text = std::mem::take(self.scratch);
+        self.record_str(field, &text);
+        *self.scratch = text;
+    }
+}
+
+impl KvpLayer {
+    fn write_time(&self, out: &mut String, name: &str, time: SystemTime) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let _ = write!(out, "{name}={}", humantime::format_rfc3339_millis(time));
+    }
+
+    fn send(&self, level: Level, key: &str, value: &str) {
+        // A full queue is counted by the sink; the application goes on.
+        self.sink.append(Some(level), key, value);
+    }
+
+    fn span_record(
+        &self,
+        b: &mut Buffers,
+        name: &str,
+        level: Level,
+        data: &SpanData,
+        end: Option<SystemTime>,
+    ) {
+        b.value.clear();
+        self.write_time(&mut b.value, "start", data.start);
+        let id = match end {
+            Some(end) => {
+                self.write_time(&mut b.value, "end", end);
+                let ms = end
+                    .duration_since(data.start)
+                    .unwrap_or_default()
+                    .as_secs_f64()
+                    * 1e3;
+                let _ = write!(
+                    b.value,
+                    " duration_ms={ms:.3} status={}",
+                    if data.error { "error" } else { "ok" }
+                );
+                data.id.as_str()
+            }
+            None => {
+                b.value.push_str(" status=open");
+                b.scratch.clear();
+                b.scratch.push_str(data.id.as_str());
+                b.scratch.push_str("-open");
+                b.scratch.as_str()
+            }
+        };
+        if let Some(parent) = &data.parent {
+            let _ = write!(b.value, " parent={}", parent.as_str());
+        }
+        if !data.fields.is_empty() {
+            b.value.push(' ');
+            b.value.push_str(&data.fields);
+        }
+        self.key.write(&mut b.key, level, name, id);
+        self.send(level, &b.key, &b.value);
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for KvpLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if span.extensions().get::<SpanData>().is_some() {
+            return;
+        }
+        let parent = span
+            .parent()
+            .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));
+        let mut data = SpanData {
+            id: self.ids.next(),
+            parent,
+            start: (self.clock)(),
+            fields: String::new(),
+            error: false,
+        };
+        with_buffers(|b| {
+            let mut w = FieldWriter {
+                out: &mut data.fields,
+                scratch: &mut b.scratch,
+                error: false,
+                report: None,
+            };
+            attrs.record(&mut w);
+            data.error = w.error;
+            if self.span_open_records {
+                self.span_record(
+                    b,
+                    span.name(),
+                    level_of(span.metadata().level()),
+                    &data,
+                    None,
+                );
+            }
+        });
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<SpanData>().is_none() {
+            ext.insert(data);
+        }
+    }
+
+    fn on_record(&self, id: &SpanId, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        let Some(data) = ext.get_mut::<SpanData>() else {
+            return;
+        };
+        with_buffers(|b| {
+            let mut w = FieldWriter {
+                out: &mut data.fields,
+                scratch: &mut b.scratch,
+                error: false,
+                report: None,
+            };
+            values.record(&mut w);
+            data.error |= w.error;
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let level = level_of(meta.level());
+        let span = ctx.event_span(event);
+        let span_id = span
+            .as_ref()
+            .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.id));
+        if level == Level::Error
+            && let Some(scope) = ctx.event_scope(event)
+        {
+            for s in scope {
+                if let Some(d) = s.extensions_mut().get_mut::<SpanData>() {
+                    d.error = true;
+                }
+            }
+        }
+        let is_report = meta.fields().field(HEALTH_REPORT_FIELD).is_some();
+        with_buffers(|b| {
+            b.value.clear();
+            self.write_time(&mut b.value, "time", (self.clock)());
+            if let Some(id) = &span_id {
+                let _ = write!(b.value, " span={}", id.as_str());
+            }
+            b.report.clear();
+            let mut w = FieldWriter {
+                out: &mut b.value,
+                scratch: &mut b.scratch,
+                error: false,
+                report: is_report.then_some(&mut b.report),
+            };
+            event.record(&mut w);
+            if is_report {
+                self.sink
+                    .upsert(Some(level), PROVISIONING_REPORT_KEY, &b.report);
+                return;
+            }
+            let id = self.ids.next();
+            self.key
+                .write(&mut b.key, level, meta.target(), id.as_str());
+            self.send(level, &b.key, &b.value);
+        });
+    }
+
+    fn on_close(&self, id: SpanId, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let ext = span.extensions();
+        let Some(data) = ext.get::<SpanData>() else {
+            return;
+        };
+        let end = (self.clock)();
+        with_buffers(|b| {
+            self.span_record(
+                b,
+                span.name(),
+                level_of(span.metadata().level()),
+                data,
+                Some(end),
+            );
+        });
+    }
+}

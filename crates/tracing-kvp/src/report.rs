@@ -1,0 +1,83 @@
+//! The provisioning report: the `PROVISIONING_REPORT` record azure-init and
+//! cloud-init upsert, `|`-separated `key=value` pairs.
+
+use std::fmt;
+use std::time::SystemTime;
+
+/// The key both agents upsert their report under.
+pub const PROVISIONING_REPORT_KEY: &str = "PROVISIONING_REPORT";
+
+/// The name of the event field that carries a report (azure-init's
+/// convention). An event with this field upserts [`PROVISIONING_REPORT_KEY`]
+/// with the field's value instead of appending a record.
+pub const HEALTH_REPORT_FIELD: &str = "health_report";
+
+/// A success or failure report in the `result=...|agent=...|...` format.
+///
+/// `|` and `=` inside keys and values, which would break the format, are
+/// replaced by `_`; a trailing `timestamp=` (RFC 3339) is added.
+///
+/// ```
+/// use tracing_kvp::ProvisioningReport;
+///
+/// let report = ProvisioningReport::failure("my-agent/1.0", "user creation failed: exit 1")
+///     .field("vm_id", "0f3c")
+///     .at(std::time::UNIX_EPOCH);
+/// assert_eq!(
+///     report.to_string(),
+///     "result=error|reason=user creation failed: exit 1|agent=my-agent/1.0|vm_id=0f3c|timestamp=1970-01-01T00:00:00Z"
+/// );
+/// // Emit it through any subscriber with the KVP layer:
+/// tracing::info!(health_report = %report);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvisioningReport {
+    pairs: Vec<(String, String)>,
+    at: Option<SystemTime>,
+}
+
+impl ProvisioningReport {
+    /// `result=success|agent=<agent>`.
+    pub fn success(agent: &str) -> Self {
+        ProvisioningReport::new(&[("result", "success"), ("agent", agent)])
+    }
+
+    /// `result=error|reason=<reason>|agent=<agent>`.
+    pub fn failure(agent: &str, reason: &str) -> Self {
+        ProvisioningReport::new(&[("result", "error"), ("reason", reason), ("agent", agent)])
+    }
+
+    fn new(pairs: &[(&str, &str)]) -> Self {
+        let mut report = ProvisioningReport {
+            pairs: Vec::new(),
+            at: None,
+        };
+        for (k, v) in pairs {
+            report = report.field(k, v);
+        }
+        report
+    }
+
+    /// Adds `key=value`.
+    pub fn field(mut self, key: &str, value: impl fmt::Display) -> Self {
+        let clean = |s: &str| s.replace(['|', '='], "_");
+        self.pairs.push((clean(key), clean(&value.to_string())));
+        self
+    }
+
+    /// Sets the timestamp (default: when it is formatted).
+    pub fn at(mut self, time: SystemTime) -> Self {
+        self.at = Some(time);
+        self
+    }
+}
+
+impl fmt::Display for ProvisioningReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.pairs {
+            write!(f, "{k}={v}|")?;
+        }
+        let at = self.at.unwrap_or_else(SystemTime::now);
+        write!(f, "timestamp={}", humantime::format_rfc3339_seconds(at))
+    }
+}

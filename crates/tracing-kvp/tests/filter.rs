@@ -1,0 +1,105 @@
+//! The layer's own filter: from its environment variable, from the builder,
+//! and an invalid directive falling back to `warn`. Each case runs in a
+//! child process with its own environment.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use tracing_kvp::KvpLayer;
+use tracing_subscriber::prelude::*;
+
+const VAR: &str = "TRACING_KVP_TEST_FILTER";
+
+/// Emits one event per level with the given builder directive and returns
+/// the levels that reached the pool.
+fn levels_written(builder_directive: &str) -> Vec<String> {
+    let pool = common::pool();
+    let layer = KvpLayer::builder("t")
+        .vm_id("vm")
+        .env_var(VAR)
+        .filter(builder_directive)
+        .build(pool.sink.clone())
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::trace!("t");
+        tracing::debug!("d");
+        tracing::info!("i");
+        tracing::warn!("w");
+        tracing::error!("e");
+    });
+    pool.flush()
+        .into_iter()
+        .map(|(k, _)| k.split('|').nth(2).unwrap().to_owned())
+        .collect()
+}
+
+fn in_child(env: Option<&str>, directive: &str) -> String {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("FILTER_CHILD_DIRECTIVE", directive)
+        .env_remove(VAR);
+    if let Some(v) = env {
+        cmd.env(VAR, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let levels = stdout
+        .split("LEVELS ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    format!(
+        "{levels}{}",
+        if stderr.contains("invalid filter") {
+            " (warned)"
+        } else {
+            ""
+        }
+    )
+}
+
+#[test]
+fn child() {
+    if let Ok(directive) = std::env::var("FILTER_CHILD_DIRECTIVE") {
+        println!("LEVELS {}", levels_written(&directive).join(","));
+    }
+}
+
+#[test]
+fn the_default_is_warn() {
+    assert_eq!(in_child(None, "warn"), "WARN,ERROR");
+}
+
+#[test]
+fn the_builder_sets_the_filter() {
+    assert_eq!(in_child(None, "error"), "ERROR");
+    assert_eq!(in_child(None, "debug"), "DEBUG,INFO,WARN,ERROR");
+}
+
+#[test]
+fn the_environment_variable_wins_over_the_builder() {
+    assert_eq!(in_child(Some("info"), "error"), "INFO,WARN,ERROR");
+    assert_eq!(in_child(Some("some_other_crate=trace,off"), "error"), "");
+    assert_eq!(
+        in_child(Some("filter=debug,off"), "error"),
+        "DEBUG,INFO,WARN,ERROR"
+    );
+}
+
+#[test]
+fn an_invalid_directive_falls_back_to_warn_with_a_warning() {
+    assert_eq!(in_child(Some("[=bad"), "error"), "WARN,ERROR (warned)");
+    assert_eq!(in_child(None, "info,[=bad"), "WARN,ERROR (warned)");
+}
