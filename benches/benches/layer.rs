@@ -1,0 +1,92 @@
+//! Caller-thread cost of the KVP layer, side by side with what a user might
+//! pick instead: `tracing-appender`'s non-blocking writer under a JSON fmt
+//! layer, into a file. Both write on a worker thread and are lossy when
+//! their queue is full; both sit inside a span for the event case.
+//!
+//! `cargo bench -p kvp-benches --bench layer`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tracing::Dispatch;
+use tracing_kvp::KvpLayer;
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::prelude::*;
+
+struct Setup {
+    dispatch: Dispatch,
+    _keep: Box<dyn std::any::Any>,
+}
+
+fn kvp(dir: &std::path::Path) -> Setup {
+    let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1"))
+        .record_cap(None)
+        .spawn()
+        .expect("a fresh pool opens");
+    let layer = KvpLayer::builder("bench")
+        .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
+        .filter("info")
+        .build(sink)
+        .expect("a valid prefix");
+    Setup {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        _keep: Box::new(guard),
+    }
+}
+
+fn appender_json(dir: &std::path::Path) -> Setup {
+    let file = std::fs::File::create(dir.join("log.json")).expect("a file");
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(writer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    Setup {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        _keep: Box::new(guard),
+    }
+}
+
+type Make = fn(&std::path::Path) -> Setup;
+const CONTENDERS: [(&str, Make); 2] = [("kvp_layer", kvp), ("appender_json_baseline", appender_json)];
+
+fn event_in_span(c: &mut Criterion) {
+    let mut group = c.benchmark_group("event_3_fields_in_span");
+    for (name, make) in CONTENDERS {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let setup = make(dir.path());
+        tracing::dispatcher::with_default(&setup.dispatch, || {
+            let span = tracing::info_span!("provision", user = "azureuser");
+            let _entered = span.enter();
+            group.bench_function(name, |b| {
+                let mut i = 0u64;
+                b.iter(|| {
+                    i += 1;
+                    tracing::info!(user = "azureuser", attempt = black_box(i), ok = true, "created user");
+                });
+            });
+        });
+    }
+    group.finish();
+}
+
+fn span_open_close(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span_open_close");
+    for (name, make) in CONTENDERS {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let setup = make(dir.path());
+        tracing::dispatcher::with_default(&setup.dispatch, || {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let span = tracing::info_span!("step", n = black_box(3u64));
+                    drop(span);
+                });
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, event_in_span, span_open_close);
+criterion_main!(benches);
