@@ -49,7 +49,10 @@ fn appender_json(dir: &std::path::Path) -> Setup {
 }
 
 type Make = fn(&std::path::Path) -> Setup;
-const CONTENDERS: [(&str, Make); 2] = [("kvp_layer", kvp), ("appender_json_baseline", appender_json)];
+const CONTENDERS: [(&str, Make); 2] = [
+    ("kvp_layer", kvp),
+    ("appender_json_baseline", appender_json),
+];
 
 fn event_in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_3_fields_in_span");
@@ -63,7 +66,12 @@ fn event_in_span(c: &mut Criterion) {
                 let mut i = 0u64;
                 b.iter(|| {
                     i += 1;
-                    tracing::info!(user = "azureuser", attempt = black_box(i), ok = true, "created user");
+                    tracing::info!(
+                        user = "azureuser",
+                        attempt = black_box(i),
+                        ok = true,
+                        "created user"
+                    );
                 });
             });
         });

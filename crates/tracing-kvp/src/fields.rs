@@ -13,12 +13,21 @@
 
 use std::fmt::{self, Write};
 
+/// Whether a byte may appear in a bare value.
+const fn is_bare_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+' | b':' | b'/' | b'@' | b',')
+}
+
 /// Whether a value can be written without quotes.
 fn is_bare(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_+:/@,".contains(&b))
+    !value.is_empty() && value.bytes().all(is_bare_byte)
+}
+
+/// Whether a byte must be escaped inside quotes: `"`, `\` and ASCII control
+/// characters. (C1 controls are two-byte characters and are found by the
+/// slow path.)
+const fn needs_escape(b: u8) -> bool {
+    matches!(b, b'"' | b'\\') || b < 0x20 || b == 0x7f || b == 0xc2
 }
 
 /// Appends ` name=value` (no leading space when `out` is empty), escaping the
@@ -39,7 +48,24 @@ pub(crate) fn push_value(out: &mut String, value: &str) {
         return;
     }
     out.push('"');
-    for c in value.chars() {
+    // Copy runs of bytes that need no escape in one go; most text is one run.
+    let mut rest = value;
+    while let Some(at) = rest.bytes().position(needs_escape) {
+        out.push_str(&rest[..at]);
+        let c = rest[at..]
+            .chars()
+            .next()
+            .expect("`at` is a char boundary: escapes start with ASCII or 0xc2");
+        push_escaped(out, c);
+        rest = &rest[at + c.len_utf8()..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// Appends one character of a quoted value, escaped if it must be.
+fn push_escaped(out: &mut String, c: char) {
+    {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -53,7 +79,6 @@ pub(crate) fn push_value(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 /// A field text that cannot be parsed back, with the byte offset.

@@ -13,6 +13,8 @@ use kvp_codec::{Level, Limits, utf16_len};
 pub(crate) struct KeyLayout {
     /// `<prefix>|<vm_id>|`, sanitized.
     head: String,
+    /// UTF-16 units of `head`, computed once.
+    head_units: usize,
     /// Room kept for `|<i>` and for the id, in bytes and in units.
     reserve: usize,
     limits: Limits,
@@ -30,6 +32,7 @@ impl KeyLayout {
         head.push('|');
         let suffix = 1 + (max_chunks.saturating_sub(1)).to_string().len();
         KeyLayout {
+            head_units: utf16_len(&head),
             head,
             reserve: suffix,
             limits,
@@ -39,7 +42,7 @@ impl KeyLayout {
     /// Room left for the name in the worst case, in UTF-16 units (bytes are
     /// checked as the name is written).
     pub(crate) fn name_room(&self) -> usize {
-        let fixed = utf16_len(&self.head) + "ERROR|".len() + 1 + MAX_ID + self.reserve;
+        let fixed = self.head_units + "ERROR|".len() + 1 + MAX_ID + self.reserve;
         self.limits.key_units().saturating_sub(fixed)
     }
 
@@ -49,10 +52,24 @@ impl KeyLayout {
         out.push_str(&self.head);
         out.push_str(level.as_str());
         out.push('|');
-        let fixed_bytes = out.len() + 1 + id.len() + self.reserve;
-        let fixed_units = utf16_len(out) + 1 + id.len() + self.reserve;
-        let byte_room = self.limits.key_bytes().saturating_sub(fixed_bytes);
-        let unit_room = self.limits.key_units().saturating_sub(fixed_units);
+        // Level, separators and id are ASCII: one unit per byte.
+        let tail = level.as_str().len() + 2 + id.len() + self.reserve;
+        let byte_room = self
+            .limits
+            .key_bytes()
+            .saturating_sub(self.head.len() + tail);
+        let unit_room = self
+            .limits
+            .key_units()
+            .saturating_sub(self.head_units + tail);
+        let plain = |b: u8| b.is_ascii() && b != b'|' && b != 0;
+        if name.len() <= byte_room.min(unit_room) && name.bytes().all(plain) {
+            // The common case: an ASCII target or span name that fits.
+            out.push_str(name);
+            out.push('|');
+            out.push_str(id);
+            return;
+        }
         let (mut bytes, mut units) = (0, 0);
         for c in name.chars() {
             let c = if c == '|' || c == '\0' { '_' } else { c };
