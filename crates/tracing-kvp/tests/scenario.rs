@@ -67,3 +67,39 @@ fn nested_spans_late_fields_errors_chunks_and_a_report() {
         .count();
     assert_eq!(chunk_keys, 3);
 }
+
+/// With span-open records on, a span that never closes (the process dies
+/// inside it) still leaves a record.
+#[test]
+fn span_open_records_survive_spans_that_never_close() {
+    let pool = common::pool();
+    let layer = KvpLayer::builder("agent")
+        .vm_id("vm")
+        .filter("info")
+        .span_open_records(true)
+        .clock(common::stepping_clock())
+        .ids(Ids::with_tag(1))
+        .build(pool.sink.clone())
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let outer = tracing::info_span!("outer");
+        let _o = outer.enter();
+        let never_closed = tracing::info_span!("stuck", step = "mount");
+        std::mem::forget(never_closed);
+    });
+    let records = pool.flush();
+    let keys: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
+    // `outer` never closes either: the registry keeps a parent alive while
+    // a child lives. Only the open records tell what was running.
+    assert_eq!(
+        keys,
+        [
+            "agent|vm|INFO|outer|000000000001-0-open",
+            "agent|vm|INFO|stuck|000000000001-1-open",
+        ]
+    );
+    assert_eq!(
+        records[1].1,
+        "start=2026-11-21T12:00:00.001Z status=open parent=000000000001-0 step=mount"
+    );
+}

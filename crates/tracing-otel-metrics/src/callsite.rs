@@ -1,0 +1,108 @@
+//! What each callsite measures, worked out once when it registers.
+//!
+//! A callsite's plan lists its metric fields, each with its instrument
+//! slots. Plans live in a map from callsite to plan that readers load
+//! without a lock ([`arc_swap`]); it is copied and swapped only when a new
+//! callsite registers, which happens once per callsite.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use rustc_hash::FxHasher;
+use tracing::Metadata;
+use tracing::callsite::Identifier;
+
+use crate::instrument::{Kind, Slots};
+
+/// One metric field of a callsite.
+#[derive(Debug)]
+pub(crate) struct MetricField {
+    pub(crate) kind: Kind,
+    pub(crate) name: &'static str,
+    pub(crate) slots: Slots,
+}
+
+/// The metric fields of one callsite, indexed by field position.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// `by_field[i]` is the metric for field `i`, if it is one.
+    pub(crate) by_field: Vec<Option<MetricField>>,
+}
+
+impl Plan {
+    pub(crate) fn of(meta: &Metadata<'_>) -> Plan {
+        Plan {
+            by_field: meta
+                .fields()
+                .iter()
+                .map(|f| {
+                    Kind::of_field(f.name()).map(|(kind, name)| MetricField {
+                        kind,
+                        name,
+                        slots: Slots::default(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn has_metrics(&self) -> bool {
+        self.by_field.iter().any(Option::is_some)
+    }
+}
+
+type Map = HashMap<Identifier, Arc<Plan>, BuildHasherDefault<FxHasher>>;
+
+/// The plans of every metric callsite seen.
+#[derive(Debug, Default)]
+pub(crate) struct Plans {
+    map: ArcSwap<Map>,
+    /// Serialises writers; readers never take it.
+    write: Mutex<()>,
+}
+
+impl Plans {
+    /// The plan of `meta`'s callsite, made and stored on first sight.
+    /// Callsites without metric fields are not stored.
+    pub(crate) fn get_or_insert(&self, meta: &'static Metadata<'static>) -> Option<Arc<Plan>> {
+        let id = meta.callsite();
+        if let Some(plan) = self.map.load().get(&id) {
+            return Some(Arc::clone(plan));
+        }
+        let plan = Plan::of(meta);
+        if !plan.has_metrics() {
+            return None;
+        }
+        // A poisoned lock only means another registration panicked; the
+        // map itself is always whole (it is swapped, never edited).
+        let _guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.map.load();
+        if let Some(plan) = current.get(&id) {
+            return Some(Arc::clone(plan));
+        }
+        let plan = Arc::new(plan);
+        let mut next = Map::clone(&current);
+        next.insert(id, Arc::clone(&plan));
+        self.map.store(Arc::new(next));
+        Some(plan)
+    }
+
+    /// Runs `f` with the plan of `meta`'s callsite, without a lock or a
+    /// reference count in the common case.
+    pub(crate) fn with<R>(
+        &self,
+        meta: &'static Metadata<'static>,
+        f: impl FnOnce(&Plan) -> R,
+    ) -> Option<R> {
+        let map = self.map.load();
+        match map.get(&meta.callsite()) {
+            Some(plan) => Some(f(plan)),
+            None => {
+                drop(map);
+                self.get_or_insert(meta).map(|plan| f(&plan))
+            }
+        }
+    }
+}

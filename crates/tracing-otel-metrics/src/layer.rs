@@ -1,0 +1,282 @@
+//! The layer and its per-callsite filter.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use opentelemetry::metrics::Meter;
+use opentelemetry::{Key, KeyValue, Value};
+use smallvec::SmallVec;
+use tracing::field::{Field, Visit};
+use tracing::span::Attributes;
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::callsite::{Plan, Plans};
+use crate::instrument::{Describe, Num, Rejection};
+use crate::stats::StatsHandle;
+
+/// Attributes of one event: inline up to 8, so numeric and boolean
+/// attributes cost no heap allocation.
+pub(crate) type Attrs = SmallVec<[KeyValue; 8]>;
+
+/// State shared by the layer and its filter.
+pub(crate) struct Shared {
+    pub(crate) plans: Plans,
+    pub(crate) meter: Meter,
+    pub(crate) describe: HashMap<&'static str, Describe>,
+    pub(crate) message_attribute: bool,
+    pub(crate) span_attributes: bool,
+    pub(crate) stats: StatsHandle,
+    /// Keeps the meter provider alive as long as the layer.
+    pub(crate) _provider: Box<dyn Any + Send + Sync>,
+}
+
+/// Turns `tracing` events with metric fields into OpenTelemetry measurements.
+/// Build it with [`MetricsLayer::builder`].
+#[derive(Clone)]
+pub struct MetricsLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The layer's per-callsite filter: callsites without metric fields get
+/// [`Interest::never`], so with no other layer interested they cost what
+/// they cost without this layer.
+#[derive(Clone)]
+pub struct MetricsFilter {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for MetricsLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsLayer").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MetricsFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsFilter").finish_non_exhaustive()
+    }
+}
+
+impl MetricsLayer {
+    /// A handle to the counts of rejected values, usable after the layer is
+    /// installed.
+    pub fn stats(&self) -> StatsHandle {
+        self.shared.stats.clone()
+    }
+}
+
+impl MetricsFilter {
+    fn wants(&self, meta: &'static Metadata<'static>) -> bool {
+        if meta.is_span() {
+            return self.shared.span_attributes;
+        }
+        self.shared.plans.get_or_insert(meta).is_some()
+    }
+}
+
+impl<S: Subscriber> Filter<S> for MetricsFilter {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        // Only called for callsites `callsite_enabled` did not rule out; a
+        // metadata that is not `'static` cannot be a registered callsite.
+        if meta.is_span() {
+            return self.shared.span_attributes;
+        }
+        meta.fields()
+            .iter()
+            .any(|f| crate::instrument::Kind::of_field(f.name()).is_some())
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+}
+
+/// Span fields kept as attributes (with `span_attributes(true)`).
+struct SpanAttrs(Attrs);
+
+/// Collects an event's metric values and attributes.
+struct Collector<'a> {
+    plan: &'a Plan,
+    attrs: Attrs,
+    values: SmallVec<[(usize, Num); 4]>,
+    message_attribute: bool,
+}
+
+impl Collector<'_> {
+    fn is_metric(&self, field: &Field) -> bool {
+        matches!(self.plan.by_field.get(field.index()), Some(Some(_)))
+    }
+
+    fn number(&mut self, field: &Field, value: Num, attr: impl FnOnce() -> Value) {
+        if self.is_metric(field) {
+            self.values.push((field.index(), value));
+        } else {
+            self.attrs
+                .push(KeyValue::new(Key::from_static_str(field.name()), attr()));
+        }
+    }
+}
+
+impl Visit for Collector<'_> {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.number(field, Num::U64(value), || match i64::try_from(value) {
+            Ok(v) => Value::I64(v),
+            Err(_) => Value::String(value.to_string().into()),
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.number(field, Num::I64(value), || Value::I64(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.number(field, Num::F64(value), || Value::F64(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if !self.is_metric(field) {
+            self.attrs
+                .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
+            return;
+        }
+        self.attrs.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            value.to_owned(),
+        ));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
+            return;
+        }
+        self.attrs.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            format!("{value:?}"),
+        ));
+    }
+}
+
+/// Collects a span's fields as attributes.
+struct SpanCollector(Attrs);
+
+impl Visit for SpanCollector {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let v = i64::try_from(value)
+            .map_or_else(|_| Value::String(value.to_string().into()), Value::I64);
+        self.0
+            .push(KeyValue::new(Key::from_static_str(field.name()), v));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            value.to_owned(),
+        ));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            format!("{value:?}"),
+        ));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for MetricsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        if !self.shared.span_attributes {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut collector = SpanCollector(Attrs::new());
+        attrs.record(&mut collector);
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<SpanAttrs>().is_none() {
+            ext.insert(SpanAttrs(collector.0));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let shared = &*self.shared;
+        let meta = event.metadata();
+        shared.plans.with(meta, |plan| {
+            let mut c = Collector {
+                plan,
+                attrs: Attrs::new(),
+                values: SmallVec::new(),
+                message_attribute: shared.message_attribute,
+            };
+            event.record(&mut c);
+            if shared.span_attributes
+                && let Some(scope) = ctx.event_scope(event)
+            {
+                for span in scope.from_root() {
+                    if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
+                        c.attrs.extend(a.iter().cloned());
+                    }
+                }
+            }
+            for (index, value) in c.values {
+                let Some(Some(metric)) = plan.by_field.get(index) else {
+                    continue;
+                };
+                let describe = shared.describe.get(metric.name).unwrap_or(&NO_DESCRIBE);
+                match metric.slots.record(
+                    &shared.meter,
+                    metric.kind,
+                    metric.name,
+                    describe,
+                    value,
+                    &c.attrs,
+                ) {
+                    Ok(()) => {}
+                    Err(Rejection::Negative) => {
+                        shared.stats.inner.negative.fetch_add(1, Relaxed);
+                    }
+                    Err(Rejection::TooLarge) => {
+                        shared.stats.inner.too_large.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+        });
+    }
+}
+
+static NO_DESCRIBE: Describe = Describe {
+    unit: None,
+    description: None,
+};
+
+/// A unit or description given to the builder.
+pub(crate) fn cow(s: impl Into<Cow<'static, str>>) -> Cow<'static, str> {
+    s.into()
+}
