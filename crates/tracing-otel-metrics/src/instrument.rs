@@ -167,7 +167,7 @@ impl Slots {
         meter: &Meter,
         kind: Kind,
         name: &'static str,
-        describe: &Describe,
+        describe: impl FnOnce() -> Describe,
         value: Num,
         attrs: &[KeyValue],
     ) -> Result<(), Rejection> {
@@ -177,7 +177,9 @@ impl Slots {
             Flavor::I64 => &self.i64,
             Flavor::F64 => &self.f64,
         };
-        let instrument = slot.get_or_init(|| create(meter, kind, flavor, name, describe));
+        // The unit and description are looked up only when the instrument
+        // is created, not per event.
+        let instrument = slot.get_or_init(|| create(meter, kind, flavor, name, &describe()));
         match (instrument, value) {
             (Instrument::CounterU64(i), Num::U64(v)) => i.add(v, attrs),
             (Instrument::CounterF64(i), Num::F64(v)) => i.add(v, attrs),

@@ -20,6 +20,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::callsite::{Plan, Plans};
 use crate::instrument::{Describe, Num, Rejection};
 use crate::stats::StatsHandle;
+use crate::strings::{Cache, with_cache};
 
 /// Attributes of one event: inline up to 8, so numeric and boolean
 /// attributes cost no heap allocation.
@@ -108,6 +109,7 @@ struct SpanAttrs(Attrs);
 /// Collects an event's metric values and attributes.
 struct Collector<'a> {
     plan: &'a Plan,
+    strings: &'a mut Cache,
     attrs: Attrs,
     values: SmallVec<[(usize, Num); 4]>,
     message_attribute: bool,
@@ -155,20 +157,20 @@ impl Visit for Collector<'_> {
         if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
             return;
         }
-        self.attrs.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            value.to_owned(),
-        ));
+        let value = self.strings.value(field.name(), value);
+        self.attrs
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
             return;
         }
-        self.attrs.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            format!("{value:?}"),
-        ));
+        let value = self
+            .strings
+            .formatted(field.name(), format_args!("{value:?}"));
+        self.attrs
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 }
 
@@ -229,52 +231,56 @@ where
         let shared = &*self.shared;
         let meta = event.metadata();
         shared.plans.with(meta, |plan| {
-            let mut c = Collector {
-                plan,
-                attrs: Attrs::new(),
-                values: SmallVec::new(),
-                message_attribute: shared.message_attribute,
-            };
-            event.record(&mut c);
-            if shared.span_attributes
-                && let Some(scope) = ctx.event_scope(event)
-            {
-                for span in scope.from_root() {
-                    if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
-                        c.attrs.extend(a.iter().cloned());
-                    }
-                }
-            }
-            for (index, value) in c.values {
-                let Some(Some(metric)) = plan.by_field.get(index) else {
-                    continue;
+            with_cache(|strings| {
+                let mut c = Collector {
+                    plan,
+                    strings,
+                    attrs: Attrs::new(),
+                    values: SmallVec::new(),
+                    message_attribute: shared.message_attribute,
                 };
-                let describe = shared.describe.get(metric.name).unwrap_or(&NO_DESCRIBE);
-                match metric.slots.record(
-                    &shared.meter,
-                    metric.kind,
-                    metric.name,
-                    describe,
-                    value,
-                    &c.attrs,
-                ) {
-                    Ok(()) => {}
-                    Err(Rejection::Negative) => {
-                        shared.stats.inner.negative.fetch_add(1, Relaxed);
-                    }
-                    Err(Rejection::TooLarge) => {
-                        shared.stats.inner.too_large.fetch_add(1, Relaxed);
+                event.record(&mut c);
+                if shared.span_attributes
+                    && let Some(scope) = ctx.event_scope(event)
+                {
+                    for span in scope.from_root() {
+                        if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
+                            c.attrs.extend(a.iter().cloned());
+                        }
                     }
                 }
-            }
+                for (index, value) in c.values {
+                    let Some(Some(metric)) = plan.by_field.get(index) else {
+                        continue;
+                    };
+                    let describe = || {
+                        shared
+                            .describe
+                            .get(metric.name)
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    match metric.slots.record(
+                        &shared.meter,
+                        metric.kind,
+                        metric.name,
+                        describe,
+                        value,
+                        &c.attrs,
+                    ) {
+                        Ok(()) => {}
+                        Err(Rejection::Negative) => {
+                            shared.stats.inner.negative.fetch_add(1, Relaxed);
+                        }
+                        Err(Rejection::TooLarge) => {
+                            shared.stats.inner.too_large.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+            })
         });
     }
 }
-
-static NO_DESCRIBE: Describe = Describe {
-    unit: None,
-    description: None,
-};
 
 /// A unit or description given to the builder.
 pub(crate) fn cow(s: impl Into<Cow<'static, str>>) -> Cow<'static, str> {
