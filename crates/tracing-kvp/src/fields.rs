@@ -32,7 +32,14 @@ const fn needs_escape(b: u8) -> bool {
 
 /// Appends ` name=value` (no leading space when `out` is empty), escaping the
 /// value by the rule above.
-pub(crate) fn push_field(out: &mut String, name: &str, value: &str) {
+///
+/// ```
+/// let mut out = String::new();
+/// tracing_kvp::push_field(&mut out, "n", "42");
+/// tracing_kvp::push_field(&mut out, "msg", "a \"b\"");
+/// assert_eq!(out, r#"n=42 msg="a \"b\"""#);
+/// ```
+pub fn push_field(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push(' ');
     }

@@ -62,7 +62,7 @@ mod report;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
-pub use fields::{ParseFieldsError, parse_fields};
+pub use fields::{ParseFieldsError, parse_fields, push_field};
 pub use ids::Ids;
 pub use layer::{Clock, KvpLayer};
 pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};

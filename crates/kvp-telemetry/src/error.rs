@@ -1,0 +1,59 @@
+//! The facade's errors.
+
+use std::fmt;
+
+/// Why telemetry could not be set up.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An environment override has a value that cannot be used.
+    InvalidEnv {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The pool file could not be opened (missing directory, symlink, ...).
+    Pool(kvp_sink::Error),
+    /// The KVP layer could not be built (an unusable prefix).
+    Layer(tracing_kvp::BuildError),
+    /// A global subscriber is already installed.
+    AlreadyInstalled,
+    /// The OTLP exporter could not be built.
+    Otlp(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidEnv {
+                var,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "environment variable {var}={value:?} is invalid: expected {expected}"
+                )
+            }
+            Error::Pool(e) => write!(f, "{e}"),
+            Error::Layer(e) => write!(f, "{e}"),
+            Error::AlreadyInstalled => {
+                f.write_str("a global tracing subscriber is already installed")
+            }
+            Error::Otlp(e) => write!(f, "OTLP exporter: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Pool(e) => Some(e),
+            Error::Layer(e) => Some(e),
+            _ => None,
+        }
+    }
+}

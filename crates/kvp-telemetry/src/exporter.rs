@@ -1,0 +1,207 @@
+//! Metrics into the pool: one record per series, upserted at each export.
+//!
+//! A series is a metric name plus one attribute set. Its key is
+//! `<prefix>|<vm_id>|INFO|metric.<name>|<series id>`, where the id is a
+//! hash of the name and the sorted attributes, the same at every export, so
+//! a periodic export replaces the series' record in place and never grows
+//! the file. The value is `kind=... value=...` (or `count= sum= min= max=`
+//! for histograms) and `unit=`, then the attributes, each name prefixed
+//! with `a.` so that an attribute called `kind` cannot be mistaken for the
+//! series' kind; all escaped as [`tracing_kvp::parse_fields`] reads them.
+
+use std::fmt::Write as _;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use kvp_codec::{Level, Limits};
+use kvp_sink::Sink;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use tracing_kvp::push_field;
+
+/// An OpenTelemetry push exporter that upserts each metric series into the
+/// pool through a [`Sink`]. Cumulative temporality: a record holds the
+/// series' running total.
+#[derive(Debug)]
+pub struct KvpMetricExporter {
+    sink: Sink,
+    head: String,
+    shut_down: AtomicBool,
+}
+
+impl KvpMetricExporter {
+    /// An exporter writing keys `<prefix>|<vm_id>|INFO|metric.<name>|<id>`.
+    pub fn new(sink: Sink, prefix: &str, vm_id: &str) -> Self {
+        let clean = |s: &str| s.replace(['|', '\0'], "_");
+        KvpMetricExporter {
+            sink,
+            head: format!("{}|{}|{}|metric.", clean(prefix), clean(vm_id), Level::Info),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    fn export_metric(&self, metric: &Metric) {
+        let name = metric.name();
+        let unit = metric.unit();
+        macro_rules! points {
+            ($data:expr) => {
+                match $data {
+                    MetricData::Sum(s) => {
+                        let kind = if s.is_monotonic() { "sum" } else { "up_down" };
+                        for p in s.data_points() {
+                            self.upsert(name, unit, p.attributes(), |v| {
+                                push_field(v, "kind", kind);
+                                push_field(v, "value", &p.value().to_string());
+                            });
+                        }
+                    }
+                    MetricData::Gauge(g) => {
+                        for p in g.data_points() {
+                            self.upsert(name, unit, p.attributes(), |v| {
+                                push_field(v, "kind", "gauge");
+                                push_field(v, "value", &p.value().to_string());
+                            });
+                        }
+                    }
+                    MetricData::Histogram(h) => {
+                        for p in h.data_points() {
+                            self.upsert(name, unit, p.attributes(), |v| {
+                                push_field(v, "kind", "histogram");
+                                push_field(v, "count", &p.count().to_string());
+                                push_field(v, "sum", &p.sum().to_string());
+                                if let (Some(min), Some(max)) = (p.min(), p.max()) {
+                                    push_field(v, "min", &min.to_string());
+                                    push_field(v, "max", &max.to_string());
+                                }
+                            });
+                        }
+                    }
+                    MetricData::ExponentialHistogram(h) => {
+                        for p in h.data_points() {
+                            self.upsert(name, unit, p.attributes(), |v| {
+                                push_field(v, "kind", "exponential_histogram");
+                                push_field(v, "count", &p.count().to_string());
+                                push_field(v, "sum", &p.sum().to_string());
+                            });
+                        }
+                    }
+                }
+            };
+        }
+        match metric.data() {
+            AggregatedMetrics::F64(d) => points!(d),
+            AggregatedMetrics::U64(d) => points!(d),
+            AggregatedMetrics::I64(d) => points!(d),
+        }
+    }
+
+    fn upsert<'a>(
+        &self,
+        name: &str,
+        unit: &str,
+        attrs: impl Iterator<Item = &'a KeyValue>,
+        values: impl FnOnce(&mut String),
+    ) {
+        let mut attrs: Vec<(String, String)> = attrs
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        attrs.sort();
+        let mut h = fnv::Fnv::default();
+        h.write(name.as_bytes());
+        for (k, v) in &attrs {
+            h.write(&[0]);
+            h.write(k.as_bytes());
+            h.write(&[1]);
+            h.write(v.as_bytes());
+        }
+        let id = format!("{:016x}-m", h.finish());
+
+        let mut key = self.head.clone();
+        let room = Limits::SAFE
+            .key_units()
+            .saturating_sub(kvp_codec::utf16_len(&key) + 1 + id.len());
+        key.extend(
+            name.chars()
+                .map(|c| if c == '|' { '_' } else { c })
+                .take(room),
+        );
+        while !Limits::SAFE.key_fits(&format!("{key}|{id}")) && key.len() > self.head.len() {
+            key.pop();
+        }
+        let _ = write!(key, "|{id}");
+
+        let mut value = String::new();
+        values(&mut value);
+        if !unit.is_empty() {
+            push_field(&mut value, "unit", unit);
+        }
+        for (k, v) in &attrs {
+            push_field(&mut value, &format!("a.{k}"), v);
+        }
+        self.sink.upsert(Some(Level::Info), &key, &value);
+    }
+}
+
+/// FNV-1a: a stable hash, so a series keeps its id across processes and
+/// toolchain versions (std's `DefaultHasher` promises neither).
+mod fnv {
+    pub(super) struct Fnv(u64);
+
+    impl Default for Fnv {
+        fn default() -> Self {
+            Fnv(0xcbf2_9ce4_8422_2325)
+        }
+    }
+
+    impl std::hash::Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 ^= u64::from(b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+}
+
+impl PushMetricExporter for KvpMetricExporter {
+    fn export(
+        &self,
+        metrics: &ResourceMetrics,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        let result = if self.shut_down.load(Ordering::Relaxed) {
+            Err(OTelSdkError::AlreadyShutdown)
+        } else {
+            for metric in metrics.scope_metrics().flat_map(|s| s.metrics()) {
+                self.export_metric(metric);
+            }
+            Ok(())
+        };
+        std::future::ready(result)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        if self.sink.flush(Duration::from_secs(5)) {
+            Ok(())
+        } else {
+            Err(OTelSdkError::InternalFailure(
+                "the KVP writer did not flush in time".into(),
+            ))
+        }
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.shut_down.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+}

@@ -1,0 +1,41 @@
+//! Everything a guest agent needs from one dependency and one call: a
+//! `tracing` subscriber that logs to stderr, writes to the Hyper-V KVP pool
+//! (its own filter, default `warn`), turns metric fields into OpenTelemetry
+//! metrics (exported into the pool, one record per series), and optionally
+//! sends spans to OpenTelemetry.
+//!
+//! ```no_run
+//! fn main() -> Result<(), kvp_telemetry::Error> {
+//!     let _guard = kvp_telemetry::Telemetry::builder("my-agent").init()?;
+//!     let span = tracing::info_span!("provision", user = "azureuser");
+//!     let _entered = span.enter();
+//!     tracing::info!(monotonic_counter.users_created = 1u64, "created user");
+//!     tracing::error!(error = "exit status 1", "useradd failed"); // reaches the pool
+//!     Ok(())
+//! } // the guard flushes metrics and the pool here
+//! ```
+//!
+//! # Turning KVP off
+//!
+//! `Telemetry::builder(..).kvp(false)`, or `KVP_TELEMETRY_KVP=off` in the
+//! environment: no pool file is opened or created and no writer thread
+//! starts. See `docs/TELEMETRY.md` for exactly what is collected.
+//!
+//! # Crates underneath
+//!
+//! Re-exported so one dependency suffices: [`kvp_codec`], [`kvp_sink`],
+//! [`tracing_kvp`], [`tracing_otel_metrics`].
+
+pub mod env;
+mod error;
+mod exporter;
+#[cfg(feature = "otlp")]
+mod otlp;
+mod panic;
+mod telemetry;
+
+pub use error::Error;
+pub use exporter::KvpMetricExporter;
+pub use telemetry::{DEFAULT_POOL, DEFAULT_STDERR_FILTER, Guard, Telemetry, TelemetryBuilder};
+pub use tracing_kvp::ProvisioningReport;
+pub use {kvp_codec, kvp_sink, tracing_kvp, tracing_otel_metrics};

@@ -1,0 +1,394 @@
+//! `Telemetry::builder(prefix)...init()`: the one call.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kvp_sink::{Sink, Stats, WriterBuilder, WriterGuard};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Dispatch;
+use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{Layer, Registry};
+
+use crate::env;
+use crate::error::Error;
+use crate::exporter::KvpMetricExporter;
+
+/// The pool guests write: pool 1.
+pub const DEFAULT_POOL: &str = "/var/lib/hyperv/.kvp_pool_1";
+
+/// The stderr layer's default filter.
+pub const DEFAULT_STDERR_FILTER: &str = "info";
+
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// Entry point; see [`Telemetry::builder`].
+#[derive(Debug)]
+pub struct Telemetry;
+
+/// Configures the subscriber; see [`Telemetry::builder`].
+#[derive(Debug)]
+pub struct TelemetryBuilder {
+    prefix: String,
+    kvp: bool,
+    pool: PathBuf,
+    create_dir: bool,
+    vm_id: Option<String>,
+    queue: usize,
+    cap: Option<u64>,
+    kvp_filter: String,
+    stderr: bool,
+    stderr_filter: String,
+    metrics: bool,
+    metrics_interval: Duration,
+    meter_provider: Option<SdkMeterProvider>,
+    tracer_provider: Option<SdkTracerProvider>,
+    panic_hook: bool,
+    flush_timeout: Duration,
+    #[cfg(feature = "otlp")]
+    otlp: Option<String>,
+}
+
+impl Telemetry {
+    /// A builder whose KVP keys start with `prefix` (your agent's name).
+    ///
+    /// Defaults: stderr at `info`; KVP on, pool [`DEFAULT_POOL`], its own
+    /// filter at `warn`, queue 4,096, cap 1,024 records; metrics from
+    /// `monotonic_counter.`/`counter.`/`histogram.`/`gauge.` fields exported
+    /// into the pool every 60 s (one upserted record per series); the panic
+    /// hook on. Every option has an environment override (see [`crate::env`]).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .vm_id("vm-1")
+    ///     .stderr(false)
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::warn!("disk is slow"));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(prefix: impl Into<String>) -> TelemetryBuilder {
+        TelemetryBuilder {
+            prefix: prefix.into(),
+            kvp: true,
+            pool: PathBuf::from(DEFAULT_POOL),
+            create_dir: false,
+            vm_id: None,
+            queue: 4096,
+            cap: Some(1024),
+            kvp_filter: tracing_kvp::DEFAULT_DIRECTIVE.to_owned(),
+            stderr: true,
+            stderr_filter: DEFAULT_STDERR_FILTER.to_owned(),
+            metrics: true,
+            metrics_interval: Duration::from_secs(60),
+            meter_provider: None,
+            tracer_provider: None,
+            panic_hook: true,
+            flush_timeout: Duration::from_secs(1),
+            #[cfg(feature = "otlp")]
+            otlp: None,
+        }
+    }
+}
+
+impl TelemetryBuilder {
+    /// Write to the KVP pool at all (default on). Off: no pool file is
+    /// opened or created and no writer thread starts. Override:
+    /// `KVP_TELEMETRY_KVP=off`.
+    pub fn kvp(mut self, on: bool) -> Self {
+        self.kvp = on;
+        self
+    }
+
+    /// The pool file (default [`DEFAULT_POOL`]; `KVP_TELEMETRY_POOL`).
+    pub fn pool_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pool = path.into();
+        self
+    }
+
+    /// Create the pool's directory when missing (default: an error).
+    pub fn create_dir(mut self, create: bool) -> Self {
+        self.create_dir = create;
+        self
+    }
+
+    /// The vm_id in keys (default: detected; `KVP_TELEMETRY_VM_ID`).
+    pub fn vm_id(mut self, vm_id: impl Into<String>) -> Self {
+        self.vm_id = Some(vm_id.into());
+        self
+    }
+
+    /// The writer's queue, in entries (default 4,096; `KVP_TELEMETRY_QUEUE`).
+    pub fn queue_size(mut self, entries: usize) -> Self {
+        self.queue = entries;
+        self
+    }
+
+    /// The pool's record cap (default 1,024; `KVP_TELEMETRY_CAP`).
+    pub fn record_cap(mut self, cap: Option<u64>) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// The KVP layer's filter (default `warn`; `KVP_TELEMETRY_KVP_LOG`).
+    pub fn kvp_filter(mut self, directives: impl Into<String>) -> Self {
+        self.kvp_filter = directives.into();
+        self
+    }
+
+    /// Log to stderr at all (default on).
+    pub fn stderr(mut self, on: bool) -> Self {
+        self.stderr = on;
+        self
+    }
+
+    /// The stderr layer's filter (default `info`; `KVP_TELEMETRY_LOG`).
+    pub fn stderr_filter(mut self, directives: impl Into<String>) -> Self {
+        self.stderr_filter = directives.into();
+        self
+    }
+
+    /// Turn metric fields into metrics at all (default on).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// How often metrics are exported into the pool (default 60 s).
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+
+    /// Record metrics into your own meter provider instead of the facade's
+    /// (which exports into the pool).
+    pub fn meter_provider(mut self, provider: SdkMeterProvider) -> Self {
+        self.meter_provider = Some(provider);
+        self
+    }
+
+    /// Send spans to OpenTelemetry through `provider` (default none).
+    pub fn tracer_provider(mut self, provider: SdkTracerProvider) -> Self {
+        self.tracer_provider = Some(provider);
+        self
+    }
+
+    /// Record panics and flush the queue before the process dies (default on).
+    pub fn panic_hook(mut self, on: bool) -> Self {
+        self.panic_hook = on;
+        self
+    }
+
+    /// How long the guard's drop and the panic hook wait for the queue
+    /// (default 1 s).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Also export traces and metrics to an OTLP/HTTP collector at
+    /// `endpoint` (such as `http://127.0.0.1:4318`).
+    #[cfg(feature = "otlp")]
+    pub fn otlp(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp = Some(endpoint.into());
+        self
+    }
+
+    fn apply_env(&mut self) -> Result<(), Error> {
+        if let Some(on) = env::kvp_enabled()? {
+            self.kvp = on;
+        }
+        if let Some(pool) = env::pool() {
+            self.pool = pool.into();
+        }
+        if let Some(vm_id) = env::vm_id()? {
+            self.vm_id = Some(vm_id);
+        }
+        if let Some(queue) = env::queue()? {
+            self.queue = queue;
+        }
+        if let Some(cap) = env::cap()? {
+            self.cap = cap;
+        }
+        if let Some(filter) = env::stderr_filter() {
+            self.stderr_filter = filter;
+        }
+        Ok(())
+    }
+
+    /// Builds the subscriber without installing it, for tests and for
+    /// programs that install it themselves.
+    pub fn build(mut self) -> Result<(Dispatch, Guard), Error> {
+        self.apply_env()?;
+        let mut layers: Vec<BoxedLayer> = Vec::new();
+        let mut guard = Guard::default();
+
+        if self.stderr {
+            let filter = EnvFilter::try_new(&self.stderr_filter)
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_STDERR_FILTER));
+            layers.push(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter)
+                    .boxed(),
+            );
+        }
+
+        let vm_id = self
+            .vm_id
+            .clone()
+            .or_else(tracing_kvp::detect_vm_id)
+            .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
+
+        if self.kvp {
+            let (sink, writer, _report) = WriterBuilder::new(&self.pool)
+                .capacity(self.queue)
+                .record_cap(self.cap)
+                .create_dir(self.create_dir)
+                .truncate_stale(true)
+                .marker_key(format!(
+                    "{}|{vm_id}|WARN|kvp-sink|dropped-m",
+                    self.prefix.replace('|', "_")
+                ))
+                .shutdown_timeout(self.flush_timeout)
+                .spawn()
+                .map_err(Error::Pool)?;
+            let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
+                .vm_id(vm_id.clone())
+                .env_var(env::ENV_KVP_LOG)
+                .filter(self.kvp_filter.clone())
+                .build(sink.clone())
+                .map_err(Error::Layer)?;
+            layers.push(layer.boxed());
+            if self.panic_hook {
+                crate::panic::install(sink.clone(), self.flush_timeout);
+            }
+            guard.sink = Some(sink);
+            guard.writer = Some(writer);
+        }
+
+        #[cfg(feature = "otlp")]
+        let otlp = self
+            .otlp
+            .as_deref()
+            .map(crate::otlp::Otlp::new)
+            .transpose()?;
+
+        if self.metrics {
+            let provider = match self.meter_provider.take() {
+                Some(p) => Some(p),
+                None => {
+                    let mut b = SdkMeterProvider::builder();
+                    let mut any = false;
+                    if let Some(sink) = &guard.sink {
+                        let exporter = KvpMetricExporter::new(sink.clone(), &self.prefix, &vm_id);
+                        b = b.with_reader(
+                            PeriodicReader::builder(exporter)
+                                .with_interval(self.metrics_interval)
+                                .build(),
+                        );
+                        any = true;
+                    }
+                    #[cfg(feature = "otlp")]
+                    if let Some(otlp) = &otlp {
+                        b = b.with_reader(otlp.metric_reader(self.metrics_interval)?);
+                        any = true;
+                    }
+                    any.then(|| b.build())
+                }
+            };
+            if let Some(provider) = provider {
+                layers.push(
+                    tracing_otel_metrics::MetricsLayer::builder(provider.clone())
+                        .build()
+                        .boxed(),
+                );
+                guard.meter_provider = Some(provider);
+            }
+        }
+
+        #[cfg(feature = "otlp")]
+        if self.tracer_provider.is_none()
+            && let Some(otlp) = &otlp
+        {
+            self.tracer_provider = Some(otlp.tracer_provider()?);
+        }
+        if let Some(provider) = self.tracer_provider.take() {
+            let tracer = provider.tracer(self.prefix.clone());
+            layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+            guard.tracer_provider = Some(provider);
+        }
+
+        guard.flush_timeout = self.flush_timeout;
+        Ok((
+            Dispatch::new(tracing_subscriber::registry().with(layers)),
+            guard,
+        ))
+    }
+
+    /// Builds the subscriber and installs it as the global default.
+    pub fn init(self) -> Result<Guard, Error> {
+        let (dispatch, guard) = self.build()?;
+        tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;
+        Ok(guard)
+    }
+}
+
+/// Keeps telemetry running. Dropping it exports metrics a last time, ends
+/// the trace pipeline and flushes the KVP queue (each within the flush
+/// timeout). Hold it in `main`.
+#[derive(Debug, Default)]
+#[must_use = "dropping the guard stops telemetry"]
+pub struct Guard {
+    sink: Option<Sink>,
+    writer: Option<WriterGuard>,
+    meter_provider: Option<SdkMeterProvider>,
+    tracer_provider: Option<SdkTracerProvider>,
+    flush_timeout: Duration,
+}
+
+impl Guard {
+    /// Exports metrics and spans now and waits for the KVP queue, at most
+    /// `timeout` for the queue. Returns whether everything arrived.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let mut ok = true;
+        if let Some(p) = &self.meter_provider {
+            ok &= p.force_flush().is_ok();
+        }
+        if let Some(p) = &self.tracer_provider {
+            ok &= p.force_flush().is_ok();
+        }
+        if let Some(sink) = &self.sink {
+            ok &= sink.flush(timeout);
+        }
+        ok
+    }
+
+    /// The KVP writer's counters, when KVP is on.
+    pub fn kvp_stats(&self) -> Option<Stats> {
+        self.sink.as_ref().map(Sink::stats)
+    }
+
+    /// Whether KVP is on (a pool file is open and a writer runs).
+    pub fn kvp_enabled(&self) -> bool {
+        self.writer.is_some()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // Metrics first: their last export goes through the KVP writer,
+        // which is stopped last.
+        if let Some(p) = self.meter_provider.take() {
+            let _ = p.shutdown_with_timeout(self.flush_timeout);
+        }
+        if let Some(p) = self.tracer_provider.take() {
+            let _ = p.shutdown_with_timeout(self.flush_timeout);
+        }
+        drop(self.writer.take());
+    }
+}

@@ -1,0 +1,331 @@
+//! The facade end to end: one call wires stderr, KVP and metrics; KVP can be
+//! turned off completely; environment overrides are validated; the panic
+//! hook flushes; metric series are upserted, not appended.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use kvp_codec::{KeyParts, Level, Reassembled, reassemble};
+use kvp_telemetry::{Error, Telemetry};
+
+fn records(path: &Path) -> Vec<(String, String)> {
+    reassemble(&std::fs::read(path).unwrap())
+        .into_iter()
+        .map(|r| match r {
+            Reassembled::Record(r) => (r.key, r.value),
+            Reassembled::Error { message, .. } => panic!("{message}"),
+        })
+        .collect()
+}
+
+/// Names of this process's threads.
+fn threads() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .map(|s| s.trim().to_owned())
+        .collect()
+}
+
+/// Runs test `name` of this binary in a child with `env`; returns
+/// (success, stdout, stderr).
+fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("FACADE_CHILD", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn is_child() -> bool {
+    std::env::var_os("FACADE_CHILD").is_some()
+}
+
+#[test]
+fn one_call_wires_kvp_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (dispatch, guard) = Telemetry::builder("agent")
+        .pool_path(&pool)
+        .vm_id("vm-1")
+        .kvp_filter("info")
+        .stderr(false)
+        .panic_hook(false)
+        .build()
+        .unwrap();
+    assert!(guard.kvp_enabled());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("provision", user = "azureuser");
+        let _e = span.enter();
+        tracing::info!(
+            monotonic_counter.users_created = 1u64,
+            kind = "local",
+            "created user"
+        );
+        tracing::debug!("not in the pool: below the KVP filter");
+        tracing::error!(error = "exit status 1", "useradd failed");
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let recs = records(&pool);
+    let kinds: Vec<(Level, String)> = recs
+        .iter()
+        .map(|(k, _)| {
+            let p = KeyParts::parse(k).unwrap_or_else(|| panic!("{k}"));
+            assert_eq!((p.prefix, p.vm_id), ("agent", "vm-1"));
+            (p.level, p.name.to_owned())
+        })
+        .collect();
+    assert!(kinds.contains(&(Level::Info, "facade".into())), "{kinds:?}");
+    assert!(
+        kinds.contains(&(Level::Error, "facade".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(Level::Info, "provision".into())),
+        "{kinds:?}"
+    );
+    let metric = recs
+        .iter()
+        .find(|(k, _)| k.contains("|metric.users_created|"))
+        .unwrap();
+    assert_eq!(metric.1, "kind=sum value=1 a.kind=local");
+    assert!(!recs.iter().any(|(_, v)| v.contains("below the KVP filter")));
+
+    // Periodic exports upsert: more exports, same number of records.
+    let before = std::fs::metadata(&pool).unwrap().len();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(monotonic_counter.users_created = 1u64, kind = "local");
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    assert!(guard.flush(Duration::from_secs(10)));
+    let recs = records(&pool);
+    let metric = recs
+        .iter()
+        .find(|(k, _)| k.contains("|metric.users_created|"))
+        .unwrap();
+    assert_eq!(metric.1, "kind=sum value=2 a.kind=local");
+    assert_eq!(
+        std::fs::metadata(&pool).unwrap().len(),
+        before + 2560,
+        "only the new INFO event was appended; the series was replaced in place"
+    );
+}
+
+/// In a child process, so that no other test's writer thread is around.
+#[test]
+fn kvp_off_opens_nothing_and_starts_no_thread() {
+    if is_child() {
+        let pool = Path::new(&std::env::var("TEST_POOL").unwrap()).to_owned();
+        let (dispatch, guard) = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .kvp(false)
+            .stderr(false)
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || tracing::error!("not written anywhere"));
+        assert!(!guard.kvp_enabled());
+        assert_eq!(guard.kvp_stats(), None);
+        assert!(!pool.parent().unwrap().exists(), "no directory, no file");
+        assert!(
+            !threads().iter().any(|t| t == "kvp-writer"),
+            "{:?}",
+            threads()
+        );
+        // The check can fail: with KVP on, the thread is there.
+        let (_d, on) = Telemetry::builder("agent")
+            .pool_path(pool.with_file_name("x"))
+            .create_dir(true)
+            .stderr(false)
+            .panic_hook(false)
+            .build()
+            .unwrap();
+        // A thread names itself once it runs; a flush proves the writer ran.
+        assert!(on.flush(Duration::from_secs(5)));
+        assert!(
+            on.kvp_enabled() && threads().iter().any(|t| t == "kvp-writer"),
+            "{:?}",
+            threads()
+        );
+        println!("CHILD OK");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join("missing-dir").join(".kvp_pool_1");
+    let (ok, out, err) = child(
+        "kvp_off_opens_nothing_and_starts_no_thread",
+        &[("TEST_POOL", pool.to_str().unwrap())],
+    );
+    assert!(ok && out.contains("CHILD OK"), "{out}\n{err}");
+}
+
+#[test]
+fn kvp_off_from_the_environment() {
+    if is_child() {
+        let pool = std::env::var("TEST_POOL").unwrap();
+        let (_, guard) = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .stderr(false)
+            .build()
+            .unwrap();
+        assert!(!guard.kvp_enabled());
+        assert!(!Path::new(&pool).exists());
+        assert!(!threads().iter().any(|t| t == "kvp-writer"));
+        println!("CHILD OK");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (ok, out, err) = child(
+        "kvp_off_from_the_environment",
+        &[
+            ("KVP_TELEMETRY_KVP", "off"),
+            ("TEST_POOL", pool.to_str().unwrap()),
+        ],
+    );
+    assert!(ok && out.contains("CHILD OK"), "{out}\n{err}");
+    assert!(!pool.exists());
+}
+
+#[test]
+fn invalid_environment_overrides_name_the_variable() {
+    if is_child() {
+        let err = Telemetry::builder("agent")
+            .stderr(false)
+            .build()
+            .unwrap_err();
+        println!("ERROR {err}");
+        assert!(matches!(err, Error::InvalidEnv { .. }));
+        return;
+    }
+    for (var, value, expected) in [
+        (
+            "KVP_TELEMETRY_QUEUE",
+            "lots",
+            "a whole number from 1 to 1000000",
+        ),
+        (
+            "KVP_TELEMETRY_QUEUE",
+            "0",
+            "a whole number from 1 to 1000000",
+        ),
+        (
+            "KVP_TELEMETRY_CAP",
+            "-5",
+            "a whole number from 1 to 1000000, or none",
+        ),
+        ("KVP_TELEMETRY_KVP", "maybe", "on or off"),
+        (
+            "KVP_TELEMETRY_VM_ID",
+            "a|b",
+            "text without `|` or control characters",
+        ),
+    ] {
+        let (ok, out, err) = child(
+            "invalid_environment_overrides_name_the_variable",
+            &[(var, value)],
+        );
+        assert!(ok, "{out}\n{err}");
+        assert!(
+            out.contains(&format!(
+                "environment variable {var}={value:?} is invalid: expected {expected}"
+            )),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn environment_overrides_apply() {
+    if is_child() {
+        let (dispatch, guard) = Telemetry::builder("agent")
+            .stderr(false)
+            .panic_hook(false)
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..10 {
+                tracing::info!(i, "info passes the KVP_LOG override");
+            }
+        });
+        guard.flush(Duration::from_secs(5));
+        println!("STATS {:?}", guard.kvp_stats().unwrap());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join("pool");
+    let (ok, out, err) = child(
+        "environment_overrides_apply",
+        &[
+            ("KVP_TELEMETRY_POOL", pool.to_str().unwrap()),
+            ("KVP_TELEMETRY_VM_ID", "from-env"),
+            ("KVP_TELEMETRY_CAP", "5"),
+            ("KVP_TELEMETRY_KVP_LOG", "info"),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    let recs = records(&pool);
+    assert_eq!(recs.len(), 5, "cap 5: 4 records and the drop marker");
+    assert!(
+        recs[0].0.starts_with("agent|from-env|INFO|"),
+        "{}",
+        recs[0].0
+    );
+    assert!(
+        recs[4].0.starts_with("agent|from-env|WARN|kvp-sink|"),
+        "{}",
+        recs[4].0
+    );
+    assert!(
+        recs[4].1.starts_with("dropped=6 reason=cap"),
+        "{}",
+        recs[4].1
+    );
+}
+
+#[test]
+fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
+    if is_child() {
+        let pool = std::env::var("TEST_POOL").unwrap();
+        let _guard = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm")
+            .stderr(false)
+            .init()
+            .unwrap();
+        tracing::warn!("about to fail");
+        // Exit without unwinding into the guard's drop: only the hook can
+        // have flushed what follows.
+        std::panic::set_hook({
+            let hook = std::panic::take_hook();
+            Box::new(move |info| {
+                hook(info);
+                std::process::abort();
+            })
+        });
+        panic!("disk on fire");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (ok, _, err) = child(
+        "a_panic_is_recorded_and_flushed_before_the_process_dies",
+        &[("TEST_POOL", pool.to_str().unwrap())],
+    );
+    assert!(!ok, "the child aborts");
+    let recs = records(&pool);
+    let panic = recs
+        .iter()
+        .find(|(k, _)| k.starts_with("agent|vm|ERROR|panic|"))
+        .unwrap_or_else(|| panic!("{recs:?}\n{err}"));
+    assert!(panic.1.contains("error=\"disk on fire\""), "{}", panic.1);
+    assert!(panic.1.contains("facade.rs"), "{}", panic.1);
+    assert!(recs.iter().any(|(_, v)| v.contains("about to fail")));
+}
