@@ -2,8 +2,10 @@
 //! `xtask`). Run through the cargo alias: `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: everything CI checks, in order; installs the tools it
-//!   needs when they are missing.
+//!   needs when they are missing (cargo-deny; the `rotel` OTLP collector the
+//!   OTLP tests run against, into `target/tools/`).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn ci() -> Result {
         ],
         &[],
     )?;
+    ensure_rotel()?;
     run("cargo", &["test", "--workspace"], &[])?;
     // The codec must stay no_std without a heap; the tests above use `alloc`.
     run(
@@ -73,6 +76,48 @@ fn ensure_cargo_deny() -> Result {
     }
     eprintln!("xtask: cargo-deny is missing; installing it (takes a few minutes, once)");
     run("cargo", &["install", "cargo-deny", "--locked"], &[])
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Installs the `rotel` OTLP collector from PyPI into a virtual environment
+/// under `target/tools/` (once per machine), where the OTLP tests look for
+/// `rotel-agent`. Its binary needs `libpython3.11.so.1.0` (Debian package
+/// `libpython3.11`), installed here when missing.
+fn ensure_rotel() -> Result {
+    if std::env::var_os("ROTEL_AGENT").is_some() {
+        return Ok(());
+    }
+    let venv = workspace_root().join("target/tools/rotel-venv");
+    let installed = std::fs::read_dir(venv.join("lib")).is_ok_and(|mut dirs| {
+        dirs.any(|d| d.is_ok_and(|d| d.path().join("site-packages/rotel/rotel-agent").exists()))
+    });
+    if !installed {
+        eprintln!(
+            "xtask: installing the rotel OTLP collector into {}",
+            venv.display()
+        );
+        let venv_str = venv.to_str().ok_or("the workspace path is not UTF-8")?;
+        run("python3", &["-m", "venv", venv_str], &[])?;
+        let pip = venv.join("bin/pip");
+        let pip = pip.to_str().ok_or("the workspace path is not UTF-8")?;
+        run(pip, &["install", "--quiet", "rotel"], &[])?;
+    }
+    let has_libpython = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("libpython3.11.so.1.0"));
+    if !has_libpython {
+        eprintln!("xtask: rotel-agent needs libpython3.11; installing the Debian package");
+        run("apt-get", &["update", "-qq"], &[])?;
+        run("apt-get", &["install", "-y", "-qq", "libpython3.11"], &[])?;
+    }
+    Ok(())
 }
 
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result {
