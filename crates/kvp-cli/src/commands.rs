@@ -1,0 +1,319 @@
+//! `dump`, `follow`, `stats`, `clear`, `write`.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use kvp_telemetry::kvp_codec::{
+    DecodeError, KeyParts, Limits, RECORD_SIZE, decode, encode, encode_chunk, split_value,
+};
+use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
+use serde_json::json;
+
+use crate::records::{Item, items};
+use crate::target::Target;
+
+type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
+/// How long commands wait for another process's lock on the pool.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
+}
+
+fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if let Err(e) = writeln!(out, "{line}") {
+            // A closed pipe (`kvp dump | head`) is not an error.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DumpArgs {
+    #[command(flatten)]
+    target: Target,
+    /// One JSON object per line per logical record: index, chunks, key,
+    /// value, and parts when the key follows the layout; a record that
+    /// cannot be decoded is {index, error}.
+    #[arg(long)]
+    json: bool,
+}
+
+impl DumpArgs {
+    /// A table dump of `path`.
+    pub(crate) fn for_path(path: std::path::PathBuf) -> Self {
+        DumpArgs {
+            target: Target::from_path(path),
+            json: false,
+        }
+    }
+}
+
+pub(crate) fn dump(a: &DumpArgs) -> Result {
+    let data = read(&a.target.path())?;
+    let items = items(&data);
+    if a.json {
+        print_lines(items.iter().map(|i| i.to_json().to_string()))
+    } else {
+        print_lines(items.iter().map(Item::to_table))
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FollowArgs {
+    #[command(flatten)]
+    target: Target,
+    /// JSON lines, one per record.
+    #[arg(long)]
+    json: bool,
+    /// Only records appended from now on.
+    #[arg(long)]
+    new: bool,
+    /// Exit after printing this many records.
+    #[arg(long)]
+    max: Option<usize>,
+}
+
+pub(crate) fn follow(a: &FollowArgs) -> Result {
+    let path = a.target.path();
+    let mut offset = if a.new {
+        read(&path)?.len() / RECORD_SIZE * RECORD_SIZE
+    } else {
+        0
+    };
+    let mut printed = 0;
+    loop {
+        let len = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .len() as usize;
+        if len < offset {
+            eprintln!(
+                "kvp: {} was truncated; following from its start",
+                path.display()
+            );
+            offset = 0;
+        }
+        let whole = len / RECORD_SIZE * RECORD_SIZE;
+        if whole > offset {
+            let data = read(&path)?;
+            let end = whole.min(data.len() / RECORD_SIZE * RECORD_SIZE);
+            let mut lines = Vec::new();
+            for item in decode(&data[offset..end]) {
+                let base = offset / RECORD_SIZE;
+                let line = match item {
+                    Ok(r) => {
+                        let index = base + r.index;
+                        if a.json {
+                            json!({ "index": index, "key": r.key, "value": r.value }).to_string()
+                        } else {
+                            format!("{index:>5}  {}\n       {}", r.key, r.value)
+                        }
+                    }
+                    Err(e) => {
+                        let index = base + e.index();
+                        let msg = e.to_string().replacen(
+                            &format!("record {}", e.index()),
+                            &format!("record {index}"),
+                            1,
+                        );
+                        if a.json {
+                            json!({ "index": index, "error": msg }).to_string()
+                        } else {
+                            format!("{index:>5}  !! {msg}")
+                        }
+                    }
+                };
+                lines.push(line);
+                printed += 1;
+                if a.max.is_some_and(|m| printed >= m) {
+                    break;
+                }
+            }
+            print_lines(lines)?;
+            std::io::stdout().flush()?;
+            offset = end;
+        }
+        if a.max.is_some_and(|m| printed >= m) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// One JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The record cap to count the room left against.
+    #[arg(long, default_value_t = 1024)]
+    cap: u64,
+}
+
+pub(crate) fn stats(a: &StatsArgs) -> Result {
+    let path = a.target.path();
+    let data = read(&path)?;
+    let records = data.len() / RECORD_SIZE;
+    let torn = data.len() % RECORD_SIZE;
+    let invalid = decode(&data)
+        .filter(|r| matches!(r, Err(DecodeError::InvalidUtf8 { .. })))
+        .count();
+    let mut by_level: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    let mut logical = 0;
+    for item in items(&data) {
+        if let Item::Record { key, .. } = item {
+            logical += 1;
+            let (level, name) = match KeyParts::parse(&key) {
+                Some(p) => (p.level.as_str().to_owned(), p.name.to_owned()),
+                None => (
+                    "(other layout)".to_owned(),
+                    key.split('|').next().unwrap_or_default().to_owned(),
+                ),
+            };
+            *by_level.entry(level).or_default() += 1;
+            *by_name.entry(name).or_default() += 1;
+        }
+    }
+    let room = a.cap.saturating_sub(records as u64);
+    if a.json {
+        return print_lines([json!({
+            "path": path.display().to_string(),
+            "records": records,
+            "logical_records": logical,
+            "by_level": by_level,
+            "by_name": by_name,
+            "torn_tail_bytes": torn,
+            "invalid_records": invalid,
+            "cap": a.cap,
+            "room": room,
+        })
+        .to_string()]);
+    }
+    let mut lines = vec![
+        format!("{}", path.display()),
+        format!("  records          {records} ({logical} logical)"),
+        format!("  room under cap   {room} of {}", a.cap),
+        format!(
+            "  torn tail        {}",
+            if torn == 0 {
+                "none".to_owned()
+            } else {
+                format!("{torn} bytes")
+            }
+        ),
+        format!("  invalid UTF-8    {invalid} records"),
+        "  by level".to_owned(),
+    ];
+    lines.extend(by_level.iter().map(|(k, v)| format!("    {k:<16} {v}")));
+    lines.push("  by name".to_owned());
+    lines.extend(by_name.iter().map(|(k, v)| format!("    {k:<40} {v}")));
+    print_lines(lines)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClearArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Only when the file was last written before this boot.
+    #[arg(long)]
+    if_stale: bool,
+}
+
+pub(crate) fn clear(a: &ClearArgs) -> Result {
+    let path = a.target.path();
+    if !path.exists() {
+        return Err(format!("{} does not exist", path.display()).into());
+    }
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
+    let mut locked = pool.lock(LOCK_WAIT)?;
+    let records = locked.records()?;
+    if a.if_stale && !locked.is_stale()? {
+        return print_lines([format!(
+            "kept {}: written during this boot ({records} records)",
+            path.display()
+        )]);
+    }
+    locked.truncate()?;
+    print_lines([format!("cleared {} ({records} records)", path.display())])
+}
+
+#[derive(Debug, Args)]
+#[command(
+    override_usage = "kvp write [--upsert] PATH KEY VALUE\n       kvp write [--upsert] --pool N KEY VALUE"
+)]
+pub(crate) struct WriteArgs {
+    /// PATH KEY VALUE, or KEY VALUE with --pool. The key has at most 254
+    /// UTF-16 units; a value longer than one record is split into KEY|0,
+    /// KEY|1, ...
+    #[arg(num_args = 2..=3, required = true, value_names = ["PATH", "KEY", "VALUE"])]
+    args: Vec<String>,
+    /// Shorthand for /var/lib/hyperv/.kvp_pool_N (0 to 4).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pool: Option<u8>,
+    /// Replace the record with this key in place (or append it).
+    #[arg(long)]
+    upsert: bool,
+}
+
+impl WriteArgs {
+    fn parts(&self) -> Result<(std::path::PathBuf, &str, &str)> {
+        match (self.pool, self.args.as_slice()) {
+            (Some(n), [key, value]) => {
+                Ok((format!("/var/lib/hyperv/.kvp_pool_{n}").into(), key, value))
+            }
+            (None, [path, key, value]) => Ok((path.into(), key, value)),
+            (Some(_), _) => Err("with --pool, give KEY VALUE".into()),
+            (None, _) => Err("give PATH KEY VALUE (or --pool N KEY VALUE)".into()),
+        }
+    }
+}
+
+pub(crate) fn write(a: &WriteArgs) -> Result {
+    let (path, key, value) = a.parts()?;
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
+    let mut locked = pool.lock(LOCK_WAIT)?;
+    let limits = Limits::SAFE;
+    if a.upsert {
+        let mut record = [0u8; RECORD_SIZE];
+        encode(key, value, &limits, &mut record)?;
+        let at = locked.upsert(&record)?;
+        return print_lines([format!("{at:?} in {}", path.display())]);
+    }
+    let mut batch = Vec::new();
+    let fits = limits.value_fits(value);
+    let chunks: Vec<&str> = if fits {
+        vec![value]
+    } else {
+        split_value(value, &limits).collect()
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut record = [0u8; RECORD_SIZE];
+        if fits {
+            encode(key, chunk, &limits, &mut record)?;
+        } else {
+            let i = u32::try_from(i).map_err(|_| "value too long")?;
+            encode_chunk(key, i, chunk, &limits, &mut record)?;
+        }
+        batch.extend_from_slice(&record);
+    }
+    locked.append(&batch)?;
+    print_lines([format!(
+        "wrote {} record(s) to {}",
+        chunks.len().max(1),
+        path.display()
+    )])
+}

@@ -1,0 +1,69 @@
+//! `kvp`: the command-line tool for Hyper-V KVP pool files.
+//!
+//! `kvp demo` runs a sample workload through the whole stack and prints
+//! what reached the pool; `dump`, `follow`, `stats`, `clear` and `write`
+//! work on any pool file, including those cloud-init and azure-init write.
+
+mod commands;
+mod demo;
+mod records;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Read and write Hyper-V KVP pool files (/var/lib/hyperv/.kvp_pool_N).
+#[derive(Debug, Parser)]
+#[command(name = "kvp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an instrumented sample workload through the full stack into
+    /// DIR/.kvp_pool_1, then print the records it wrote.
+    Demo(demo::DemoArgs),
+    /// Print every logical record (chunks joined) as a table or JSON lines.
+    Dump(commands::DumpArgs),
+    /// Print records as they are appended, like `tail -f`.
+    Follow(commands::FollowArgs),
+    /// Count records: by level and name, problems, room left under the cap.
+    Stats(commands::StatsArgs),
+    /// Empty the pool file, under its locks.
+    Clear(commands::ClearArgs),
+    /// Append (or upsert) one record, under the pool's locks.
+    Write(commands::WriteArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Dump(a) => commands::dump(&a),
+        Command::Follow(a) => commands::follow(&a),
+        Command::Stats(a) => commands::stats(&a),
+        Command::Clear(a) => commands::clear(&a),
+        Command::Write(a) => commands::write(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks on every command and argument.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,113 @@
+//! Logical records for display: chunks joined, key parts parsed, cloud-init
+//! chunk messages merged.
+
+use kvp_telemetry::kvp_codec::{KeyParts, LogicalRecord, Reassembled, reassemble};
+use serde_json::{Map, Value, json};
+
+/// One line of `dump` output.
+pub(crate) enum Item {
+    Record {
+        index: usize,
+        chunks: usize,
+        key: String,
+        value: String,
+        complete: bool,
+    },
+    Error {
+        index: usize,
+        message: String,
+    },
+}
+
+/// Reads a whole pool's bytes into display items.
+pub(crate) fn items(data: &[u8]) -> Vec<Item> {
+    reassemble(data)
+        .into_iter()
+        .map(|r| match r {
+            Reassembled::Record(r) => Item::Record {
+                index: r.index,
+                chunks: r.chunks,
+                value: cloud_init_merged(&r).unwrap_or_else(|| r.value.clone()),
+                complete: r.complete,
+                key: r.key,
+            },
+            Reassembled::Error { index, message } => Item::Error { index, message },
+        })
+        .collect()
+}
+
+/// cloud-init puts a JSON object in each chunk, with one slice of the
+/// message in `msg` and its position in `msg_i`. Joined, they are one event:
+/// the first object with the whole `msg` and no `msg_i`.
+fn cloud_init_merged(r: &LogicalRecord) -> Option<String> {
+    if r.chunks < 2 {
+        return None;
+    }
+    let mut merged: Option<Map<String, Value>> = None;
+    let mut msg = String::new();
+    for i in 0..r.chunks {
+        let Value::Object(mut obj) = serde_json::from_str(r.chunk_value(i)?).ok()? else {
+            return None;
+        };
+        if obj.remove("msg_i")?.as_u64()? != i as u64 {
+            return None;
+        }
+        msg.push_str(obj.get("msg")?.as_str()?);
+        merged.get_or_insert(obj);
+    }
+    let mut merged = merged?;
+    merged.insert("msg".into(), Value::String(msg));
+    serde_json::to_string(&merged).ok()
+}
+
+impl Item {
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            Item::Record {
+                index,
+                chunks,
+                key,
+                value,
+                complete,
+            } => {
+                let mut v = json!({ "index": index, "chunks": chunks, "key": key, "value": value });
+                if !complete {
+                    v["incomplete"] = json!(true);
+                }
+                if let Some(p) = KeyParts::parse(key) {
+                    v["parts"] = json!({
+                        "prefix": p.prefix,
+                        "vm_id": p.vm_id,
+                        "level": p.level.as_str(),
+                        "name": p.name,
+                        "id": p.id,
+                    });
+                }
+                v
+            }
+            Item::Error { index, message } => json!({ "index": index, "error": message }),
+        }
+    }
+
+    pub(crate) fn to_table(&self) -> String {
+        match self {
+            Item::Record {
+                index,
+                chunks,
+                key,
+                value,
+                complete,
+            } => {
+                let mut note = String::new();
+                if *chunks > 1 {
+                    note = format!(
+                        "  [{chunks} chunks{}]",
+                        if *complete { "" } else { ", incomplete" }
+                    );
+                }
+                format!("{index:>5}  {key}{note}\n       {value}")
+            }
+            Item::Error { index, message } => format!("{index:>5}  !! {message}"),
+        }
+    }
+}

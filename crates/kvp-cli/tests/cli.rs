@@ -1,0 +1,266 @@
+//! The built `kvp` binary on the pool files in `testdata/pools/` (written
+//! by real cloud-init and azure-init) and on files the facade wrote.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+fn kvp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvp"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = kvp(args);
+    assert!(
+        out.status.success(),
+        "kvp {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/pools")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn dump_json_joins_cloud_init_chunks_and_merges_their_messages() {
+    let lines = json_lines(&ok(&[
+        "dump",
+        "--json",
+        &fixture("cloud-init/cloud-init-main-split.kvp"),
+    ]));
+    assert_eq!(lines.len(), 3);
+    for (n, l) in lines.iter().enumerate() {
+        assert_eq!(l["chunks"], 6);
+        assert_eq!(l["index"], n * 6);
+        let event: Value = serde_json::from_str(l["value"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            event["msg"].as_str().unwrap(),
+            format!("peer event {n}{}", "x".repeat(5000))
+        );
+        assert!(event.get("msg_i").is_none());
+        assert!(
+            l.get("parts").is_none(),
+            "cloud-init keys do not follow our layout"
+        );
+    }
+}
+
+#[test]
+fn dump_json_reads_azure_init_files_with_parts() {
+    let lines = json_lines(&ok(&[
+        "dump",
+        "--json",
+        &fixture("azure-init/azure-init-0.1.1-sample.kvp"),
+    ]));
+    assert_eq!(lines.len(), 8, "11 records, two shared-key chunk groups");
+    assert!(
+        lines.iter().all(|l| l.get("error").is_none()),
+        "joining repairs the split é"
+    );
+    assert_eq!(lines[2]["chunks"], 3);
+    assert_eq!(lines[3]["chunks"], 2);
+    assert_eq!(lines[0]["parts"]["prefix"], "azure-init-0.1.1");
+    assert_eq!(lines[0]["parts"]["level"], "INFO");
+    assert_eq!(lines[0]["parts"]["name"], "provision::user:create_user");
+    assert_eq!(lines[7]["key"], "PROVISIONING_REPORT");
+}
+
+#[test]
+fn bad_records_are_lines_with_an_error_and_the_exit_status_is_zero() {
+    let out = kvp(&["dump", "--json", &fixture("edge-cases.kvp")]);
+    assert!(out.status.success());
+    let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[5]["index"], 5);
+    assert!(
+        lines[5]["error"]
+            .as_str()
+            .unwrap()
+            .contains("partial record of 70 bytes")
+    );
+    let table = ok(&["dump", &fixture("edge-cases.kvp")]);
+    assert!(
+        table.contains("!! record 5: partial record of 70 bytes"),
+        "{table}"
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_a_clear_error() {
+    let out = kvp(&["dump", "/nonexistent/.kvp_pool_1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("kvp: cannot read /nonexistent/.kvp_pool_1: No such file"),
+        "{err}"
+    );
+    let out = kvp(&["dump"]);
+    assert!(!out.status.success(), "a path or --pool is required");
+}
+
+#[test]
+fn pool_shorthand_names_the_hyperv_file() {
+    let out = kvp(&["dump", "--pool", "3"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/var/lib/hyperv/.kvp_pool_3"), "{err}");
+    assert!(
+        !kvp(&["dump", "--pool", "7"]).status.success(),
+        "pools are 0 to 4"
+    );
+}
+
+#[test]
+fn stats_count_what_is_there() {
+    let s: Value = serde_json::from_str(&ok(&[
+        "stats",
+        "--json",
+        &fixture("azure-init/azure-init-0.1.1-sample.kvp"),
+    ]))
+    .unwrap();
+    assert_eq!(s["records"], 11);
+    assert_eq!(s["logical_records"], 8);
+    assert_eq!(s["invalid_records"], 2);
+    assert_eq!(s["torn_tail_bytes"], 0);
+    assert_eq!(s["room"], 1024 - 11);
+    assert_eq!(s["by_level"]["INFO"], 6);
+    let s: Value =
+        serde_json::from_str(&ok(&["stats", "--json", &fixture("edge-cases.kvp")])).unwrap();
+    assert_eq!(s["torn_tail_bytes"], 70);
+    assert!(ok(&["stats", &fixture("edge-cases.kvp")]).contains("torn tail        70 bytes"));
+}
+
+#[test]
+fn write_upsert_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    let p = p.to_str().unwrap();
+    ok(&["write", p, "a|vm|INFO|x|0001-1", "first"]);
+    ok(&[
+        "write",
+        p,
+        "PROVISIONING_REPORT",
+        "result=error",
+        "--upsert",
+    ]);
+    ok(&[
+        "write",
+        p,
+        "PROVISIONING_REPORT",
+        "result=success",
+        "--upsert",
+    ]);
+    assert!(ok(&["write", p, "long", &"é".repeat(2500)]).contains("wrote 3 record(s)"));
+    let lines = json_lines(&ok(&["dump", "--json", p]));
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["value"], "result=success");
+    assert_eq!(lines[2]["value"], "é".repeat(2500));
+    assert_eq!(lines[2]["chunks"], 3);
+    let out = kvp(&["write", p, "", "v"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KVP key is empty"));
+    let out = kvp(&["write", "--pool", "1", p, "k", "v"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with --pool, give KEY VALUE"));
+
+    // Written this boot: --if-stale keeps it.
+    assert!(ok(&["clear", p, "--if-stale"]).starts_with("kept"));
+    assert_eq!(std::fs::metadata(p).unwrap().len(), 5 * 2560);
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert!(ok(&["clear", p, "--if-stale"]).starts_with("cleared"));
+    assert_eq!(std::fs::metadata(p).unwrap().len(), 0);
+    ok(&["write", p, "k", "v"]);
+    assert!(ok(&["clear", p]).contains("(1 records)"));
+}
+
+#[test]
+fn follow_prints_records_as_they_are_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    ok(&["write", p.to_str().unwrap(), "before", "1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvp"))
+        .args([
+            "follow",
+            "--json",
+            "--new",
+            "--max",
+            "2",
+            p.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    ok(&["write", p.to_str().unwrap(), "after-1", "2"]);
+    ok(&["write", p.to_str().unwrap(), "after-2", "3"]);
+    let lines: Vec<Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    let keys: Vec<&str> = lines.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["after-1", "after-2"]);
+    assert_eq!(lines[0]["index"], 1);
+}
+
+#[test]
+fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["demo", "--dir", dir.path().to_str().unwrap()]);
+    let pool = dir.path().join(".kvp_pool_1");
+    assert!(out.contains("PROVISIONING_REPORT"), "{out}");
+    assert!(out.contains("status=error"), "{out}");
+    assert!(out.contains("|metric.users_created|"), "{out}");
+    assert!(out.contains("0 dropped"), "{out}");
+    // A file the facade wrote reads back through the other commands.
+    let lines = json_lines(&ok(&["dump", "--json", pool.to_str().unwrap()]));
+    assert!(lines.iter().all(|l| l.get("error").is_none()));
+    let levels: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["parts"]["level"].as_str())
+        .collect();
+    assert!(
+        levels.contains(&"ERROR") && levels.contains(&"WARN") && levels.contains(&"INFO"),
+        "{levels:?}"
+    );
+    let s: Value = serde_json::from_str(&ok(&["stats", "--json", pool.to_str().unwrap()])).unwrap();
+    assert_eq!(s["records"].as_u64().unwrap() as usize, lines.len());
+    assert!(Path::new(&pool).exists());
+    // Running it again starts from a fresh pool.
+    ok(&["demo", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        json_lines(&ok(&["dump", "--json", pool.to_str().unwrap()])).len(),
+        lines.len()
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in ["demo", "dump", "follow", "stats", "clear", "write"] {
+        let out = ok(&[cmd, "--help"]);
+        assert!(out.contains("Usage: kvp"), "{cmd}: {out}");
+    }
+}
