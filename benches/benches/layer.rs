@@ -26,6 +26,9 @@ fn kvp(dir: &std::path::Path) -> Setup {
     let layer = KvpLayer::builder("bench")
         .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
         .filter("info")
+        // Measure the write path; the rate limit would turn almost every
+        // iteration into a cheap early return.
+        .rate_limit(None)
         .build(sink)
         .expect("a valid prefix");
     Setup {

@@ -15,6 +15,8 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::layer::{Clock, KvpLayer};
+use crate::limit::{Limiters, RateLimit};
+use crate::redact::{DEFAULT_DENY_LIST, Redactor};
 use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
 
 /// The environment variable read for the layer's filter unless another is
@@ -59,6 +61,8 @@ pub struct KvpLayerBuilder {
     span_open_records: bool,
     clock: Option<Clock>,
     ids: Option<Arc<Ids>>,
+    deny_list: Vec<String>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for KvpLayerBuilder {
@@ -98,6 +102,8 @@ impl KvpLayer {
             span_open_records: false,
             clock: None,
             ids: None,
+            deny_list: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
+            rate_limit: Some(RateLimit::DEFAULT),
         }
     }
 }
@@ -128,6 +134,28 @@ impl KvpLayerBuilder {
     /// never closes because the process dies still leaves a trace.
     pub fn span_open_records(mut self, on: bool) -> Self {
         self.span_open_records = on;
+        self
+    }
+
+    /// Replaces the deny list (default [`DEFAULT_DENY_LIST`]): a field whose
+    /// name contains one of these fragments, case-insensitively, is written
+    /// `name=<redacted>` and its value never leaves the process. An empty
+    /// list redacts nothing.
+    pub fn deny_list<S: Into<String>>(mut self, fragments: impl IntoIterator<Item = S>) -> Self {
+        self.deny_list = fragments.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds fragments to the deny list.
+    pub fn also_deny<S: Into<String>>(mut self, fragments: impl IntoIterator<Item = S>) -> Self {
+        self.deny_list.extend(fragments.into_iter().map(Into::into));
+        self
+    }
+
+    /// The per-callsite rate limit (default [`RateLimit::DEFAULT`]: a burst
+    /// of 10 records, then 1 per second); `None` turns it off.
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
         self
     }
 
@@ -191,6 +219,8 @@ impl KvpLayerBuilder {
             ids: self.ids.unwrap_or_else(|| Arc::new(Ids::for_process())),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             span_open_records: self.span_open_records,
+            redactor: Redactor::new(&self.deny_list),
+            limiters: Arc::new(Limiters::new(self.rate_limit)),
         })
     }
 

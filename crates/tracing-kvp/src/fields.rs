@@ -10,6 +10,8 @@
 //!   `\t` escaped and other control characters as `\u{XX}`. Non-ASCII text
 //!   is kept as it is (the pool is UTF-8).
 //! - Field names come from the source code and are written as they are.
+//! - One exception: a redacted value is written bare as `<redacted>`
+//!   (no space in it, so it parses back as the value `<redacted>`).
 
 use std::fmt::{self, Write};
 

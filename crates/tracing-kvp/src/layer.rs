@@ -16,6 +16,8 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::fields::push_field;
 use crate::ids::{Id, Ids};
 use crate::key::KeyLayout;
+use crate::limit::{Admit, Limiters};
+use crate::redact::{REDACTED, Redactor};
 use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY};
 
 /// Where the time comes from (injectable for reproducible tests).
@@ -29,6 +31,75 @@ pub struct KvpLayer {
     pub(crate) ids: Arc<Ids>,
     pub(crate) clock: Clock,
     pub(crate) span_open_records: bool,
+    pub(crate) redactor: Redactor,
+    pub(crate) limiters: Arc<Limiters>,
+}
+
+/// A handle to a [`KvpLayer`] that stays usable after the layer is moved
+/// into a subscriber; see [`KvpLayer::handle`].
+#[derive(Clone)]
+pub struct KvpHandle {
+    sink: Sink,
+    key: KeyLayout,
+    ids: Arc<Ids>,
+    clock: Clock,
+    limiters: Arc<Limiters>,
+}
+
+impl fmt::Debug for KvpHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvpHandle").finish_non_exhaustive()
+    }
+}
+
+impl KvpHandle {
+    /// Writes one WARN record per callsite whose records were suppressed by
+    /// the rate limit since its last record, saying how many. Returns the
+    /// number of such records.
+    pub fn flush_suppressed(&self) -> usize {
+        let mut written = 0;
+        for limiter in self.limiters.all() {
+            let n = limiter.take_suppressed();
+            if n == 0 {
+                continue;
+            }
+            let meta = limiter.meta;
+            let name = if meta.is_span() {
+                meta.name()
+            } else {
+                meta.target()
+            };
+            let mut value = String::new();
+            let _ = write!(
+                value,
+                "time={} suppressed={n} reason=rate-limit",
+                humantime::format_rfc3339_millis((self.clock)())
+            );
+            if let (Some(file), Some(line)) = (meta.file(), meta.line()) {
+                push_field(&mut value, "callsite", &format!("{file}:{line}"));
+            }
+            let mut key = String::new();
+            self.key
+                .write(&mut key, Level::Warn, name, self.ids.next().as_str());
+            self.sink.append(Some(Level::Warn), &key, &value);
+            written += 1;
+        }
+        written
+    }
+}
+
+impl KvpLayer {
+    /// A handle for [`KvpHandle::flush_suppressed`], to take before the
+    /// layer goes into a subscriber.
+    pub fn handle(&self) -> KvpHandle {
+        KvpHandle {
+            sink: self.sink.clone(),
+            key: self.key.clone(),
+            ids: Arc::clone(&self.ids),
+            clock: Arc::clone(&self.clock),
+            limiters: Arc::clone(&self.limiters),
+        }
+    }
 }
 
 impl fmt::Debug for KvpLayer {
@@ -107,6 +178,7 @@ fn level_of(level: &tracing::Level) -> Level {
 
 /// Writes fields as `name=value` (see the `fields` module for escaping).
 struct FieldWriter<'a> {
+    redactor: &'a Redactor,
     out: &'a mut String,
     scratch: &'a mut String,
     /// An `error` field, or an `Error` value, was seen.
@@ -123,8 +195,31 @@ impl FieldWriter<'_> {
     }
 }
 
+impl FieldWriter<'_> {
+    /// Writes `name=<redacted>` for a denied field and returns `true`;
+    /// the value is never formatted.
+    fn redacted(&mut self, field: &Field) -> bool {
+        if !self.redactor.is_denied(field.name()) {
+            return false;
+        }
+        self.seen(field);
+        // Written bare, as `name=<redacted>`: it has no space, so
+        // `parse_fields` reads it back as the value `<redacted>`.
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.out.push_str(field.name());
+        self.out.push('=');
+        self.out.push_str(REDACTED);
+        true
+    }
+}
+
 impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if self.redacted(field) {
+            return;
+        }
         self.seen(field);
         if field.name() == HEALTH_REPORT_FIELD
             && let Some(report) = self.report.as_mut()
@@ -136,6 +231,9 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.redacted(field) {
+            return;
+        }
         self.scratch.clear();
         // Writing to a String cannot fail.
         let _ = write!(self.scratch, "{value:?}");
@@ -146,6 +244,9 @@ impl Visit for FieldWriter<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
+        if self.redacted(field) {
+            return;
+        }
         self.scratch.clear();
         let _ = write!(self.scratch, "{value}");
         let mut source = value.source();
@@ -179,6 +280,7 @@ impl KvpLayer {
         level: Level,
         data: &SpanData,
         end: Option<SystemTime>,
+        suppressed: u64,
     ) {
         b.value.clear();
         self.write_time(&mut b.value, "start", data.start);
@@ -207,6 +309,9 @@ impl KvpLayer {
         };
         if let Some(parent) = &data.parent {
             let _ = write!(b.value, " parent={}", parent.as_str());
+        }
+        if suppressed > 0 {
+            let _ = write!(b.value, " suppressed={suppressed}");
         }
         if !data.fields.is_empty() {
             b.value.push(' ');
@@ -238,6 +343,7 @@ where
         };
         with_buffers(|b| {
             let mut w = FieldWriter {
+                redactor: &self.redactor,
                 out: &mut data.fields,
                 scratch: &mut b.scratch,
                 error: false,
@@ -245,14 +351,11 @@ where
             };
             attrs.record(&mut w);
             data.error = w.error;
-            if self.span_open_records {
-                self.span_record(
-                    b,
-                    span.name(),
-                    level_of(span.metadata().level()),
-                    &data,
-                    None,
-                );
+            if self.span_open_records
+                && let Admit::Yes { suppressed } = self.limiters.admit(span.metadata())
+            {
+                let level = level_of(span.metadata().level());
+                self.span_record(b, span.name(), level, &data, None, suppressed);
             }
         });
         let mut ext = span.extensions_mut();
@@ -269,6 +372,7 @@ where
         };
         with_buffers(|b| {
             let mut w = FieldWriter {
+                redactor: &self.redactor,
                 out: &mut data.fields,
                 scratch: &mut b.scratch,
                 error: false,
@@ -296,14 +400,27 @@ where
             }
         }
         let is_report = meta.fields().field(HEALTH_REPORT_FIELD).is_some();
+        // A report upserts one record: it cannot flood, and is never held back.
+        let suppressed = if is_report {
+            0
+        } else {
+            match self.limiters.admit(meta) {
+                Admit::Yes { suppressed } => suppressed,
+                Admit::No => return,
+            }
+        };
         with_buffers(|b| {
             b.value.clear();
             self.write_time(&mut b.value, "time", (self.clock)());
             if let Some(id) = &span_id {
                 let _ = write!(b.value, " span={}", id.as_str());
             }
+            if suppressed > 0 {
+                let _ = write!(b.value, " suppressed={suppressed}");
+            }
             b.report.clear();
             let mut w = FieldWriter {
+                redactor: &self.redactor,
                 out: &mut b.value,
                 scratch: &mut b.scratch,
                 error: false,
@@ -328,15 +445,13 @@ where
         let Some(data) = ext.get::<SpanData>() else {
             return;
         };
+        let Admit::Yes { suppressed } = self.limiters.admit(span.metadata()) else {
+            return;
+        };
         let end = (self.clock)();
         with_buffers(|b| {
-            self.span_record(
-                b,
-                span.name(),
-                level_of(span.metadata().level()),
-                data,
-                Some(end),
-            );
+            let level = level_of(span.metadata().level());
+            self.span_record(b, span.name(), level, data, Some(end), suppressed);
         });
     }
 }

@@ -25,6 +25,23 @@
 //! happened inside it. Values longer than a record are split into `|<i>`
 //! chunks by the sink, up to its chunk cap.
 //!
+//! # Secrets
+//!
+//! A field whose name contains `password`, `passwd`, `secret`, `token`,
+//! `credential`, `private_key`, `api_key` or `authorization`
+//! (case-insensitive; see [`DEFAULT_DENY_LIST`] and
+//! [`KvpLayerBuilder::deny_list`]) is written `name=<redacted>`, in events,
+//! span fields and late-recorded fields alike; its value is never formatted.
+//!
+//! # Floods
+//!
+//! Each callsite may write a burst of 10 records, then 1 per second
+//! ([`RateLimit`], configurable, can be turned off). Records over the rate
+//! are counted, not written; the callsite's next record carries
+//! `suppressed=<n>`, and [`KvpHandle::flush_suppressed`] writes the counts
+//! still pending. A value too long for one record takes at most the sink's
+//! chunk cap.
+//!
 //! # Cost on the caller's thread
 //!
 //! Fields are written into reused per-thread buffers and the record goes to
@@ -58,12 +75,16 @@ mod fields;
 mod ids;
 mod key;
 mod layer;
+mod limit;
+mod redact;
 mod report;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
 pub use fields::{ParseFieldsError, parse_fields, push_field};
 pub use ids::Ids;
-pub use layer::{Clock, KvpLayer};
+pub use layer::{Clock, KvpHandle, KvpLayer};
+pub use limit::RateLimit;
+pub use redact::{DEFAULT_DENY_LIST, REDACTED};
 pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};

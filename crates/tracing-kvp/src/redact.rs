@@ -1,0 +1,121 @@
+//! Keeping secrets off the host channel.
+//!
+//! A field whose **name** matches the deny list is written as
+//! `name=<redacted>`; its value is never formatted, so it never reaches the
+//! queue, the file or the host. Matching is a case-insensitive substring
+//! test on the field name, and applies to events, span fields and fields
+//! recorded later, whatever the value's type (`?x`, `%x`, strings, numbers).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The default deny list: field names containing any of these,
+/// case-insensitively, are redacted.
+pub const DEFAULT_DENY_LIST: [&str; 8] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credential",
+    "private_key",
+    "api_key",
+    "authorization",
+];
+
+/// What a redacted field's value is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+/// A deny list of field-name fragments.
+#[derive(Debug)]
+pub(crate) struct Redactor {
+    fragments: Vec<String>,
+    /// Tells this list's cache entries from another layer's.
+    id: u64,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+const SLOTS: usize = 64;
+
+/// Per-thread answers for recent field names, keyed by the name's address
+/// (field names are `&'static str` from the callsite) and the list's id.
+type Cache = [(usize, u64, bool); SLOTS];
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const { RefCell::new([(0, 0, false); SLOTS]) };
+}
+
+impl Redactor {
+    pub(crate) fn new<S: AsRef<str>>(fragments: impl IntoIterator<Item = S>) -> Self {
+        Redactor {
+            fragments: fragments
+                .into_iter()
+                .map(|f| f.as_ref().to_ascii_lowercase())
+                .filter(|f| !f.is_empty())
+                .collect(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.fragments.iter().any(|f| name.contains(f.as_str()))
+    }
+
+    /// Whether field `name` must be redacted.
+    pub(crate) fn is_denied(&self, name: &'static str) -> bool {
+        if self.fragments.is_empty() {
+            return false;
+        }
+        let addr = name.as_ptr() as usize;
+        let slot = (addr >> 3).wrapping_mul(0x9E37_79B9) % SLOTS;
+        CACHE
+            .try_with(|c| {
+                let mut c = c.try_borrow_mut().ok()?;
+                let (a, id, denied) = c[slot];
+                if a == addr && id == self.id {
+                    return Some(denied);
+                }
+                let denied = self.matches(name);
+                c[slot] = (addr, self.id, denied);
+                Some(denied)
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.matches(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_list_matches_case_insensitively() {
+        let r = Redactor::new(DEFAULT_DENY_LIST);
+        for name in [
+            "password",
+            "db_PASSWORD",
+            "passwd",
+            "client_secret",
+            "AccessToken",
+            "credentials",
+            "ssh_private_key",
+            "api_key",
+            "Authorization",
+        ] {
+            assert!(
+                r.is_denied(Box::leak(name.to_owned().into_boxed_str())),
+                "{name}"
+            );
+        }
+        for name in ["user", "path", "pass", "key", "auth"] {
+            assert!(
+                !r.is_denied(Box::leak(name.to_owned().into_boxed_str())),
+                "{name}"
+            );
+        }
+        let empty = Redactor::new(Vec::<String>::new());
+        assert!(!empty.is_denied("password"));
+    }
+}
