@@ -14,7 +14,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
-use kvp_codec::{Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
+use kvp_codec::{Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
 
 use crate::entry::{Entry, EntryKind};
 use crate::error::Error;
@@ -48,6 +48,7 @@ pub struct WriterBuilder {
     capacity: usize,
     blocking: bool,
     cap: Option<u64>,
+    reserve_percent: u8,
     lock_timeout: Duration,
     retry_interval: Duration,
     limits: Limits,
@@ -66,6 +67,7 @@ impl WriterBuilder {
             capacity: 4096,
             blocking: false,
             cap: Some(1024),
+            reserve_percent: 10,
             lock_timeout: Duration::from_millis(100),
             retry_interval: Duration::from_millis(50),
             limits: Limits::SAFE,
@@ -94,6 +96,14 @@ impl WriterBuilder {
     /// counted, and the last slot holds one marker record saying how many.
     pub fn record_cap(mut self, cap: Option<u64>) -> Self {
         self.cap = cap.map(|c| c.max(1));
+        self
+    }
+
+    /// The part of the cap, in percent (default 10), that only ERROR records
+    /// and upserts (`PROVISIONING_REPORT`, metric series) may use, so that a
+    /// noisy INFO/WARN phase cannot starve them.
+    pub fn reserve_percent(mut self, percent: u8) -> Self {
+        self.reserve_percent = percent.min(100);
         self
     }
 
@@ -183,8 +193,9 @@ impl WriterBuilder {
                 counters: Arc::clone(&counters),
                 reporter: Reporter::new(self.report_interval),
                 batch: Vec::new(),
+                batch_levels: Vec::new(),
                 upserts: Vec::new(),
-                cap_dropped: 0,
+                cap_dropped: CapDrops::default(),
                 config: self.clone(),
             },
         };
@@ -363,10 +374,13 @@ struct State {
     reporter: Reporter,
     /// Encoded records waiting to be appended.
     batch: Vec<u8>,
-    /// Encoded records waiting to be upserted.
-    upserts: Vec<[u8; RECORD_SIZE]>,
-    /// Records the cap dropped since the start, for the marker.
-    cap_dropped: u64,
+    /// The level of each record in `batch`.
+    batch_levels: Vec<Option<Level>>,
+    /// Encoded records waiting to be upserted, each with the number of
+    /// batch records queued before it, so that arrival order is kept.
+    upserts: Vec<(usize, [u8; RECORD_SIZE])>,
+    /// Records the cap dropped since the start, by level, for the marker.
+    cap_dropped: CapDrops,
     config: WriterBuilder,
 }
 
@@ -415,8 +429,7 @@ impl Worker {
                             "{}: dropped {n} records at shutdown: the pool stayed locked",
                             self.pool.path().display()
                         ));
-                        self.state.batch.clear();
-                        self.state.upserts.clear();
+                        self.state.clear_pending();
                         return;
                     }
                     thread::sleep(self.state.config.retry_interval);
@@ -428,8 +441,7 @@ impl Worker {
                     self.state
                         .reporter
                         .report(format_args!("{e}; dropped {n} records"));
-                    self.state.batch.clear();
-                    self.state.upserts.clear();
+                    self.state.clear_pending();
                     return;
                 }
             }
@@ -444,7 +456,9 @@ impl State {
         match msg {
             Msg::Entry(entry) => {
                 let result = match entry.kind() {
-                    EntryKind::Append => self.encode_append(entry.key(), entry.value()),
+                    EntryKind::Append => {
+                        self.encode_append(entry.level(), entry.key(), entry.value())
+                    }
                     EntryKind::Upsert => self.encode_upsert(entry.key(), entry.value()),
                 };
                 if let Err(e) = result {
@@ -472,7 +486,12 @@ impl State {
             .expect("the batch was just grown by exactly one record")
     }
 
-    fn encode_append(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+    fn encode_append(
+        &mut self,
+        level: Option<Level>,
+        key: &str,
+        value: &str,
+    ) -> Result<(), kvp_codec::EncodeError> {
         let limits = self.config.limits;
         let start = self.batch.len();
         let result = if limits.value_fits(value) {
@@ -483,6 +502,8 @@ impl State {
         if result.is_err() {
             self.batch.truncate(start);
         }
+        self.batch_levels
+            .resize(self.batch.len() / RECORD_SIZE, level);
         result
     }
 
@@ -515,8 +536,14 @@ impl State {
             let first = split_value(value, &limits).next().unwrap_or_default();
             encode(key, &with_marker(first, &limits), &limits, &mut record)?;
         }
-        self.upserts.push(record);
+        self.upserts.push((self.batch.len() / RECORD_SIZE, record));
         Ok(())
+    }
+
+    fn clear_pending(&mut self) {
+        self.batch.clear();
+        self.batch_levels.clear();
+        self.upserts.clear();
     }
 
     fn pending_records(&self) -> u64 {
@@ -527,56 +554,60 @@ impl State {
     /// record ends up counted exactly once: written or dropped with a reason.
     fn write_locked(&mut self, mut locked: Locked<'_>) {
         let batch = std::mem::take(&mut self.batch);
+        let levels = std::mem::take(&mut self.batch_levels);
         let upserts = std::mem::take(&mut self.upserts);
         let mut unaccounted = (batch.len() / RECORD_SIZE + upserts.len()) as u64;
-        if let Err(e) = self.write_under_lock(&mut locked, &batch, &upserts, &mut unaccounted) {
+        let result =
+            self.write_under_lock(&mut locked, &batch, &levels, &upserts, &mut unaccounted);
+        if let Err(e) = result {
             add(&self.counters.write_errors, 1);
             add(&self.counters.dropped_write_error, unaccounted);
             self.reporter
                 .report(format_args!("{e}; dropped {unaccounted} records"));
         }
-        // Keep the batch's allocation for the next one.
+        // Keep the allocations for the next batch.
         self.batch = batch;
         self.batch.clear();
+        self.batch_levels = levels;
+        self.batch_levels.clear();
     }
 
     fn write_under_lock(
         &mut self,
         locked: &mut Locked<'_>,
         batch: &[u8],
-        upserts: &[[u8; RECORD_SIZE]],
+        levels: &[Option<Level>],
+        upserts: &[(usize, [u8; RECORD_SIZE])],
         unaccounted: &mut u64,
     ) -> Result<(), Error> {
         if locked.repair_tail()?.is_some() {
             add(&self.counters.torn_tails_repaired, 1);
         }
         let records = batch.len() / RECORD_SIZE;
-        let keep = self.room(locked, records)?;
-        let mut over_cap = (records - keep) as u64;
-        *unaccounted -= over_cap;
-        if keep > 0 {
-            let appended = locked.append(&batch[..keep * RECORD_SIZE]);
-            *unaccounted -= keep as u64;
-            match appended {
-                Ok(()) => add(&self.counters.written, keep as u64),
-                Err(e) => {
-                    add(&self.counters.write_errors, 1);
-                    add(&self.counters.dropped_write_error, keep as u64);
-                    self.reporter
-                        .report(format_args!("{e}; dropped {keep} records"));
-                }
-            }
-        }
-        for record in upserts {
+        let mut budget = self.budget(locked, records + upserts.len())?;
+        let mut dropped = CapDrops::default();
+        // In arrival order: the appends queued before each upsert, then the
+        // upsert. Usually there is no upsert and the batch is one write.
+        let mut done = 0;
+        for (before, record) in upserts {
+            let run = done..*before;
+            self.append_run(
+                locked,
+                &batch[run.start * RECORD_SIZE..run.end * RECORD_SIZE],
+                &levels[run.clone()],
+                &mut budget,
+                &mut dropped,
+                unaccounted,
+            );
+            done = *before;
+            // Replacing in place takes no room; a new key may use the reserve.
             let replaces = self.find_record(locked, record)?.is_some();
-            if !replaces && self.room(locked, 1)? == 0 {
-                over_cap += 1;
-                *unaccounted -= 1;
+            *unaccounted -= 1;
+            if !replaces && !budget.take(true) {
+                dropped.upserts += 1;
                 continue;
             }
-            let upserted = locked.upsert(record);
-            *unaccounted -= 1;
-            match upserted {
+            match locked.upsert(record) {
                 Ok(_) => add(&self.counters.written, 1),
                 Err(e) => {
                     add(&self.counters.write_errors, 1);
@@ -585,12 +616,69 @@ impl State {
                 }
             }
         }
-        if over_cap > 0 {
-            add(&self.counters.dropped_cap, over_cap);
-            self.cap_dropped += over_cap;
+        self.append_run(
+            locked,
+            &batch[done * RECORD_SIZE..],
+            &levels[done..],
+            &mut budget,
+            &mut dropped,
+            unaccounted,
+        );
+        if dropped.total() > 0 {
+            add(&self.counters.dropped_cap, dropped.total());
+            self.cap_dropped.merge(&dropped);
             self.write_marker(locked)?;
         }
         Ok(())
+    }
+
+    /// Appends the records of `run` the budget admits, with one write.
+    fn append_run(
+        &mut self,
+        locked: &mut Locked<'_>,
+        run: &[u8],
+        levels: &[Option<Level>],
+        budget: &mut Budget,
+        dropped: &mut CapDrops,
+        unaccounted: &mut u64,
+    ) {
+        let records = levels.len();
+        let keep: Vec<bool> = levels
+            .iter()
+            .map(|&level| {
+                let kept = budget.take(level == Some(Level::Error));
+                if !kept {
+                    dropped.add(level);
+                }
+                kept
+            })
+            .collect();
+        let kept = keep.iter().filter(|k| **k).count();
+        *unaccounted -= records as u64;
+        if kept == 0 {
+            return;
+        }
+        let compacted: Vec<u8>;
+        let bytes = if kept == records {
+            run
+        } else {
+            compacted = run
+                .chunks_exact(RECORD_SIZE)
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .flat_map(|(r, _)| r.iter().copied())
+                .collect();
+            &compacted
+        };
+        match locked.append(bytes) {
+            Ok(()) => add(&self.counters.written, kept as u64),
+            Err(e) => {
+                add(&self.counters.write_errors, 1);
+                add(&self.counters.dropped_write_error, kept as u64);
+                self.reporter
+                    .report(format_args!("{e}; dropped {kept} records"));
+            }
+        }
     }
 
     fn find_record(
@@ -601,30 +689,37 @@ impl State {
         locked.find(kvp_codec::Record::new(record).key_bytes())
     }
 
-    /// How many of `wanted` new records the cap lets in now. The last slot
-    /// under the cap is kept for the marker record.
-    fn room(&self, locked: &Locked<'_>, wanted: usize) -> Result<usize, Error> {
+    /// The room the cap leaves for `wanted` new records. The marker record
+    /// (if present) does not count; the last slot under the cap is kept for
+    /// it, and the reserve is kept for ERROR records and upserts.
+    fn budget(&self, locked: &Locked<'_>, wanted: usize) -> Result<Budget, Error> {
         let Some(cap) = self.config.cap else {
-            return Ok(wanted);
+            return Ok(Budget::unlimited());
         };
+        let reserve = cap * u64::from(self.config.reserve_percent) / 100;
+        let priority = cap - 1;
+        let normal = priority.saturating_sub(reserve);
         let records = locked.records()?;
-        let usable = cap - 1;
-        if records + (wanted as u64) <= usable {
+        let used = if records + wanted as u64 <= normal {
             // Far from the cap: no need to look for the marker.
-            return Ok(wanted);
-        }
-        let marker = u64::from(locked.find(self.config.marker_key.as_bytes())?.is_some());
-        let used = records - marker;
-        Ok(usize::try_from(usable.saturating_sub(used))
-            .unwrap_or(usize::MAX)
-            .min(wanted))
+            records
+        } else {
+            records - u64::from(locked.find(self.config.marker_key.as_bytes())?.is_some())
+        };
+        Ok(Budget {
+            used,
+            normal,
+            priority,
+        })
     }
 
     fn write_marker(&mut self, locked: &mut Locked<'_>) -> Result<(), Error> {
+        let cap = self.config.cap.unwrap_or_default();
         let value = format!(
-            "dropped={} reason=cap cap={} note=the pool reached its record cap; later records were dropped",
-            self.cap_dropped,
-            self.config.cap.unwrap_or_default()
+            "dropped={} reason=cap cap={cap} reserved={}{}",
+            self.cap_dropped.total(),
+            cap * u64::from(self.config.reserve_percent) / 100,
+            self.cap_dropped.by_kind(),
         );
         let mut record = [0u8; RECORD_SIZE];
         match encode(
@@ -641,6 +736,71 @@ impl State {
                 .report(format_args!("cannot write the cap marker: {e}")),
         }
         Ok(())
+    }
+}
+
+/// Room under the cap during one batch.
+struct Budget {
+    used: u64,
+    /// Limit for ordinary records: the cap less the marker slot and the reserve.
+    normal: u64,
+    /// Limit for ERROR records and upserts: the cap less the marker slot.
+    priority: u64,
+}
+
+impl Budget {
+    fn unlimited() -> Self {
+        Budget {
+            used: 0,
+            normal: u64::MAX,
+            priority: u64::MAX,
+        }
+    }
+
+    /// Takes one slot if the record's class may have it.
+    fn take(&mut self, priority: bool) -> bool {
+        let limit = if priority { self.priority } else { self.normal };
+        let ok = self.used < limit;
+        self.used += u64::from(ok);
+        ok
+    }
+}
+
+/// Records the cap dropped, by level, for the marker record.
+#[derive(Debug, Default)]
+struct CapDrops {
+    /// TRACE, DEBUG, INFO, WARN, ERROR, and records without a level.
+    by_level: [u64; 6],
+    upserts: u64,
+}
+
+impl CapDrops {
+    fn add(&mut self, level: Option<Level>) {
+        self.by_level[level.map_or(5, |l| l as usize)] += 1;
+    }
+
+    fn merge(&mut self, other: &CapDrops) {
+        for (a, b) in self.by_level.iter_mut().zip(other.by_level) {
+            *a += b;
+        }
+        self.upserts += other.upserts;
+    }
+
+    fn total(&self) -> u64 {
+        self.by_level.iter().sum::<u64>() + self.upserts
+    }
+
+    /// ` INFO=900 WARN=3 upsert=1`: the non-zero counts.
+    fn by_kind(&self) -> String {
+        const NAMES: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "unlevelled"];
+        let mut out = String::new();
+        for (name, n) in NAMES.iter().zip(self.by_level).filter(|(_, n)| *n > 0) {
+            out.push_str(&format!(" {name}={n}"));
+        }
+        if self.upserts > 0 {
+            out.push_str(&format!(" upsert={}", self.upserts));
+        }
+        out
     }
 }
 

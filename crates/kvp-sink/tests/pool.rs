@@ -98,6 +98,7 @@ fn the_cap_drops_new_records_and_the_last_slot_says_how_many() {
     let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path)
         .record_cap(Some(10))
+        .reserve_percent(0)
         .spawn()
         .unwrap();
     for i in 0..25 {
@@ -118,7 +119,7 @@ fn the_cap_drops_new_records_and_the_last_slot_says_how_many() {
     assert_eq!(records[8].key, "rec-08");
     assert_eq!(records[9].key, DEFAULT_MARKER_KEY);
     assert!(
-        records[9].value.starts_with("dropped=16 reason=cap cap=10"),
+        records[9].value == "dropped=16 reason=cap cap=10 reserved=0 unlevelled=16",
         "{}",
         records[9].value
     );
@@ -137,12 +138,14 @@ fn upsert_replaces_in_place_or_appends() {
     let kv: Vec<_> = decode_strict(&data)
         .map(|r| r.map(|r| (r.key, r.value)).unwrap())
         .collect();
+    // Arrival order: the report was first appended between `a` and `b`,
+    // then replaced where it stood.
     assert_eq!(
         kv,
         [
             ("a", "1"),
-            ("b", "2"),
-            ("PROVISIONING_REPORT", "result=success")
+            ("PROVISIONING_REPORT", "result=success"),
+            ("b", "2")
         ]
     );
 
@@ -311,4 +314,91 @@ fn a_read_only_directory_is_an_error() {
     assert!(child.wait().unwrap().success(), "{out}");
     assert!(out.contains("CHILD OK"), "{out}");
     assert!(out.contains("Permission denied"), "{out}");
+}
+
+/// Part of the cap is kept for ERROR records and upserts: a noisy INFO phase
+/// cannot starve the last records of a failing run.
+#[test]
+fn the_reserve_keeps_room_for_errors_and_upserts() {
+    use kvp_codec::Level;
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .record_cap(Some(100))
+        .spawn()
+        .unwrap();
+    for i in 0..1000 {
+        sink.append(Some(Level::Info), &format!("info-{i:04}"), "noise");
+        if i % 100 == 0 {
+            guard.flush(Duration::from_secs(5));
+        }
+    }
+    for i in 0..5 {
+        sink.append(Some(Level::Error), &format!("error-{i}"), "the cause");
+    }
+    sink.upsert(None, "PROVISIONING_REPORT", "result=error|reason=disk");
+    guard.flush(Duration::from_secs(5));
+
+    let data = std::fs::read(&path).unwrap();
+    let records: Vec<_> = decode_strict(&data).map(Result::unwrap).collect();
+    assert_eq!(
+        records.len(),
+        96,
+        "89 INFO (cap 100 - 1 marker - 10 reserved), 5 ERROR, report, marker"
+    );
+    let keys: Vec<&str> = records.iter().map(|r| r.key).collect();
+    for i in 0..5 {
+        assert!(
+            keys.contains(&format!("error-{i}").as_str()),
+            "error-{i} is in the file"
+        );
+    }
+    let report = records
+        .iter()
+        .find(|r| r.key == "PROVISIONING_REPORT")
+        .unwrap();
+    assert_eq!(report.value, "result=error|reason=disk");
+    let marker = records
+        .iter()
+        .find(|r| r.key == DEFAULT_MARKER_KEY)
+        .unwrap();
+    assert_eq!(
+        marker.value,
+        "dropped=911 reason=cap cap=100 reserved=10 INFO=911"
+    );
+    assert_eq!(guard.stats().dropped_cap, 911);
+}
+
+/// When even the reserve is used up, a new upsert is dropped and counted,
+/// never lost silently; replacing an existing key still works.
+#[test]
+fn an_upsert_into_a_full_pool_is_counted() {
+    use kvp_codec::Level;
+    let (_dir, path) = pool_path();
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .record_cap(Some(10))
+        .reserve_percent(20)
+        .spawn()
+        .unwrap();
+    sink.upsert(None, "PROVISIONING_REPORT", "result=pending");
+    guard.flush(Duration::from_secs(5));
+    for i in 0..20 {
+        sink.append(Some(Level::Error), &format!("error-{i}"), "x");
+    }
+    guard.flush(Duration::from_secs(5));
+    // The pool is full, reserve included: a new key is dropped and counted.
+    sink.upsert(None, "metric-series", "value=1");
+    sink.upsert(None, "PROVISIONING_REPORT", "result=success");
+    assert!(!guard.flush(Duration::from_secs(5)));
+    let data = std::fs::read(&path).unwrap();
+    let records: Vec<_> = decode_strict(&data).map(Result::unwrap).collect();
+    assert_eq!(records.len(), 10);
+    assert_eq!(records[0].value, "result=success", "replaced in place");
+    let marker = records
+        .iter()
+        .find(|r| r.key == DEFAULT_MARKER_KEY)
+        .unwrap();
+    assert_eq!(
+        marker.value,
+        "dropped=13 reason=cap cap=10 reserved=2 ERROR=12 upsert=1"
+    );
 }

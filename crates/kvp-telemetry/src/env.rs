@@ -7,6 +7,7 @@
 //! | `KVP_TELEMETRY_VM_ID` | vm_id in keys | text without `\|` |
 //! | `KVP_TELEMETRY_QUEUE` | queue size, entries | 1 to 1,000,000 |
 //! | `KVP_TELEMETRY_CAP` | record cap | 1 to 1,000,000, or `none` |
+//! | `KVP_TELEMETRY_RATE` | per-callsite rate limit | `<burst>/<per second>` such as `10/1`, or `off` |
 //! | `KVP_TELEMETRY_KVP_LOG` | the KVP layer's filter | `EnvFilter` directives |
 //! | `KVP_TELEMETRY_LOG` | the stderr layer's filter | `EnvFilter` directives |
 
@@ -25,6 +26,8 @@ pub const ENV_VM_ID: &str = "KVP_TELEMETRY_VM_ID";
 pub const ENV_QUEUE: &str = "KVP_TELEMETRY_QUEUE";
 /// The record cap.
 pub const ENV_CAP: &str = "KVP_TELEMETRY_CAP";
+/// The per-callsite rate limit.
+pub const ENV_RATE: &str = "KVP_TELEMETRY_RATE";
 /// The KVP layer's filter directives.
 pub const ENV_KVP_LOG: &str = "KVP_TELEMETRY_KVP_LOG";
 /// The stderr layer's filter directives.
@@ -96,6 +99,23 @@ pub(crate) fn cap() -> Result<Option<Option<u64>>, Error> {
     count(ENV_CAP, &v)
         .map(|n| Some(Some(n)))
         .map_err(|_| invalid(ENV_CAP, &v, "a whole number from 1 to 1000000, or none"))
+}
+
+/// `Some(None)` is `off`.
+pub(crate) fn rate() -> Result<Option<Option<tracing_kvp::RateLimit>>, Error> {
+    let Some(v) = var(ENV_RATE) else {
+        return Ok(None);
+    };
+    if v.trim().eq_ignore_ascii_case("off") {
+        return Ok(Some(None));
+    }
+    v.parse().map(|r| Some(Some(r))).map_err(|_| {
+        invalid(
+            ENV_RATE,
+            &v,
+            "<burst>/<records per second> such as 10/1, or off",
+        )
+    })
 }
 
 pub(crate) fn stderr_filter() -> Option<String> {

@@ -8,6 +8,8 @@
 //! for histograms) and `unit=`, then the attributes, each name prefixed
 //! with `a.` so that an attribute called `kind` cannot be mistaken for the
 //! series' kind; all escaped as [`tracing_kvp::parse_fields`] reads them.
+//! Attributes whose names match [`tracing_kvp::DEFAULT_DENY_LIST`] are
+//! written as `<redacted>`.
 
 use std::fmt::Write as _;
 use std::hash::Hasher;
@@ -21,7 +23,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use tracing_kvp::push_field;
+use tracing_kvp::{denied_by_default, push_field, push_redacted};
 
 /// An OpenTelemetry push exporter that upserts each metric series into the
 /// pool through a [`Sink`]. Cumulative temporality: a record holds the
@@ -140,7 +142,15 @@ impl KvpMetricExporter {
             push_field(&mut value, "unit", unit);
         }
         for (k, v) in &attrs {
-            push_field(&mut value, &format!("a.{k}"), v);
+            // Attributes come from event fields: keep secrets off the host
+            // here too. (The series id above hashes the real value, so
+            // series stay distinct.)
+            let name = format!("a.{k}");
+            if denied_by_default(k) {
+                push_redacted(&mut value, &name);
+            } else {
+                push_field(&mut value, &name, v);
+            }
         }
         self.sink.upsert(Some(Level::Info), &key, &value);
     }

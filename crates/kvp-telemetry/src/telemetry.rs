@@ -15,6 +15,7 @@ use tracing_subscriber::{Layer, Registry};
 use crate::env;
 use crate::error::Error;
 use crate::exporter::KvpMetricExporter;
+pub use tracing_kvp::RateLimit;
 
 /// The pool guests write: pool 1.
 pub const DEFAULT_POOL: &str = "/var/lib/hyperv/.kvp_pool_1";
@@ -38,6 +39,8 @@ pub struct TelemetryBuilder {
     vm_id: Option<String>,
     queue: usize,
     cap: Option<u64>,
+    reserve_percent: u8,
+    rate_limit: Option<RateLimit>,
     kvp_filter: String,
     stderr: bool,
     stderr_filter: String,
@@ -80,6 +83,8 @@ impl Telemetry {
             vm_id: None,
             queue: 4096,
             cap: Some(1024),
+            reserve_percent: 10,
+            rate_limit: Some(RateLimit::DEFAULT),
             kvp_filter: tracing_kvp::DEFAULT_DIRECTIVE.to_owned(),
             stderr: true,
             stderr_filter: DEFAULT_STDERR_FILTER.to_owned(),
@@ -131,6 +136,20 @@ impl TelemetryBuilder {
     /// The pool's record cap (default 1,024; `KVP_TELEMETRY_CAP`).
     pub fn record_cap(mut self, cap: Option<u64>) -> Self {
         self.cap = cap;
+        self
+    }
+
+    /// The part of the cap, in percent, kept for ERROR records and upserts
+    /// (default 10).
+    pub fn reserve_percent(mut self, percent: u8) -> Self {
+        self.reserve_percent = percent;
+        self
+    }
+
+    /// The per-callsite rate limit on KVP records (default a burst of 10,
+    /// then 1 per second; `None` for none; `KVP_TELEMETRY_RATE`).
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
         self
     }
 
@@ -214,6 +233,9 @@ impl TelemetryBuilder {
         if let Some(cap) = env::cap()? {
             self.cap = cap;
         }
+        if let Some(rate) = env::rate()? {
+            self.rate_limit = rate;
+        }
         if let Some(filter) = env::stderr_filter() {
             self.stderr_filter = filter;
         }
@@ -248,6 +270,7 @@ impl TelemetryBuilder {
             let (sink, writer, _report) = WriterBuilder::new(&self.pool)
                 .capacity(self.queue)
                 .record_cap(self.cap)
+                .reserve_percent(self.reserve_percent)
                 .create_dir(self.create_dir)
                 .truncate_stale(true)
                 .marker_key(format!(
@@ -261,8 +284,10 @@ impl TelemetryBuilder {
                 .vm_id(vm_id.clone())
                 .env_var(env::ENV_KVP_LOG)
                 .filter(self.kvp_filter.clone())
+                .rate_limit(self.rate_limit)
                 .build(sink.clone())
                 .map_err(Error::Layer)?;
+            guard.kvp_handle = Some(layer.inner().handle());
             layers.push(layer.boxed());
             if self.panic_hook {
                 crate::panic::install(sink.clone(), self.flush_timeout);
@@ -344,6 +369,7 @@ impl TelemetryBuilder {
 #[derive(Debug, Default)]
 #[must_use = "dropping the guard stops telemetry"]
 pub struct Guard {
+    kvp_handle: Option<tracing_kvp::KvpHandle>,
     sink: Option<Sink>,
     writer: Option<WriterGuard>,
     meter_provider: Option<SdkMeterProvider>,
@@ -356,6 +382,9 @@ impl Guard {
     /// `timeout` for the queue. Returns whether everything arrived.
     pub fn flush(&self, timeout: Duration) -> bool {
         let mut ok = true;
+        if let Some(h) = &self.kvp_handle {
+            h.flush_suppressed();
+        }
         if let Some(p) = &self.meter_provider {
             ok &= p.force_flush().is_ok();
         }
@@ -388,6 +417,9 @@ impl Drop for Guard {
         }
         if let Some(p) = self.tracer_provider.take() {
             let _ = p.shutdown_with_timeout(self.flush_timeout);
+        }
+        if let Some(h) = self.kvp_handle.take() {
+            h.flush_suppressed();
         }
         drop(self.writer.take());
     }

@@ -71,6 +71,7 @@ fn one_call_wires_kvp_and_metrics() {
             kind = "local",
             "created user"
         );
+        tracing::info!(monotonic_counter.logins = 1u64, api_token = "s3cr3t-value");
         tracing::debug!("not in the pool: below the KVP filter");
         tracing::error!(error = "exit status 1", "useradd failed");
     });
@@ -99,6 +100,12 @@ fn one_call_wires_kvp_and_metrics() {
         .unwrap();
     assert_eq!(metric.1, "kind=sum value=1 a.kind=local");
     assert!(!recs.iter().any(|(_, v)| v.contains("below the KVP filter")));
+    let logins = recs
+        .iter()
+        .find(|(k, _)| k.contains("|metric.logins|"))
+        .unwrap_or_else(|| panic!("{recs:#?}"));
+    assert_eq!(logins.1, "kind=sum value=1 a.api_token=<redacted>");
+    assert!(!String::from_utf8_lossy(&std::fs::read(&pool).unwrap()).contains("s3cr3t"));
 
     // Periodic exports upsert: more exports, same number of records.
     let before = std::fs::metadata(&pool).unwrap().len();
@@ -228,6 +235,16 @@ fn invalid_environment_overrides_name_the_variable() {
             "a|b",
             "text without `|` or control characters",
         ),
+        (
+            "KVP_TELEMETRY_RATE",
+            "fast",
+            "<burst>/<records per second> such as 10/1, or off",
+        ),
+        (
+            "KVP_TELEMETRY_RATE",
+            "10/0",
+            "<burst>/<records per second> such as 10/1, or off",
+        ),
     ] {
         let (ok, out, err) = child(
             "invalid_environment_overrides_name_the_variable",
@@ -328,4 +345,88 @@ fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
     assert!(panic.1.contains("error=\"disk on fire\""), "{}", panic.1);
     assert!(panic.1.contains("facade.rs"), "{}", panic.1);
     assert!(recs.iter().any(|(_, v)| v.contains("about to fail")));
+}
+
+/// A noisy INFO phase cannot starve the records that matter: with a cap of
+/// 100, 1,000 INFO events, then 5 ERROR events and a provisioning report,
+/// all 5 ERRORs and the report are in the file.
+#[test]
+fn errors_and_the_report_survive_a_full_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (dispatch, guard) = Telemetry::builder("agent")
+        .pool_path(&pool)
+        .vm_id("vm")
+        .record_cap(Some(100))
+        .kvp_filter("info")
+        .rate_limit(None)
+        .metrics(false)
+        .stderr(false)
+        .panic_hook(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..1000 {
+            tracing::info!(i, "noise");
+        }
+        for i in 0..5 {
+            tracing::error!(i, error = "disk full", "provisioning step failed");
+        }
+        let report = kvp_telemetry::ProvisioningReport::failure("agent/1.0", "disk full");
+        tracing::info!(health_report = %report);
+    });
+    guard.flush(Duration::from_secs(10));
+    let recs = records(&pool);
+    assert_eq!(
+        recs.len(),
+        96,
+        "89 INFO, 5 ERROR, the report, the drop marker"
+    );
+    let errors = recs
+        .iter()
+        .filter(|(k, _)| k.starts_with("agent|vm|ERROR|"))
+        .count();
+    assert_eq!(errors, 5);
+    assert!(
+        recs.iter()
+            .any(|(k, v)| k == "PROVISIONING_REPORT"
+                && v.starts_with("result=error|reason=disk full"))
+    );
+    let marker = recs
+        .iter()
+        .find(|(k, _)| k.contains("|kvp-sink|dropped-m"))
+        .unwrap();
+    assert_eq!(
+        marker.1,
+        "dropped=911 reason=cap cap=100 reserved=10 INFO=911"
+    );
+}
+
+/// With the default rate limit, the guard writes the pending suppression
+/// counts when it flushes.
+#[test]
+fn the_guard_reports_suppressed_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (dispatch, guard) = Telemetry::builder("agent")
+        .pool_path(&pool)
+        .vm_id("vm")
+        .metrics(false)
+        .stderr(false)
+        .panic_hook(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..100 {
+            tracing::warn!(i, "hot loop");
+        }
+    });
+    guard.flush(Duration::from_secs(10));
+    let recs = records(&pool);
+    assert_eq!(recs.len(), 11, "the burst of 10 and one suppression record");
+    assert!(
+        recs[10].1.contains("suppressed=90 reason=rate-limit"),
+        "{}",
+        recs[10].1
+    );
 }

@@ -50,6 +50,23 @@ pub fn push_field(out: &mut String, name: &str, value: &str) {
     push_value(out, value);
 }
 
+/// Appends ` name=<redacted>`: the marker is written bare (it has no
+/// space, so [`parse_fields`] reads it back as the value `<redacted>`).
+///
+/// ```
+/// let mut out = String::from("user=azureuser");
+/// tracing_kvp::push_redacted(&mut out, "password");
+/// assert_eq!(out, "user=azureuser password=<redacted>");
+/// ```
+pub fn push_redacted(out: &mut String, name: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(name);
+    out.push('=');
+    out.push_str(crate::redact::REDACTED);
+}
+
 /// Appends one value, escaped.
 pub(crate) fn push_value(out: &mut String, value: &str) {
     if is_bare(value) {

@@ -13,11 +13,11 @@ use tracing::{Event, Id as SpanId, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::fields::push_field;
+use crate::fields::{push_field, push_redacted};
 use crate::ids::{Id, Ids};
 use crate::key::KeyLayout;
 use crate::limit::{Admit, Limiters};
-use crate::redact::{REDACTED, Redactor};
+use crate::redact::Redactor;
 use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY};
 
 /// Where the time comes from (injectable for reproducible tests).
@@ -203,14 +203,7 @@ impl FieldWriter<'_> {
             return false;
         }
         self.seen(field);
-        // Written bare, as `name=<redacted>`: it has no space, so
-        // `parse_fields` reads it back as the value `<redacted>`.
-        if !self.out.is_empty() {
-            self.out.push(' ');
-        }
-        self.out.push_str(field.name());
-        self.out.push('=');
-        self.out.push_str(REDACTED);
+        push_redacted(self.out, field.name());
         true
     }
 }

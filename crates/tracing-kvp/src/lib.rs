@@ -81,10 +81,10 @@ mod report;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
-pub use fields::{ParseFieldsError, parse_fields, push_field};
+pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use ids::Ids;
 pub use layer::{Clock, KvpHandle, KvpLayer};
 pub use limit::RateLimit;
-pub use redact::{DEFAULT_DENY_LIST, REDACTED};
+pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
 pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};

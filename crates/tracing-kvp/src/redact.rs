@@ -22,6 +22,19 @@ pub const DEFAULT_DENY_LIST: [&str; 8] = [
     "authorization",
 ];
 
+/// Whether `name` matches [`DEFAULT_DENY_LIST`] (case-insensitive
+/// substring), for writers other than the layer, such as the facade's
+/// metric exporter.
+///
+/// ```
+/// assert!(tracing_kvp::denied_by_default("Client_Secret"));
+/// assert!(!tracing_kvp::denied_by_default("route"));
+/// ```
+pub fn denied_by_default(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    DEFAULT_DENY_LIST.iter().any(|f| name.contains(f))
+}
+
 /// What a redacted field's value is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
