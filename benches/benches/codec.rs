@@ -55,5 +55,9 @@ fn decode_file(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode_one, decode_file);
+criterion_group! {
+    name = benches;
+    config = kvp_benches::criterion();
+    targets = encode_one, decode_file
+}
 criterion_main!(benches);

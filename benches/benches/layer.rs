@@ -99,5 +99,88 @@ fn span_open_close(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, event_in_span, span_open_close);
+/// How the caller's cost grows with the number of fields.
+fn event_fields(c: &mut Criterion) {
+    let mut group = c.benchmark_group("event_fields");
+    for (name, make) in CONTENDERS {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let setup = make(dir.path());
+        tracing::dispatcher::with_default(&setup.dispatch, || {
+            let v = black_box(7u64);
+            group.bench_function(format!("{name}/0"), |b| b.iter(|| tracing::info!("m")));
+            group.bench_function(format!("{name}/4"), |b| {
+                b.iter(|| tracing::info!(a = v, b = "x", c = true, d = 1.5, "m"))
+            });
+            group.bench_function(format!("{name}/16"), |b| {
+                b.iter(|| {
+                    tracing::info!(
+                        a0 = v,
+                        a1 = "x",
+                        a2 = true,
+                        a3 = 1.5,
+                        b0 = v,
+                        b1 = "x",
+                        b2 = true,
+                        b3 = 1.5,
+                        c0 = v,
+                        c1 = "x",
+                        c2 = true,
+                        c3 = 1.5,
+                        d0 = v,
+                        d1 = "x",
+                        d2 = true,
+                        d3 = 1.5,
+                        "m"
+                    )
+                })
+            });
+            group.bench_function(format!("{name}/32"), |b| {
+                b.iter(|| {
+                    tracing::info!(
+                        a0 = v,
+                        a1 = "x",
+                        a2 = true,
+                        a3 = 1.5,
+                        b0 = v,
+                        b1 = "x",
+                        b2 = true,
+                        b3 = 1.5,
+                        c0 = v,
+                        c1 = "x",
+                        c2 = true,
+                        c3 = 1.5,
+                        d0 = v,
+                        d1 = "x",
+                        d2 = true,
+                        d3 = 1.5,
+                        e0 = v,
+                        e1 = "x",
+                        e2 = true,
+                        e3 = 1.5,
+                        f0 = v,
+                        f1 = "x",
+                        f2 = true,
+                        f3 = 1.5,
+                        g0 = v,
+                        g1 = "x",
+                        g2 = true,
+                        g3 = 1.5,
+                        h0 = v,
+                        h1 = "x",
+                        h2 = true,
+                        h3 = 1.5,
+                        "m"
+                    )
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = kvp_benches::criterion();
+    targets = event_in_span, span_open_close, event_fields
+}
 criterion_main!(benches);

@@ -206,12 +206,9 @@ fn two_threads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(
-    benches,
-    non_metric_event,
-    counter_no_attributes,
-    counter_4_attributes,
-    histogram_4_attributes,
-    two_threads
-);
+criterion_group! {
+    name = benches;
+    config = kvp_benches::criterion();
+    targets = non_metric_event, counter_no_attributes, counter_4_attributes, histogram_4_attributes, two_threads
+}
 criterion_main!(benches);

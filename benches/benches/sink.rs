@@ -84,5 +84,9 @@ fn sink_end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sink_end_to_end);
+criterion_group! {
+    name = benches;
+    config = kvp_benches::criterion();
+    targets = sink_end_to_end
+}
 criterion_main!(benches);

@@ -22,3 +22,51 @@ pub fn sample_pool(n: usize) -> Vec<u8> {
     }
     file
 }
+
+/// The criterion configuration every bench uses: defaults, plus a sampling
+/// profiler that writes a flame graph when run with `--profile-time`
+/// (`cargo xtask flamegraph`). It samples with `SIGPROF` (pprof), so it
+/// needs no `perf` and no privileges.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default().with_profiler(FlameGraph::default())
+}
+
+/// Writes `<bench dir>/profile/flamegraph.svg` for each profiled bench.
+#[derive(Default)]
+pub struct FlameGraph {
+    guard: Option<pprof::ProfilerGuard<'static>>,
+}
+
+impl criterion::profiler::Profiler for FlameGraph {
+    fn start_profiling(&mut self, _id: &str, _dir: &std::path::Path) {
+        match pprof::ProfilerGuardBuilder::default()
+            .frequency(999)
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build()
+        {
+            Ok(guard) => self.guard = Some(guard),
+            Err(e) => eprintln!("flamegraph: cannot start the profiler: {e}"),
+        }
+    }
+
+    fn stop_profiling(&mut self, _id: &str, dir: &std::path::Path) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        let written = guard
+            .report()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|report| {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                let path = dir.join("flamegraph.svg");
+                let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+                report.flamegraph(file).map_err(|e| e.to_string())?;
+                Ok(path)
+            });
+        match written {
+            Ok(path) => eprintln!("flamegraph: wrote {}", path.display()),
+            Err(e) => eprintln!("flamegraph: {e}"),
+        }
+    }
+}

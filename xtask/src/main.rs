@@ -4,6 +4,12 @@
 //! - `cargo xtask ci`: everything CI checks, in order; installs the tools it
 //!   needs when they are missing (cargo-deny; the `rotel` OTLP collector the
 //!   OTLP tests run against, into `target/tools/`).
+//! - `cargo xtask bench [--quick] [FILTER]`: the criterion benches, then one
+//!   table of our median beside each peer's or baseline's, with the ratio.
+//! - `cargo xtask flamegraph FILTER`: profiles one bench case and writes an
+//!   SVG flame graph (sampling with pprof: no `perf` needed).
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -12,8 +18,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench::bench(&args[1..]),
+        Some("flamegraph") => bench::flamegraph(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci");
+            eprintln!("usage: cargo xtask ci | bench [--quick] [FILTER] | flamegraph FILTER");
             return ExitCode::from(2);
         }
     };

@@ -243,7 +243,7 @@ fn a_missing_directory_is_an_error_unless_creation_is_asked() {
 }
 
 #[test]
-fn symlinks_fifos_and_directories_are_refused_at_once() {
+fn symlinks_fifos_directories_and_devices_are_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target");
     std::fs::write(&target, b"").unwrap();
@@ -272,6 +272,12 @@ fn symlinks_fifos_and_directories_are_refused_at_once() {
         std::fs::metadata(&target).unwrap().len(),
         0,
         "the link's target is untouched"
+    );
+    // A character device: opened (harmlessly, /dev/null) and refused.
+    let err = PoolFile::open("/dev/null", &OpenOptionsPool::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::NotAFile { kind: "device", .. }),
+        "{err}"
     );
 }
 

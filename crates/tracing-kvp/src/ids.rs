@@ -41,12 +41,16 @@ impl Ids {
         }
     }
 
-    /// The next id.
+    /// The next id. Hex by hand: this runs once per record, and `fmt`
+    /// costs several times more.
     pub(crate) fn next(&self) -> Id {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut id = Id::default();
         // 12 + 1 + 16 hex digits fit the 32-byte buffer.
-        let _ = write!(id, "{:012x}-{n:x}", self.tag);
+        id.push_hex(self.tag, 12);
+        id.buf[usize::from(id.len)] = b'-';
+        id.len += 1;
+        id.push_hex(n, 1);
         id
     }
 }
@@ -62,6 +66,19 @@ impl Id {
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..usize::from(self.len)])
             .expect("ids are written from ASCII hex and '-'")
+    }
+
+    /// Appends `n` in lower-case hex, at least `min_digits` long.
+    fn push_hex(&mut self, n: u64, min_digits: usize) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digits = ((64 - n.leading_zeros() as usize).div_ceil(4)).max(min_digits);
+        let start = usize::from(self.len);
+        for i in 0..digits {
+            let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
+            self.buf[start + i] = HEX[nibble as usize];
+        }
+        // At most 12 + 1 + 16 = 29 bytes: within the 32-byte buffer.
+        self.len += digits as u8;
     }
 }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use kvp_codec::Level;
 use kvp_sink::Sink;
@@ -129,6 +129,9 @@ struct Buffers {
     value: String,
     scratch: String,
     report: String,
+    /// The RFC 3339 text of one second (`2026-11-21T13:15:47`), and that
+    /// second: timestamps within it only format their milliseconds.
+    second: (u64, String),
 }
 
 impl Buffers {
@@ -140,6 +143,7 @@ impl Buffers {
             value: String::with_capacity(1024),
             scratch: String::with_capacity(256),
             report: String::new(),
+            second: (u64::MAX, String::with_capacity(24)),
         }
     }
 }
@@ -235,6 +239,20 @@ impl Visit for FieldWriter<'_> {
         *self.scratch = text;
     }
 
+    // Numbers and booleans without the `fmt` machinery: they are the most
+    // common fields and never need quoting.
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_str(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_str(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.record_str(field, if value { "true" } else { "false" });
+    }
+
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
         if self.redacted(field) {
@@ -254,11 +272,35 @@ impl Visit for FieldWriter<'_> {
 }
 
 impl KvpLayer {
-    fn write_time(&self, out: &mut String, name: &str, time: SystemTime) {
+    /// Appends ` name=<RFC 3339, UTC, milliseconds>`.
+    fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: SystemTime) {
         if !out.is_empty() {
             out.push(' ');
         }
-        let _ = write!(out, "{name}={}", humantime::format_rfc3339_millis(time));
+        out.push_str(name);
+        out.push('=');
+        let Ok(since) = time.duration_since(SystemTime::UNIX_EPOCH) else {
+            // Before 1970: not worth a fast path.
+            let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));
+            return;
+        };
+        if second.0 != since.as_secs() {
+            second.1.clear();
+            let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs());
+            let _ = write!(second.1, "{}", humantime::format_rfc3339_seconds(whole));
+            second.1.pop(); // the `Z`
+            second.0 = since.as_secs();
+        }
+        out.push_str(&second.1);
+        let ms = since.subsec_millis();
+        let digits = [
+            b'.',
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+            b'Z',
+        ];
+        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
     }
 
     fn send(&self, level: Level, key: &str, value: &str) {
@@ -276,20 +318,33 @@ impl KvpLayer {
         suppressed: u64,
     ) {
         b.value.clear();
-        self.write_time(&mut b.value, "start", data.start);
+        Self::write_time(&mut b.second, &mut b.value, "start", data.start);
         let id = match end {
             Some(end) => {
-                self.write_time(&mut b.value, "end", end);
-                let ms = end
+                Self::write_time(&mut b.second, &mut b.value, "end", end);
+                // Milliseconds with 3 decimals from whole microseconds: float
+                // formatting with a precision costs more than the rest of
+                // the record.
+                let us = end
                     .duration_since(data.start)
                     .unwrap_or_default()
-                    .as_secs_f64()
-                    * 1e3;
-                let _ = write!(
-                    b.value,
-                    " duration_ms={ms:.3} status={}",
-                    if data.error { "error" } else { "ok" }
-                );
+                    .as_micros();
+                b.value.push_str(" duration_ms=");
+                b.value.push_str(itoa::Buffer::new().format(us / 1000));
+                let frac = (us % 1000) as u16;
+                let digits = [
+                    b'.',
+                    b'0' + (frac / 100) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ];
+                b.value
+                    .push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+                b.value.push_str(if data.error {
+                    " status=error"
+                } else {
+                    " status=ok"
+                });
                 data.id.as_str()
             }
             None => {
@@ -301,7 +356,8 @@ impl KvpLayer {
             }
         };
         if let Some(parent) = &data.parent {
-            let _ = write!(b.value, " parent={}", parent.as_str());
+            b.value.push_str(" parent=");
+            b.value.push_str(parent.as_str());
         }
         if suppressed > 0 {
             let _ = write!(b.value, " suppressed={suppressed}");
@@ -404,9 +460,10 @@ where
         };
         with_buffers(|b| {
             b.value.clear();
-            self.write_time(&mut b.value, "time", (self.clock)());
+            Self::write_time(&mut b.second, &mut b.value, "time", (self.clock)());
             if let Some(id) = &span_id {
-                let _ = write!(b.value, " span={}", id.as_str());
+                b.value.push_str(" span=");
+                b.value.push_str(id.as_str());
             }
             if suppressed > 0 {
                 let _ = write!(b.value, " suppressed={suppressed}");

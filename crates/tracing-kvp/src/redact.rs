@@ -31,8 +31,15 @@ pub const DEFAULT_DENY_LIST: [&str; 8] = [
 /// assert!(!tracing_kvp::denied_by_default("route"));
 /// ```
 pub fn denied_by_default(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    DEFAULT_DENY_LIST.iter().any(|f| name.contains(f))
+    DEFAULT_DENY_LIST
+        .iter()
+        .any(|f| contains_ignore_ascii_case(name, f))
+}
+
+/// Whether `haystack` contains `needle` (lower case), ignoring ASCII case.
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// What a redacted field's value is replaced with.
@@ -70,9 +77,13 @@ impl Redactor {
         }
     }
 
+    /// Case-insensitive substring match, in place: a cache miss must not
+    /// allocate either (two field names sharing a cache slot miss on every
+    /// event).
     fn matches(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        self.fragments.iter().any(|f| name.contains(f.as_str()))
+        self.fragments
+            .iter()
+            .any(|f| contains_ignore_ascii_case(name, f))
     }
 
     /// Whether field `name` must be redacted.
@@ -81,7 +92,9 @@ impl Redactor {
             return false;
         }
         let addr = name.as_ptr() as usize;
-        let slot = (addr >> 3).wrapping_mul(0x9E37_79B9) % SLOTS;
+        // Fibonacci hashing: the top bits of the product mix every bit of
+        // the address.
+        let slot = ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SLOTS;
         CACHE
             .try_with(|c| {
                 let mut c = c.try_borrow_mut().ok()?;

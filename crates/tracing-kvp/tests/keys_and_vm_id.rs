@@ -23,13 +23,8 @@ fn absurd_names_and_prefixes_give_keys_within_limits() {
         let _e = long_name.enter();
         tracing::info!(target: "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀", payload = %"z".repeat(3000));
     });
-    let raw = std::fs::read(&pool.path).unwrap();
     assert!(pool.guard.flush(std::time::Duration::from_secs(5)));
-    let raw = if raw.is_empty() {
-        std::fs::read(&pool.path).unwrap()
-    } else {
-        raw
-    };
+    let raw = std::fs::read(&pool.path).unwrap();
     let mut n = 0;
     for r in kvp_codec::decode_strict(&raw) {
         let r = r.unwrap();
