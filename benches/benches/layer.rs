@@ -37,6 +37,35 @@ fn kvp(dir: &std::path::Path) -> Setup {
     }
 }
 
+/// Our layer while another holder keeps the pool locked: the queue is full
+/// and every record is dropped (and counted) at `try_send`, so this is the
+/// caller's cost without the hand-off to the writer thread.
+fn kvp_queue_full(dir: &std::path::Path) -> Setup {
+    let path = dir.join(".kvp_pool_1");
+    let (pool, _) =
+        kvp_sink::PoolFile::open(&path, &Default::default()).expect("a fresh pool opens");
+    let (sink, guard, _) = kvp_sink::WriterBuilder::new(&path)
+        .capacity(1)
+        .lock_timeout(std::time::Duration::from_millis(1))
+        .shutdown_timeout(std::time::Duration::from_millis(10))
+        .spawn()
+        .expect("a fresh pool opens");
+    let layer = KvpLayer::builder("bench")
+        .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
+        .filter("info")
+        .rate_limit(None)
+        .build(sink)
+        .expect("a valid prefix");
+    // Leaked for the bench's life: the lock must outlive every iteration.
+    let locked = Box::leak(Box::new(pool))
+        .lock(std::time::Duration::from_secs(1))
+        .expect("the lock is free");
+    Setup {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        _keep: Box::new((guard, locked)),
+    }
+}
+
 fn appender_json(dir: &std::path::Path) -> Setup {
     let file = std::fs::File::create(dir.join("log.json")).expect("a file");
     let (writer, guard) = tracing_appender::non_blocking(file);
@@ -59,7 +88,12 @@ const CONTENDERS: [(&str, Make); 2] = [
 
 fn event_in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_3_fields_in_span");
-    for (name, make) in CONTENDERS {
+    let with_drop_path: [(&str, Make); 3] = [
+        CONTENDERS[0],
+        ("kvp_layer_queue_full", kvp_queue_full),
+        CONTENDERS[1],
+    ];
+    for (name, make) in with_drop_path {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let setup = make(dir.path());
         tracing::dispatcher::with_default(&setup.dispatch, || {

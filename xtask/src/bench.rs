@@ -7,7 +7,13 @@ use crate::{Result, run, workspace_root};
 
 /// Functions in a bench group that measure our code; every other function
 /// in the group is a peer or a baseline to compare against.
-const OURS: [&str; 4] = ["kvp_codec", "kvp_layer", "kvp_sink", "ours"];
+const OURS: [&str; 5] = [
+    "kvp_codec",
+    "kvp_layer",
+    "kvp_layer_queue_full",
+    "kvp_sink",
+    "ours",
+];
 
 /// Criterion settings for `--quick`: the whole suite in a few minutes.
 const QUICK: [&str; 6] = [
