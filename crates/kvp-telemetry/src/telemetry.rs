@@ -63,6 +63,9 @@ impl Telemetry {
     /// into the pool every 60 s (one upserted record per series); the panic
     /// hook on. Every option has an environment override (see [`crate::env`]).
     ///
+    /// Opening the pool truncates it when it was last written before this
+    /// boot (the rule cloud-init and azure-init follow), under its locks.
+    ///
     /// ```
     /// let dir = tempfile::tempdir()?;
     /// let (dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")

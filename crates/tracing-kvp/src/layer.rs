@@ -303,6 +303,25 @@ impl KvpLayer {
         out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
     }
 
+    /// Visits span fields into `data.fields` (at open and on `record`),
+    /// noting an `error` field.
+    fn visit_span_fields(
+        &self,
+        data: &mut SpanData,
+        scratch: &mut String,
+        visit: impl FnOnce(&mut FieldWriter<'_>),
+    ) {
+        let mut w = FieldWriter {
+            redactor: &self.redactor,
+            out: &mut data.fields,
+            scratch,
+            error: false,
+            report: None,
+        };
+        visit(&mut w);
+        data.error |= w.error;
+    }
+
     fn send(&self, level: Level, key: &str, value: &str) {
         // A full queue is counted by the sink; the application goes on.
         self.sink.append(Some(level), key, value);
@@ -391,15 +410,7 @@ where
             error: false,
         };
         with_buffers(|b| {
-            let mut w = FieldWriter {
-                redactor: &self.redactor,
-                out: &mut data.fields,
-                scratch: &mut b.scratch,
-                error: false,
-                report: None,
-            };
-            attrs.record(&mut w);
-            data.error = w.error;
+            self.visit_span_fields(&mut data, &mut b.scratch, |w| attrs.record(w));
             if self.span_open_records
                 && let Admit::Yes { suppressed } = self.limiters.admit(span.metadata())
             {
@@ -419,17 +430,7 @@ where
         let Some(data) = ext.get_mut::<SpanData>() else {
             return;
         };
-        with_buffers(|b| {
-            let mut w = FieldWriter {
-                redactor: &self.redactor,
-                out: &mut data.fields,
-                scratch: &mut b.scratch,
-                error: false,
-                report: None,
-            };
-            values.record(&mut w);
-            data.error |= w.error;
-        });
+        with_buffers(|b| self.visit_span_fields(data, &mut b.scratch, |w| values.record(w)));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
