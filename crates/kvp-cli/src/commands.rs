@@ -179,10 +179,7 @@ pub(crate) fn stats(a: &StatsArgs) -> Result {
             logical += 1;
             let (level, name) = match KeyParts::parse(&key) {
                 Some(p) => (p.level.as_str().to_owned(), p.name.to_owned()),
-                None => (
-                    "(other layout)".to_owned(),
-                    key.split('|').next().unwrap_or_default().to_owned(),
-                ),
+                None => other_layout(&key),
             };
             *by_level.entry(level).or_default() += 1;
             *by_name.entry(name).or_default() += 1;
@@ -222,6 +219,18 @@ pub(crate) fn stats(a: &StatsArgs) -> Result {
     lines.push("  by name".to_owned());
     lines.extend(by_name.iter().map(|(k, v)| format!("    {k:<40} {v}")));
     print_lines(lines)
+}
+
+/// Level and name for keys outside our layout: cloud-init's
+/// `CLOUD_INIT|<boot epoch>|<event type>|<name>|...` by event type and name,
+/// anything else by its first part.
+fn other_layout(key: &str) -> (String, String) {
+    let parts: Vec<&str> = key.split('|').collect();
+    match parts.as_slice() {
+        ["CLOUD_INIT", _, kind, name, ..] => (format!("cloud-init {kind}"), (*name).to_owned()),
+        [first, ..] => ("(other layout)".to_owned(), (*first).to_owned()),
+        [] => ("(other layout)".to_owned(), String::new()),
+    }
 }
 
 #[derive(Debug, Args)]

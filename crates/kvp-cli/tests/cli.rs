@@ -147,6 +147,11 @@ fn stats_count_what_is_there() {
         serde_json::from_str(&ok(&["stats", "--json", &fixture("edge-cases.kvp")])).unwrap();
     assert_eq!(s["torn_tail_bytes"], 70);
     assert!(ok(&["stats", &fixture("edge-cases.kvp")]).contains("torn tail        70 bytes"));
+    // cloud-init's keys are counted by event type and name.
+    let path = fixture("cloud-init/cloud-init-22.4-split.kvp");
+    let s: Value = serde_json::from_str(&ok(&["stats", "--json", &path])).unwrap();
+    assert_eq!(s["by_level"]["cloud-init cloudinit_peer"], 3);
+    assert_eq!(s["by_name"]["peer/ev0"], 1);
 }
 
 #[test]
