@@ -66,6 +66,19 @@ fn kvp_queue_full(dir: &std::path::Path) -> Setup {
     }
 }
 
+/// What any layer pays before doing anything: a layer with empty callbacks
+/// under the same per-layer `EnvFilter`, on the same registry. The floor
+/// under every layer's cost.
+fn noop_floor(_dir: &std::path::Path) -> Setup {
+    struct Noop;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
+    let layer = Noop.with_filter(tracing_subscriber::EnvFilter::new("info"));
+    Setup {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        _keep: Box::new(()),
+    }
+}
+
 fn appender_json(dir: &std::path::Path) -> Setup {
     let file = std::fs::File::create(dir.join("log.json")).expect("a file");
     let (writer, guard) = tracing_appender::non_blocking(file);
@@ -88,10 +101,11 @@ const CONTENDERS: [(&str, Make); 2] = [
 
 fn event_in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_3_fields_in_span");
-    let with_drop_path: [(&str, Make); 3] = [
+    let with_drop_path: [(&str, Make); 4] = [
         CONTENDERS[0],
         ("kvp_layer_queue_full", kvp_queue_full),
         CONTENDERS[1],
+        ("noop_layer_floor", noop_floor),
     ];
     for (name, make) in with_drop_path {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -118,7 +132,12 @@ fn event_in_span(c: &mut Criterion) {
 
 fn span_open_close(c: &mut Criterion) {
     let mut group = c.benchmark_group("span_open_close");
-    for (name, make) in CONTENDERS {
+    let with_floor: [(&str, Make); 3] = [
+        CONTENDERS[0],
+        CONTENDERS[1],
+        ("noop_layer_floor", noop_floor),
+    ];
+    for (name, make) in with_floor {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let setup = make(dir.path());
         tracing::dispatcher::with_default(&setup.dispatch, || {

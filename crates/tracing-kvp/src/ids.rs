@@ -15,7 +15,8 @@ use std::time::SystemTime;
 /// A source of record ids.
 #[derive(Debug)]
 pub struct Ids {
-    tag: u64,
+    /// `<12 hex digits>-`, formatted once.
+    prefix: Id,
     next: AtomicU64,
 }
 
@@ -35,8 +36,12 @@ impl Ids {
     /// Ids with a fixed tag, counting from 0: reproducible, for tests and
     /// snapshots.
     pub fn with_tag(tag: u64) -> Ids {
+        let mut prefix = Id::default();
+        prefix.push_hex(tag & 0xffff_ffff_ffff, 12);
+        prefix.buf[usize::from(prefix.len)] = b'-';
+        prefix.len += 1;
         Ids {
-            tag: tag & 0xffff_ffff_ffff,
+            prefix,
             next: AtomicU64::new(0),
         }
     }
@@ -45,11 +50,8 @@ impl Ids {
     /// costs several times more.
     pub(crate) fn next(&self) -> Id {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = Id::default();
-        // 12 + 1 + 16 hex digits fit the 32-byte buffer.
-        id.push_hex(self.tag, 12);
-        id.buf[usize::from(id.len)] = b'-';
-        id.len += 1;
+        // 13 bytes of prefix and at most 16 hex digits fit the 32-byte buffer.
+        let mut id = self.prefix;
         id.push_hex(n, 1);
         id
     }

@@ -249,6 +249,12 @@ impl Visit for FieldWriter<'_> {
         self.record_str(field, itoa::Buffer::new().format(value));
     }
 
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // `ryu` writes what `Debug` writes (`1.5`, `2.0`, `1e20`, `NaN`,
+        // `inf`), several times faster.
+        self.record_str(field, ryu::Buffer::new().format(value));
+    }
+
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.record_str(field, if value { "true" } else { "false" });
     }
