@@ -145,30 +145,20 @@ impl Limiters {
     }
 }
 
-/// For the facade's validation: a rate from `<burst>/<per second>` text.
-pub(crate) fn parse(text: &str) -> Option<Option<RateLimit>> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Some(None);
-    }
-    let (burst, rate) = text.split_once('/')?;
-    let burst: u32 = burst.trim().parse().ok().filter(|b| *b >= 1)?;
-    let per_second: f64 = rate
-        .trim()
-        .parse()
-        .ok()
-        .filter(|r: &f64| r.is_finite() && *r > 0.0)?;
-    Some(Some(RateLimit { burst, per_second }))
-}
-
 impl std::str::FromStr for RateLimit {
     type Err = &'static str;
 
     /// `<burst>/<records per second>`, such as `10/1` or `5/0.5`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match parse(s) {
-            Some(Some(limit)) => Ok(limit),
-            _ => Err("a rate `<burst>/<records per second>` such as 10/1"),
-        }
+        let parsed = s.trim().split_once('/').and_then(|(burst, rate)| {
+            let burst: u32 = burst.trim().parse().ok().filter(|b| *b >= 1)?;
+            let per_second: f64 = rate
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r: &f64| r.is_finite() && *r > 0.0)?;
+            Some(RateLimit { burst, per_second })
+        });
+        parsed.ok_or("a rate `<burst>/<records per second>` such as 10/1")
     }
 }
