@@ -10,6 +10,7 @@
 //! | `KVP_TELEMETRY_RATE` | per-callsite rate limit | `<burst>/<per second>` such as `10/1`, or `off` |
 //! | `KVP_TELEMETRY_KVP_LOG` | the KVP layer's filter | `EnvFilter` directives |
 //! | `KVP_TELEMETRY_LOG` | the stderr layer's filter | `EnvFilter` directives |
+//! | `KVP_TELEMETRY_TRACE_LOG` | the OpenTelemetry trace layer's filter | `EnvFilter` directives |
 
 use crate::error::Error;
 
@@ -30,6 +31,8 @@ pub const ENV_CAP: &str = "KVP_TELEMETRY_CAP";
 pub const ENV_RATE: &str = "KVP_TELEMETRY_RATE";
 /// The KVP layer's filter directives.
 pub const ENV_KVP_LOG: &str = "KVP_TELEMETRY_KVP_LOG";
+/// The OpenTelemetry trace layer's filter directives.
+pub const ENV_TRACE_LOG: &str = "KVP_TELEMETRY_TRACE_LOG";
 /// The stderr layer's filter directives.
 pub const ENV_LOG: &str = "KVP_TELEMETRY_LOG";
 
@@ -116,6 +119,10 @@ pub(crate) fn rate() -> Result<Option<Option<tracing_kvp::RateLimit>>, Error> {
             "<burst>/<records per second> such as 10/1, or off",
         )
     })
+}
+
+pub(crate) fn trace_filter() -> Option<String> {
+    var(ENV_TRACE_LOG)
 }
 
 pub(crate) fn stderr_filter() -> Option<String> {

@@ -37,7 +37,8 @@ mod telemetry;
 pub use error::Error;
 pub use exporter::KvpMetricExporter;
 pub use telemetry::{
-    DEFAULT_POOL, DEFAULT_STDERR_FILTER, Guard, RateLimit, Telemetry, TelemetryBuilder,
+    DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, Guard, RateLimit, Telemetry,
+    TelemetryBuilder,
 };
 pub use tracing_kvp::ProvisioningReport;
 pub use {kvp_codec, kvp_sink, tracing_kvp, tracing_otel_metrics};

@@ -1,5 +1,6 @@
 //! `Telemetry::builder(prefix)...init()`: the one call.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub const DEFAULT_POOL: &str = "/var/lib/hyperv/.kvp_pool_1";
 /// The stderr layer's default filter.
 pub const DEFAULT_STDERR_FILTER: &str = "info";
 
+/// The OpenTelemetry trace layer's default filter.
+pub const DEFAULT_TRACE_FILTER: &str = "info";
+
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Entry point; see [`Telemetry::builder`].
@@ -44,6 +48,7 @@ pub struct TelemetryBuilder {
     kvp_filter: String,
     stderr: bool,
     stderr_filter: String,
+    trace_filter: String,
     metrics: bool,
     metrics_interval: Duration,
     meter_provider: Option<SdkMeterProvider>,
@@ -91,6 +96,7 @@ impl Telemetry {
             kvp_filter: tracing_kvp::DEFAULT_DIRECTIVE.to_owned(),
             stderr: true,
             stderr_filter: DEFAULT_STDERR_FILTER.to_owned(),
+            trace_filter: DEFAULT_TRACE_FILTER.to_owned(),
             metrics: true,
             metrics_interval: Duration::from_secs(60),
             meter_provider: None,
@@ -174,6 +180,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The OpenTelemetry trace layer's filter (default `info`;
+    /// `KVP_TELEMETRY_TRACE_LOG`), used when a tracer provider or OTLP is
+    /// configured.
+    pub fn trace_filter(mut self, directives: impl Into<String>) -> Self {
+        self.trace_filter = directives.into();
+        self
+    }
+
     /// Turn metric fields into metrics at all (default on).
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on;
@@ -242,6 +256,9 @@ impl TelemetryBuilder {
         if let Some(filter) = env::stderr_filter() {
             self.stderr_filter = filter;
         }
+        if let Some(filter) = env::trace_filter() {
+            self.trace_filter = filter;
+        }
         Ok(())
     }
 
@@ -253,8 +270,7 @@ impl TelemetryBuilder {
         let mut guard = Guard::default();
 
         if self.stderr {
-            let filter = EnvFilter::try_new(&self.stderr_filter)
-                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_STDERR_FILTER));
+            let filter = layer_filter("stderr", &self.stderr_filter, DEFAULT_STDERR_FILTER);
             layers.push(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
@@ -347,7 +363,13 @@ impl TelemetryBuilder {
         }
         if let Some(provider) = self.tracer_provider.take() {
             let tracer = provider.tracer(self.prefix.clone());
-            layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+            let filter = layer_filter("trace", &self.trace_filter, DEFAULT_TRACE_FILTER);
+            layers.push(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(filter)
+                    .boxed(),
+            );
             guard.tracer_provider = Some(provider);
         }
 
@@ -364,6 +386,18 @@ impl TelemetryBuilder {
         tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;
         Ok(guard)
     }
+}
+
+/// A layer's filter from `directives`; invalid ones are reported on stderr
+/// and replaced by `default`, never a panic.
+fn layer_filter(layer: &str, directives: &str, default: &str) -> EnvFilter {
+    EnvFilter::try_new(directives).unwrap_or_else(|e| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "kvp-telemetry: invalid {layer} filter {directives:?} ({e}); using {default:?}"
+        );
+        EnvFilter::new(default)
+    })
 }
 
 /// Keeps telemetry running. Dropping it exports metrics a last time, ends

@@ -430,3 +430,43 @@ fn the_guard_reports_suppressed_records() {
         recs[10].1
     );
 }
+
+/// Each layer has its own filter, the OpenTelemetry trace layer included:
+/// with `trace_filter("warn")` an INFO span is not exported and a WARN one
+/// is, while the KVP layer (filter `info`) records both.
+#[test]
+fn the_trace_layer_has_its_own_filter() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (dispatch, guard) = Telemetry::builder("agent")
+        .pool_path(&pool)
+        .vm_id("vm")
+        .kvp_filter("info")
+        .trace_filter("warn")
+        .tracer_provider(provider)
+        .metrics(false)
+        .stderr(false)
+        .panic_hook(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        drop(tracing::info_span!("quiet_step"));
+        drop(tracing::warn_span!("loud_step"));
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let exported: Vec<String> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert_eq!(exported, ["loud_step"]);
+    let kvp: Vec<String> = records(&pool).into_iter().map(|(k, _)| k).collect();
+    assert!(kvp.iter().any(|k| k.contains("|quiet_step|")), "{kvp:?}");
+    assert!(kvp.iter().any(|k| k.contains("|loud_step|")), "{kvp:?}");
+}

@@ -131,3 +131,55 @@ fn the_list_can_be_extended_or_replaced() {
         records[0].1
     );
 }
+
+/// Every default name, as a span field and as a field recorded later.
+#[test]
+fn every_default_name_is_redacted_in_span_fields_and_late_fields() {
+    use tracing::field::Empty;
+    let (records, raw) = run(|| {
+        let at_open = tracing::info_span!(
+            "at_open",
+            password = SECRET,
+            passwd = %SECRET,
+            client_secret = ?SECRET,
+            access_token = 424242u64,
+            credential = ?Untouchable,
+            ssh_private_key = %Untouchable,
+            api_key = SECRET,
+            authorization = SECRET,
+        );
+        let late = tracing::info_span!(
+            "late",
+            password = Empty,
+            passwd = Empty,
+            client_secret = Empty,
+            access_token = Empty,
+            credential = Empty,
+            ssh_private_key = Empty,
+            api_key = Empty,
+            authorization = Empty,
+        );
+        late.record("password", SECRET);
+        late.record("passwd", tracing::field::display(SECRET));
+        late.record("client_secret", tracing::field::debug(SECRET));
+        late.record("access_token", 424242u64);
+        late.record("credential", tracing::field::debug(Untouchable));
+        late.record("ssh_private_key", tracing::field::display(Untouchable));
+        late.record("api_key", SECRET);
+        late.record("authorization", SECRET);
+        drop((at_open, late));
+    });
+    let expected = "password=<redacted> passwd=<redacted> client_secret=<redacted> \
+                    access_token=<redacted> credential=<redacted> ssh_private_key=<redacted> \
+                    api_key=<redacted> authorization=<redacted>";
+    for name in ["|at_open|", "|late|"] {
+        let span = records.iter().find(|(k, _)| k.contains(name)).unwrap();
+        assert_eq!(
+            span.1.split_once("status=ok ").unwrap().1,
+            expected,
+            "{name}"
+        );
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains("hunter2") && !raw.contains("424242"));
+}
