@@ -1,10 +1,12 @@
 //! Configuring a [`MetricsLayer`].
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tracing::Subscriber;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Filtered;
@@ -59,6 +61,9 @@ impl MetricsLayer {
         P: MeterProvider + Send + Sync + 'static,
     {
         let meter = provider.meter(METER_NAME);
+        // Only the SDK's provider is known to implement `bind()`: the API's
+        // default implementation returns a handle that drops measurements.
+        let bind = (&provider as &dyn Any).is::<SdkMeterProvider>();
         MetricsLayerBuilder {
             shared: Shared {
                 plans: Plans::default(),
@@ -66,6 +71,7 @@ impl MetricsLayer {
                 describe: HashMap::new(),
                 message_attribute: false,
                 span_attributes: false,
+                bind,
                 stats: StatsHandle::default(),
                 _provider: Box::new(provider),
             },
@@ -86,6 +92,24 @@ impl MetricsLayerBuilder {
     /// visiting their fields once when they open.
     pub fn span_attributes(mut self, on: bool) -> Self {
         self.shared.span_attributes = on;
+        self
+    }
+
+    /// Records through the SDK's bound instruments, one per attribute set
+    /// and thread (see below); `true` by default when the provider is
+    /// `opentelemetry_sdk`'s [`SdkMeterProvider`]. Other providers always
+    /// take the unbound path, whatever this says, because their `bind()`
+    /// may drop measurements.
+    ///
+    /// Bound, a repeated event skips building its attributes and the SDK's
+    /// lookup of its series: each thread maps the event's attribute values
+    /// to a bound instrument, up to 1,024 attribute sets, then starts over.
+    /// The SDK keeps a bound series alive while a thread holds it, and one
+    /// bound while the SDK's cardinality limit was reached stays on the
+    /// overflow series until that thread starts over. Layers with
+    /// [`span_attributes`](Self::span_attributes) on are never bound.
+    pub fn bound_instruments(mut self, on: bool) -> Self {
+        self.shared.bind = on && self.shared._provider.is::<SdkMeterProvider>();
         self
     }
 
@@ -125,5 +149,31 @@ impl MetricsLayerBuilder {
             },
             MetricsFilter { shared },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sdk_provider_is_bound() {
+        let sdk = MetricsLayer::builder(SdkMeterProvider::default());
+        assert!(sdk.shared.bind);
+        assert!(!sdk.bound_instruments(false).shared.bind);
+        struct Other;
+        impl MeterProvider for Other {
+            fn meter_with_scope(
+                &self,
+                scope: opentelemetry::InstrumentationScope,
+            ) -> opentelemetry::metrics::Meter {
+                SdkMeterProvider::default().meter_with_scope(scope)
+            }
+        }
+        let other = MetricsLayer::builder(Other).bound_instruments(true);
+        assert!(
+            !other.shared.bind,
+            "a provider whose bind() may drop values"
+        );
     }
 }

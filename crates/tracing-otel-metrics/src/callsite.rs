@@ -48,6 +48,11 @@ impl Plan {
         }
     }
 
+    /// Whether `field` is one of this callsite's metric fields.
+    pub(crate) fn is_metric(&self, field: &tracing::field::Field) -> bool {
+        matches!(self.by_field.get(field.index()), Some(Some(_)))
+    }
+
     pub(crate) fn has_metrics(&self) -> bool {
         self.by_field.iter().any(Option::is_some)
     }

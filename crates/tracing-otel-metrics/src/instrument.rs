@@ -13,9 +13,14 @@
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
+use opentelemetry::metrics::{
+    BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram, Meter,
+    UpDownCounter,
+};
 
 /// What a metric field updates, from its name's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +78,27 @@ pub(crate) struct Describe {
 /// The instruments one metric field may need, created on first use and
 /// then read without a lock. The SDK returns the same instrument for the
 /// same name, so callsites sharing a metric name share its data.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Slots {
+    /// Unique for the life of the process, so a per-thread cache can tell
+    /// the slots of a dropped layer from those of a new one at the same
+    /// address.
+    id: u64,
     u64: OnceLock<Instrument>,
     i64: OnceLock<Instrument>,
     f64: OnceLock<Instrument>,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Slots {
+            id: NEXT.fetch_add(1, Relaxed),
+            u64: OnceLock::new(),
+            i64: OnceLock::new(),
+            f64: OnceLock::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,9 +114,24 @@ enum Instrument {
     GaugeF64(Gauge<f64>),
 }
 
+/// An instrument bound to one attribute set: recording skips the SDK's
+/// attribute lookup.
+#[derive(Debug)]
+pub(crate) enum Bound {
+    CounterU64(BoundCounter<u64>),
+    CounterF64(BoundCounter<f64>),
+    UpDownI64(BoundUpDownCounter<i64>),
+    UpDownF64(BoundUpDownCounter<f64>),
+    HistogramU64(BoundHistogram<u64>),
+    HistogramF64(BoundHistogram<f64>),
+    GaugeU64(BoundGauge<u64>),
+    GaugeI64(BoundGauge<i64>),
+    GaugeF64(BoundGauge<f64>),
+}
+
 /// The value type an instrument is created for.
-#[derive(Clone, Copy)]
-enum Flavor {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
     U64,
     I64,
     F64,
@@ -141,8 +177,8 @@ fn create(
     }
 }
 
-/// The value converted to the type its instrument takes, or why not.
-fn convert(kind: Kind, value: Num) -> Result<(Flavor, Num), Rejection> {
+/// `value` converted to the type its instrument takes, or why it cannot be.
+pub(crate) fn convert(kind: Kind, value: Num) -> Result<(Flavor, Num), Rejection> {
     Ok(match (kind, value) {
         (Kind::MonotonicCounter | Kind::Histogram, Num::I64(v)) => {
             let v = u64::try_from(v).map_err(|_| Rejection::Negative)?;
@@ -159,28 +195,53 @@ fn convert(kind: Kind, value: Num) -> Result<(Flavor, Num), Rejection> {
     })
 }
 
+/// What an instrument needs from the layer the first time it is used.
+pub(crate) struct Create<'a, D> {
+    pub(crate) meter: &'a Meter,
+    pub(crate) kind: Kind,
+    pub(crate) name: &'static str,
+    pub(crate) describe: D,
+}
+
 impl Slots {
-    /// Records `value` on the instrument for `kind`, creating it the first
-    /// time this field sees this value type.
-    pub(crate) fn record(
+    /// Identifies these slots among all live and dropped ones.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The instrument for `flavor`, created the first time this field sees
+    /// that value type. The unit and description are looked up only then,
+    /// not per event.
+    fn get(
         &self,
-        meter: &Meter,
-        kind: Kind,
-        name: &'static str,
-        describe: impl FnOnce() -> Describe,
-        value: Num,
-        attrs: &[KeyValue],
-    ) -> Result<(), Rejection> {
-        let (flavor, value) = convert(kind, value)?;
+        flavor: Flavor,
+        create_with: Create<'_, impl FnOnce() -> Describe>,
+    ) -> &Instrument {
         let slot = match flavor {
             Flavor::U64 => &self.u64,
             Flavor::I64 => &self.i64,
             Flavor::F64 => &self.f64,
         };
-        // The unit and description are looked up only when the instrument
-        // is created, not per event.
-        let instrument = slot.get_or_init(|| create(meter, kind, flavor, name, &describe()));
-        match (instrument, value) {
+        slot.get_or_init(|| {
+            let Create {
+                meter,
+                kind,
+                name,
+                describe,
+            } = create_with;
+            create(meter, kind, flavor, name, &describe())
+        })
+    }
+
+    /// Records `value` (already [`convert`]ed to `flavor`) with `attrs`.
+    pub(crate) fn record(
+        &self,
+        flavor: Flavor,
+        value: Num,
+        attrs: &[KeyValue],
+        create_with: Create<'_, impl FnOnce() -> Describe>,
+    ) {
+        match (self.get(flavor, create_with), value) {
             (Instrument::CounterU64(i), Num::U64(v)) => i.add(v, attrs),
             (Instrument::CounterF64(i), Num::F64(v)) => i.add(v, attrs),
             (Instrument::UpDownI64(i), Num::I64(v)) => i.add(v, attrs),
@@ -190,9 +251,52 @@ impl Slots {
             (Instrument::GaugeU64(i), Num::U64(v)) => i.record(v, attrs),
             (Instrument::GaugeI64(i), Num::I64(v)) => i.record(v, attrs),
             (Instrument::GaugeF64(i), Num::F64(v)) => i.record(v, attrs),
-            _ => unreachable!("a slot's instrument always takes its flavor's values"),
+            // `convert` gives each flavor only its own value type.
+            _ => debug_assert!(
+                false,
+                "a slot's instrument always takes its flavor's values"
+            ),
         }
-        Ok(())
+    }
+
+    /// The instrument for `flavor` bound to `attrs`.
+    pub(crate) fn bind(
+        &self,
+        flavor: Flavor,
+        attrs: &[KeyValue],
+        create_with: Create<'_, impl FnOnce() -> Describe>,
+    ) -> Bound {
+        match self.get(flavor, create_with) {
+            Instrument::CounterU64(i) => Bound::CounterU64(i.bind(attrs)),
+            Instrument::CounterF64(i) => Bound::CounterF64(i.bind(attrs)),
+            Instrument::UpDownI64(i) => Bound::UpDownI64(i.bind(attrs)),
+            Instrument::UpDownF64(i) => Bound::UpDownF64(i.bind(attrs)),
+            Instrument::HistogramU64(i) => Bound::HistogramU64(i.bind(attrs)),
+            Instrument::HistogramF64(i) => Bound::HistogramF64(i.bind(attrs)),
+            Instrument::GaugeU64(i) => Bound::GaugeU64(i.bind(attrs)),
+            Instrument::GaugeI64(i) => Bound::GaugeI64(i.bind(attrs)),
+            Instrument::GaugeF64(i) => Bound::GaugeF64(i.bind(attrs)),
+        }
+    }
+}
+
+impl Bound {
+    /// Records `value`, [`convert`]ed to the flavor this was bound for.
+    pub(crate) fn record(&self, value: Num) {
+        match (self, value) {
+            (Bound::CounterU64(i), Num::U64(v)) => i.add(v),
+            (Bound::CounterF64(i), Num::F64(v)) => i.add(v),
+            (Bound::UpDownI64(i), Num::I64(v)) => i.add(v),
+            (Bound::UpDownF64(i), Num::F64(v)) => i.add(v),
+            (Bound::HistogramU64(i), Num::U64(v)) => i.record(v),
+            (Bound::HistogramF64(i), Num::F64(v)) => i.record(v),
+            (Bound::GaugeU64(i), Num::U64(v)) => i.record(v),
+            (Bound::GaugeI64(i), Num::I64(v)) => i.record(v),
+            (Bound::GaugeF64(i), Num::F64(v)) => i.record(v),
+            // The cache key holds the flavor, so a bound handle only ever
+            // gets its own value type.
+            _ => debug_assert!(false, "a bound instrument always takes its flavor's values"),
+        }
     }
 }
 

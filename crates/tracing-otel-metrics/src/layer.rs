@@ -17,8 +17,9 @@ use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::callsite::{Plan, Plans};
-use crate::instrument::{Describe, Num, Rejection};
+use crate::bound::BoundCache;
+use crate::callsite::{MetricField, Plan, Plans};
+use crate::instrument::{Create, Describe, Num, Rejection, convert};
 use crate::stats::StatsHandle;
 use crate::strings::{Cache, with_cache};
 
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) describe: HashMap<&'static str, Describe>,
     pub(crate) message_attribute: bool,
     pub(crate) span_attributes: bool,
+    /// Whether to record through bound instruments ([`crate::bound`]).
+    pub(crate) bind: bool,
     pub(crate) stats: StatsHandle,
     /// Keeps the meter provider alive as long as the layer.
     pub(crate) _provider: Box<dyn Any + Send + Sync>,
@@ -117,7 +120,7 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn is_metric(&self, field: &Field) -> bool {
-        matches!(self.plan.by_field.get(field.index()), Some(Some(_)))
+        self.plan.is_metric(field)
     }
 
     fn number(&mut self, field: &Field, value: Num, attr: impl FnOnce() -> Value) {
@@ -229,56 +232,107 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        let meta = event.metadata();
-        shared.plans.with(meta, |plan| {
-            with_cache(|strings| {
-                let mut c = Collector {
-                    plan,
-                    strings,
-                    attrs: Attrs::new(),
-                    values: SmallVec::new(),
-                    message_attribute: shared.message_attribute,
-                };
-                event.record(&mut c);
-                if shared.span_attributes
-                    && let Some(scope) = ctx.event_scope(event)
-                {
-                    for span in scope.from_root() {
-                        if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
-                            c.attrs.extend(a.iter().cloned());
-                        }
-                    }
+        shared.plans.with(event.metadata(), |plan| {
+            // Span attributes would have to join the key; such layers take
+            // the unbound path.
+            if shared.bind && !shared.span_attributes {
+                let done =
+                    crate::bound::with_cache(|cache| shared.record_bound(plan, event, cache));
+                if done.is_some() {
+                    return;
                 }
-                for (index, value) in c.values {
-                    let Some(Some(metric)) = plan.by_field.get(index) else {
-                        continue;
-                    };
-                    let describe = || {
-                        shared
-                            .describe
-                            .get(metric.name)
-                            .cloned()
-                            .unwrap_or_default()
-                    };
-                    match metric.slots.record(
-                        &shared.meter,
-                        metric.kind,
-                        metric.name,
-                        describe,
-                        value,
-                        &c.attrs,
-                    ) {
-                        Ok(()) => {}
-                        Err(Rejection::Negative) => {
-                            shared.stats.inner.negative.fetch_add(1, Relaxed);
-                        }
-                        Err(Rejection::TooLarge) => {
-                            shared.stats.inner.too_large.fetch_add(1, Relaxed);
-                        }
-                    }
-                }
-            })
+            }
+            shared.record_unbound(plan, event, &ctx);
         });
+    }
+}
+
+impl Shared {
+    /// The instrument-creation inputs of `metric`.
+    fn create_with<'a>(
+        &'a self,
+        metric: &'a MetricField,
+    ) -> Create<'a, impl FnOnce() -> Describe + 'a> {
+        Create {
+            meter: &self.meter,
+            kind: metric.kind,
+            name: metric.name,
+            describe: move || self.describe.get(metric.name).cloned().unwrap_or_default(),
+        }
+    }
+
+    fn reject(&self, why: Rejection) {
+        let counter = match why {
+            Rejection::Negative => &self.stats.inner.negative,
+            Rejection::TooLarge => &self.stats.inner.too_large,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// The event's attributes, for the unbound path and for binding.
+    fn attributes(&self, plan: &Plan, event: &Event<'_>) -> (Attrs, SmallVec<[(usize, Num); 4]>) {
+        with_cache(|strings| {
+            let mut c = Collector {
+                plan,
+                strings,
+                attrs: Attrs::new(),
+                values: SmallVec::new(),
+                message_attribute: self.message_attribute,
+            };
+            event.record(&mut c);
+            (c.attrs, c.values)
+        })
+    }
+
+    fn record_bound(&self, plan: &Plan, event: &Event<'_>, cache: &mut BoundCache) {
+        let values = cache.visit(plan, self.message_attribute, |v| event.record(v));
+        // Built at most once per event, and only when a binding is missing.
+        let mut attrs: Option<Attrs> = None;
+        for (index, value) in values {
+            let Some(Some(metric)) = plan.by_field.get(index) else {
+                continue;
+            };
+            let (flavor, value) = match convert(metric.kind, value) {
+                Ok(v) => v,
+                Err(why) => {
+                    self.reject(why);
+                    continue;
+                }
+            };
+            cache.record(metric.slots.id(), flavor, value, || {
+                let attrs = attrs.get_or_insert_with(|| self.attributes(plan, event).0);
+                metric.slots.bind(flavor, attrs, self.create_with(metric))
+            });
+        }
+    }
+
+    fn record_unbound<S>(&self, plan: &Plan, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let (mut attrs, values) = self.attributes(plan, event);
+        if self.span_attributes
+            && let Some(scope) = ctx.event_scope(event)
+        {
+            for span in scope.from_root() {
+                if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
+                    attrs.extend(a.iter().cloned());
+                }
+            }
+        }
+        for (index, value) in values {
+            let Some(Some(metric)) = plan.by_field.get(index) else {
+                continue;
+            };
+            match convert(metric.kind, value) {
+                Ok((flavor, value)) => {
+                    metric
+                        .slots
+                        .record(flavor, value, &attrs, self.create_with(metric));
+                }
+                Err(why) => self.reject(why),
+            }
+        }
     }
 }
 

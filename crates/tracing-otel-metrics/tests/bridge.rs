@@ -390,3 +390,112 @@ fn the_layer_keeps_its_provider_alive() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Events over many attribute sets, value types and several metrics each.
+fn mixed_workload() {
+    for round in 0..3u64 {
+        for user in 0..40u64 {
+            tracing::info!(
+                monotonic_counter.logins = 1u64,
+                histogram.login_ms = round * 10 + user,
+                user = user,
+                admin = user % 7 == 0,
+                shell = ?format!("sh{}", user % 3),
+                ratio = 0.5f64 * (user % 2) as f64,
+            );
+            tracing::info!(counter.sessions = -1i64, gauge.load = 1.5f64, host = "vm1");
+        }
+    }
+}
+
+#[test]
+fn bound_and_unbound_paths_record_the_same_points() {
+    let bound = harness(|b| b);
+    bound.run(mixed_workload);
+    let unbound = harness(|b| b.bound_instruments(false));
+    unbound.run(mixed_workload);
+    let (bound, unbound) = (bound.collect(), unbound.collect());
+    assert_eq!(bound["logins"].len(), 40);
+    let sorted = |mut v: Vec<Point>| {
+        v.sort_by(|a, b| format!("{:?}", a.attrs).cmp(&format!("{:?}", b.attrs)));
+        v
+    };
+    for name in ["logins", "login_ms", "sessions", "load"] {
+        assert_eq!(
+            sorted(bound[name].clone()),
+            sorted(unbound[name].clone()),
+            "{name}"
+        );
+    }
+    assert_eq!(bound["sessions"][0].value, -120.0);
+}
+
+#[test]
+fn more_attribute_sets_than_a_thread_keeps_bound_are_all_counted() {
+    // 1,500 sets: past the 1,024 a thread keeps bound, under the SDK's
+    // cardinality limit of 2,000.
+    let h = harness(|b| b);
+    h.run(|| {
+        for _ in 0..3 {
+            for id in 0..1_500u64 {
+                tracing::info!(monotonic_counter.seen = 1u64, id = id);
+            }
+        }
+    });
+    let points = &h.collect()["seen"];
+    assert_eq!(points.len(), 1_500);
+    assert!(points.iter().all(|p| p.value == 3.0), "{points:?}");
+}
+
+#[test]
+fn attribute_values_that_concatenate_alike_stay_apart() {
+    let h = harness(|b| b);
+    h.run(|| {
+        for (a, b) in [("ab", "c"), ("a", "bc"), ("", "abc"), ("abc", "")] {
+            tracing::info!(monotonic_counter.pairs = 1u64, a = a, b = b);
+        }
+        for v in ["1", "\u{1}"] {
+            tracing::info!(monotonic_counter.texts = 1u64, v = ?v);
+        }
+    });
+    let all = h.collect();
+    assert_eq!(all["pairs"].len(), 4, "{:?}", all["pairs"]);
+    assert!(all["pairs"].iter().all(|p| p.value == 1.0));
+    assert_eq!(all["texts"].len(), 2);
+}
+
+/// A provider the bridge does not know: it must not rely on `bind()`.
+struct Wrapped(SdkMeterProvider);
+
+impl opentelemetry::metrics::MeterProvider for Wrapped {
+    fn meter_with_scope(
+        &self,
+        scope: opentelemetry::InstrumentationScope,
+    ) -> opentelemetry::metrics::Meter {
+        self.0.meter_with_scope(scope)
+    }
+}
+
+#[test]
+fn other_providers_take_the_unbound_path_and_lose_nothing() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let layer = MetricsLayer::builder(Wrapped(provider.clone()))
+        .bound_instruments(true)
+        .build();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..5 {
+            tracing::info!(monotonic_counter.wrapped = 2u64, k = "v");
+        }
+    });
+    let h = Harness {
+        provider,
+        exporter,
+        dispatch,
+        stats: StatsHandle::default(),
+    };
+    assert_eq!(h.only("wrapped").value, 10.0);
+}
