@@ -1,12 +1,18 @@
-//! What the application hands the writer: a key and a value, kept inline
-//! when small so that sending one costs no heap allocation.
+//! What the application hands the writer: a key and a value as text, or a
+//! record captured in a compact form that a [`Render`] turns into text on
+//! the writer thread. Either is kept inline when small, so that sending one
+//! costs no heap allocation.
+
+use std::any::Any;
 
 use kvp_codec::Level;
 use smallvec::SmallVec;
 
-/// Bytes of key plus value kept inline in an [`Entry`]; longer text spills
-/// to the heap. A typical event record (key about 110 bytes, value about
-/// 200) fits.
+use crate::render::{Render, RendererId};
+
+/// Bytes kept inline in an [`Entry`]; longer entries spill to the heap. A
+/// typical event record fits: as text (key about 110 bytes, value about
+/// 200) or captured (about 100 bytes).
 pub const INLINE_BYTES: usize = 480;
 
 /// How the writer stores an entry.
@@ -20,13 +26,37 @@ pub enum EntryKind {
     Upsert,
 }
 
-/// One record to write, as text; the writer thread encodes it.
-#[derive(Clone, Debug)]
+/// What the bytes of an entry are.
+#[derive(Clone, Copy)]
+pub(crate) enum Body {
+    /// The key, then the value.
+    Text { key_len: usize },
+    /// A capture for the renderer, with what it refers to.
+    Captured {
+        renderer: RendererId,
+        context: &'static (dyn Any + Send + Sync),
+    },
+}
+
+/// One record to write; the writer thread renders and encodes it.
+#[derive(Clone)]
 pub struct Entry {
     kind: EntryKind,
     level: Option<Level>,
-    key_len: usize,
-    text: SmallVec<[u8; INLINE_BYTES]>,
+    pub(crate) body: Body,
+    bytes: SmallVec<[u8; INLINE_BYTES]>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Entry");
+        d.field("kind", &self.kind).field("level", &self.level);
+        match self.text() {
+            Some((key, value)) => d.field("key", &key).field("value", &value),
+            None => d.field("captured_bytes", &self.bytes.len()),
+        };
+        d.finish()
+    }
 }
 
 impl Entry {
@@ -35,7 +65,7 @@ impl Entry {
     /// ```
     /// use kvp_sink::{Entry, EntryKind};
     /// let e = Entry::append(None, "key", "value");
-    /// assert_eq!((e.key(), e.value(), e.kind()), ("key", "value", EntryKind::Append));
+    /// assert_eq!((e.text(), e.kind()), (Some(("key", "value")), EntryKind::Append));
     /// ```
     pub fn append(level: Option<Level>, key: &str, value: &str) -> Entry {
         Entry::new(EntryKind::Append, level, key, value)
@@ -47,14 +77,31 @@ impl Entry {
     }
 
     fn new(kind: EntryKind, level: Option<Level>, key: &str, value: &str) -> Entry {
-        let mut text = SmallVec::with_capacity(key.len() + value.len());
-        text.extend_from_slice(key.as_bytes());
-        text.extend_from_slice(value.as_bytes());
+        let mut bytes = SmallVec::with_capacity(key.len() + value.len());
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(value.as_bytes());
         Entry {
             kind,
             level,
-            key_len: key.len(),
-            text,
+            body: Body::Text { key_len: key.len() },
+            bytes,
+        }
+    }
+
+    /// A record to append, captured: `renderer` (see
+    /// [`Sink::register_renderer`](crate::Sink::register_renderer)) turns
+    /// `context` and `bytes` into a key and a value on the writer thread.
+    pub fn captured(
+        level: Option<Level>,
+        renderer: RendererId,
+        context: &'static (dyn Any + Send + Sync),
+        bytes: &[u8],
+    ) -> Entry {
+        Entry {
+            kind: EntryKind::Append,
+            level,
+            body: Body::Captured { renderer, context },
+            bytes: SmallVec::from_slice(bytes),
         }
     }
 
@@ -68,15 +115,24 @@ impl Entry {
         self.level
     }
 
-    /// The key.
-    pub fn key(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.key_len])
-            .expect("an entry's key is copied from a &str")
+    /// The key and value of a text entry; `None` for a captured one.
+    pub fn text(&self) -> Option<(&str, &str)> {
+        match self.body {
+            Body::Text { key_len } => {
+                let (key, value) = self.bytes.split_at(key_len);
+                Some((
+                    std::str::from_utf8(key).expect("an entry's key is copied from a &str"),
+                    std::str::from_utf8(value).expect("an entry's value is copied from a &str"),
+                ))
+            }
+            Body::Captured { .. } => None,
+        }
     }
 
-    /// The value.
-    pub fn value(&self) -> &str {
-        std::str::from_utf8(&self.text[self.key_len..])
-            .expect("an entry's value is copied from a &str")
+    /// Renders a captured entry with `render` into `key` and `value`.
+    pub(crate) fn render_with(&self, render: &dyn Render, key: &mut String, value: &mut String) {
+        if let Body::Captured { context, .. } = self.body {
+            render.render(context, &self.bytes, key, value);
+        }
     }
 }

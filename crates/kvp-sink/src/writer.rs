@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use kvp_codec::{Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Body, Entry, EntryKind};
 use crate::error::Error;
 use crate::pool::{Locked, OpenOptionsPool, OpenReport, PoolFile};
+use crate::render::{Render, RendererId, Renderers};
 use crate::report::Reporter;
 use crate::stats::{Counters, Stats, add};
 
@@ -185,6 +186,7 @@ impl WriterBuilder {
         }
         let (tx, rx) = bounded(self.capacity);
         let shutdown = Arc::new(AtomicBool::new(false));
+        let renderers = Renderers::default();
         let worker = Worker {
             pool,
             rx,
@@ -196,6 +198,10 @@ impl WriterBuilder {
                 batch_levels: Vec::new(),
                 upserts: Vec::new(),
                 cap_dropped: CapDrops::default(),
+                renderers: renderers.clone(),
+                renderers_seen: Vec::new(),
+                key_buf: String::new(),
+                value_buf: String::new(),
                 config: self.clone(),
             },
         };
@@ -213,6 +219,7 @@ impl WriterBuilder {
             blocking: self.blocking,
             limits: self.limits,
             max_chunks: self.max_chunks,
+            renderers,
         };
         let guard = WriterGuard {
             sink: sink.clone(),
@@ -233,6 +240,7 @@ pub struct Sink {
     blocking: bool,
     limits: Limits,
     max_chunks: usize,
+    renderers: Renderers,
 }
 
 impl std::fmt::Debug for Msg {
@@ -305,6 +313,13 @@ impl Sink {
     /// The most records one value may take.
     pub fn max_chunks(&self) -> usize {
         self.max_chunks
+    }
+
+    /// Registers `render` for this writer's captured entries (see
+    /// [`Entry::captured`]). Registration is for the writer's life: do it
+    /// once per producer, not per record.
+    pub fn register_renderer(&self, render: Arc<dyn Render>) -> RendererId {
+        self.renderers.register(render)
     }
 }
 
@@ -381,6 +396,12 @@ struct State {
     upserts: Vec<(usize, [u8; RECORD_SIZE])>,
     /// Records the cap dropped since the start, by level, for the marker.
     cap_dropped: CapDrops,
+    /// Renderers of captured entries, and this thread's copy of the list.
+    renderers: Renderers,
+    renderers_seen: Vec<Arc<dyn Render>>,
+    /// Reused text of a rendered entry.
+    key_buf: String,
+    value_buf: String,
     config: WriterBuilder,
 }
 
@@ -455,19 +476,41 @@ impl State {
     fn take(&mut self, msg: Msg, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
         match msg {
             Msg::Entry(entry) => {
-                let result = match entry.kind() {
-                    EntryKind::Append => {
-                        self.encode_append(entry.level(), entry.key(), entry.value())
+                let (mut key, mut value) = (
+                    std::mem::take(&mut self.key_buf),
+                    std::mem::take(&mut self.value_buf),
+                );
+                let (k, v) = match entry.text() {
+                    Some(text) => text,
+                    None => {
+                        key.clear();
+                        value.clear();
+                        self.render(&entry, &mut key, &mut value);
+                        (key.as_str(), value.as_str())
                     }
-                    EntryKind::Upsert => self.encode_upsert(entry.key(), entry.value()),
+                };
+                let result = if k.is_empty() {
+                    Err(None)
+                } else {
+                    match entry.kind() {
+                        EntryKind::Append => self.encode_append(entry.level(), k, v),
+                        EntryKind::Upsert => self.encode_upsert(k, v),
+                    }
+                    .map_err(Some)
                 };
                 if let Err(e) = result {
                     add(&self.counters.dropped_invalid, 1);
-                    self.reporter.report(format_args!(
-                        "dropped a record with key {:?}: {e}",
-                        entry.key()
-                    ));
+                    match e {
+                        Some(e) => self
+                            .reporter
+                            .report(format_args!("dropped a record with key {k:?}: {e}")),
+                        None => self.reporter.report(format_args!(
+                            "dropped a captured record its renderer could not render"
+                        )),
+                    }
                 }
+                self.key_buf = key;
+                self.value_buf = value;
                 None
             }
             Msg::Flush(ack) => {
@@ -475,6 +518,28 @@ impl State {
                 None
             }
             Msg::Stop(ack) => Some(ack),
+        }
+    }
+
+    /// Renders a captured entry with its renderer. A renderer that panics
+    /// or is unknown leaves the key empty: the record is dropped and
+    /// counted, and the writer goes on.
+    fn render(&mut self, entry: &Entry, key: &mut String, value: &mut String) {
+        let Body::Captured { renderer, .. } = entry.body else {
+            return;
+        };
+        let index = renderer.0 as usize;
+        if index >= self.renderers_seen.len() {
+            self.renderers_seen = self.renderers.snapshot();
+        }
+        let Some(render) = self.renderers_seen.get(index) else {
+            return;
+        };
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            entry.render_with(&**render, key, value)
+        }));
+        if rendered.is_err() {
+            key.clear();
         }
     }
 

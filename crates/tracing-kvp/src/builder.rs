@@ -12,6 +12,7 @@ use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::capture::Renderer;
 use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::layer::{Clock, KvpLayer};
@@ -213,10 +214,14 @@ impl KvpLayerBuilder {
         if key.name_room() < 8 {
             return Err(invalid("it leaves no room in the key for a name"));
         }
+        let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
+        let renderer =
+            sink.register_renderer(Arc::new(Renderer::new(key.clone(), Arc::clone(&ids))));
         Ok(KvpLayer {
             sink,
             key,
-            ids: self.ids.unwrap_or_else(|| Arc::new(Ids::for_process())),
+            ids,
+            renderer,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             span_open_records: self.span_open_records,
             redactor: Redactor::new(&self.deny_list),

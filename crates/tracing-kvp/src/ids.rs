@@ -46,14 +46,24 @@ impl Ids {
         }
     }
 
-    /// The next id. Hex by hand: this runs once per record, and `fmt`
-    /// costs several times more.
-    pub(crate) fn next(&self) -> Id {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
+    /// The counter part of the next id, for [`Ids::format`] to turn into
+    /// the id later (on the writer thread).
+    pub(crate) fn next_n(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The id whose counter part is `n`.
+    pub(crate) fn format(&self, n: u64) -> Id {
         // 13 bytes of prefix and at most 16 hex digits fit the 32-byte buffer.
         let mut id = self.prefix;
         id.push_hex(n, 1);
         id
+    }
+
+    /// The next id. Hex by hand: this runs once per record, and `fmt`
+    /// costs several times more.
+    pub(crate) fn next(&self) -> Id {
+        self.format(self.next_n())
     }
 }
 

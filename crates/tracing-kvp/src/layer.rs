@@ -3,18 +3,20 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use kvp_codec::Level;
-use kvp_sink::Sink;
+use kvp_sink::{Entry, RendererId, Sink};
+use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
-use tracing::{Event, Id as SpanId, Subscriber};
+use tracing::{Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::capture::{CaptureFields, Header, Kind};
 use crate::fields::{push_field, push_redacted};
-use crate::ids::{Id, Ids};
+use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::limit::{Admit, Limiters};
 use crate::redact::Redactor;
@@ -33,6 +35,8 @@ pub struct KvpLayer {
     pub(crate) span_open_records: bool,
     pub(crate) redactor: Redactor,
     pub(crate) limiters: Arc<Limiters>,
+    /// Renders this layer's captured records on the writer thread.
+    pub(crate) renderer: RendererId,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -115,35 +119,30 @@ impl fmt::Debug for KvpLayer {
 /// `on_new_span`, after checking it is not there (azure-init inserted a
 /// type twice and panicked).
 struct SpanData {
-    id: Id,
-    parent: Option<Id>,
+    /// The counter part of the span's id ([`Ids::next_n`]).
+    id: u64,
+    parent: Option<u64>,
     start: SystemTime,
-    fields: String,
+    /// The span's fields, captured (see [`crate::capture`]).
+    fields: SmallVec<[u8; 128]>,
     error: bool,
 }
 
-/// Reused text buffers, one set per thread: after warm-up, formatting a
-/// record allocates nothing.
+/// Reused text buffers for provisioning reports, one set per thread: after
+/// warm-up, formatting a report allocates nothing.
 struct Buffers {
-    key: String,
     value: String,
     scratch: String,
     report: String,
-    /// The RFC 3339 text of one second (`2026-11-21T13:15:47`), and that
-    /// second: timestamps within it only format their milliseconds.
-    second: (u64, String),
 }
 
 impl Buffers {
     fn new() -> Self {
         Buffers {
-            // A key never exceeds its field, so the key buffer never grows;
-            // the others grow to the largest record seen and stay there.
-            key: String::with_capacity(kvp_codec::KEY_SIZE),
-            value: String::with_capacity(1024),
+            // They grow to the largest report seen and stay there.
+            value: String::with_capacity(256),
             scratch: String::with_capacity(256),
             report: String::new(),
-            second: (u64::MAX, String::with_capacity(24)),
         }
     }
 }
@@ -166,6 +165,29 @@ fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
     match (done, f) {
         (Some(r), _) => r,
         (None, Some(f)) => f(&mut Buffers::new()),
+        (None, None) => unreachable!("`f` is taken only when it runs"),
+    }
+}
+
+thread_local! {
+    /// Where a record is captured before it is copied into its entry.
+    static CAPTURE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
+/// Runs `f` with this thread's capture buffer, or a fresh one when it is
+/// busy (a field's `Debug` that itself logs) or gone (thread teardown).
+fn with_capture<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut f = Some(f);
+    let done = CAPTURE
+        .try_with(|cell| {
+            let mut b = cell.try_borrow_mut().ok()?;
+            f.take().map(|f| f(&mut b))
+        })
+        .ok()
+        .flatten();
+    match (done, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(&mut Vec::new()),
         (None, None) => unreachable!("`f` is taken only when it runs"),
     }
 }
@@ -278,121 +300,40 @@ impl Visit for FieldWriter<'_> {
 }
 
 impl KvpLayer {
-    /// Appends ` name=<RFC 3339, UTC, milliseconds>`.
-    fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: SystemTime) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(name);
-        out.push('=');
-        let Ok(since) = time.duration_since(SystemTime::UNIX_EPOCH) else {
-            // Before 1970: not worth a fast path.
-            let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));
-            return;
-        };
-        if second.0 != since.as_secs() {
-            second.1.clear();
-            let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs());
-            let _ = write!(second.1, "{}", humantime::format_rfc3339_seconds(whole));
-            second.1.pop(); // the `Z`
-            second.0 = since.as_secs();
-        }
-        out.push_str(&second.1);
-        let ms = since.subsec_millis();
-        let digits = [
-            b'.',
-            b'0' + (ms / 100) as u8,
-            b'0' + (ms / 10 % 10) as u8,
-            b'0' + (ms % 10) as u8,
-            b'Z',
-        ];
-        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
-    }
-
-    /// Visits span fields into `data.fields` (at open and on `record`),
-    /// noting an `error` field.
-    fn visit_span_fields(
+    /// Sends a captured record: its text is made on the writer thread. A
+    /// full queue is counted by the sink; the application goes on.
+    fn send_captured(
         &self,
-        data: &mut SpanData,
-        scratch: &mut String,
-        visit: impl FnOnce(&mut FieldWriter<'_>),
+        header: &Header,
+        meta: &'static Metadata<'static>,
+        fields: impl FnOnce(&mut Vec<u8>),
     ) {
-        let mut w = FieldWriter {
-            redactor: &self.redactor,
-            out: &mut data.fields,
-            scratch,
-            error: false,
-            report: None,
-        };
-        visit(&mut w);
-        data.error |= w.error;
+        with_capture(|buf| {
+            buf.clear();
+            header.write(buf);
+            fields(buf);
+            let entry = Entry::captured(Some(header.level), self.renderer, meta, buf);
+            self.sink.send(entry);
+        });
     }
 
-    fn send(&self, level: Level, key: &str, value: &str) {
-        // A full queue is counted by the sink; the application goes on.
-        self.sink.append(Some(level), key, value);
-    }
-
-    fn span_record(
+    fn span_header(
         &self,
-        b: &mut Buffers,
-        name: &str,
-        level: Level,
+        kind: Kind,
+        meta: &Metadata<'_>,
         data: &SpanData,
-        end: Option<SystemTime>,
         suppressed: u64,
-    ) {
-        b.value.clear();
-        Self::write_time(&mut b.second, &mut b.value, "start", data.start);
-        let id = match end {
-            Some(end) => {
-                Self::write_time(&mut b.second, &mut b.value, "end", end);
-                // Milliseconds with 3 decimals from whole microseconds: float
-                // formatting with a precision costs more than the rest of
-                // the record.
-                let us = end
-                    .duration_since(data.start)
-                    .unwrap_or_default()
-                    .as_micros();
-                b.value.push_str(" duration_ms=");
-                b.value.push_str(itoa::Buffer::new().format(us / 1000));
-                let frac = (us % 1000) as u16;
-                let digits = [
-                    b'.',
-                    b'0' + (frac / 100) as u8,
-                    b'0' + (frac / 10 % 10) as u8,
-                    b'0' + (frac % 10) as u8,
-                ];
-                b.value
-                    .push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
-                b.value.push_str(if data.error {
-                    " status=error"
-                } else {
-                    " status=ok"
-                });
-                data.id.as_str()
-            }
-            None => {
-                b.value.push_str(" status=open");
-                b.scratch.clear();
-                b.scratch.push_str(data.id.as_str());
-                b.scratch.push_str("-open");
-                b.scratch.as_str()
-            }
-        };
-        if let Some(parent) = &data.parent {
-            b.value.push_str(" parent=");
-            b.value.push_str(parent.as_str());
+    ) -> Header {
+        Header {
+            kind,
+            level: level_of(meta.level()),
+            id: data.id,
+            span: data.parent,
+            error: data.error,
+            suppressed,
+            time: data.start,
+            end: None,
         }
-        if suppressed > 0 {
-            let _ = write!(b.value, " suppressed={suppressed}");
-        }
-        if !data.fields.is_empty() {
-            b.value.push(' ');
-            b.value.push_str(&data.fields);
-        }
-        self.key.write(&mut b.key, level, name, id);
-        self.send(level, &b.key, &b.value);
     }
 }
 
@@ -408,22 +349,31 @@ where
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));
-        let mut data = SpanData {
-            id: self.ids.next(),
+        let (fields, error) = with_capture(|buf| {
+            buf.clear();
+            let mut w = CaptureFields {
+                out: buf,
+                redactor: &self.redactor,
+                error: false,
+            };
+            attrs.record(&mut w);
+            let error = w.error;
+            (SmallVec::from_slice(buf), error)
+        });
+        let data = SpanData {
+            id: self.ids.next_n(),
             parent,
             start: (self.clock)(),
-            fields: String::new(),
-            error: false,
+            fields,
+            error,
         };
-        with_buffers(|b| {
-            self.visit_span_fields(&mut data, &mut b.scratch, |w| attrs.record(w));
-            if self.span_open_records
-                && let Admit::Yes { suppressed } = self.limiters.admit(span.metadata())
-            {
-                let level = level_of(span.metadata().level());
-                self.span_record(b, span.name(), level, &data, None, suppressed);
-            }
-        });
+        let meta = span.metadata();
+        if self.span_open_records
+            && let Admit::Yes { suppressed } = self.limiters.admit(meta)
+        {
+            let header = self.span_header(Kind::SpanOpen, meta, &data, suppressed);
+            self.send_captured(&header, meta, |b| b.extend_from_slice(&data.fields));
+        }
         let mut ext = span.extensions_mut();
         if ext.get_mut::<SpanData>().is_none() {
             ext.insert(data);
@@ -436,7 +386,17 @@ where
         let Some(data) = ext.get_mut::<SpanData>() else {
             return;
         };
-        with_buffers(|b| self.visit_span_fields(data, &mut b.scratch, |w| values.record(w)));
+        with_capture(|buf| {
+            buf.clear();
+            let mut w = CaptureFields {
+                out: buf,
+                redactor: &self.redactor,
+                error: false,
+            };
+            values.record(&mut w);
+            data.error |= w.error;
+            data.fields.extend_from_slice(buf);
+        });
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -455,44 +415,31 @@ where
                 }
             }
         }
-        let is_report = meta.fields().field(HEALTH_REPORT_FIELD).is_some();
-        // A report upserts one record: it cannot flood, and is never held back.
-        let suppressed = if is_report {
-            0
-        } else {
-            match self.limiters.admit(meta) {
-                Admit::Yes { suppressed } => suppressed,
-                Admit::No => return,
-            }
+        if meta.fields().field(HEALTH_REPORT_FIELD).is_some() {
+            // A report upserts one record: it cannot flood, and is never
+            // held back by the rate limit.
+            self.report(event, level);
+            return;
+        }
+        let Admit::Yes { suppressed } = self.limiters.admit(meta) else {
+            return;
         };
-        with_buffers(|b| {
-            b.value.clear();
-            Self::write_time(&mut b.second, &mut b.value, "time", (self.clock)());
-            if let Some(id) = &span_id {
-                b.value.push_str(" span=");
-                b.value.push_str(id.as_str());
-            }
-            if suppressed > 0 {
-                let _ = write!(b.value, " suppressed={suppressed}");
-            }
-            b.report.clear();
-            let mut w = FieldWriter {
+        let header = Header {
+            kind: Kind::Event,
+            level,
+            id: self.ids.next_n(),
+            span: span_id,
+            error: false,
+            suppressed,
+            time: (self.clock)(),
+            end: None,
+        };
+        self.send_captured(&header, meta, |out| {
+            event.record(&mut CaptureFields {
+                out,
                 redactor: &self.redactor,
-                out: &mut b.value,
-                scratch: &mut b.scratch,
                 error: false,
-                report: is_report.then_some(&mut b.report),
-            };
-            event.record(&mut w);
-            if is_report {
-                self.sink
-                    .upsert(Some(level), PROVISIONING_REPORT_KEY, &b.report);
-                return;
-            }
-            let id = self.ids.next();
-            self.key
-                .write(&mut b.key, level, meta.target(), id.as_str());
-            self.send(level, &b.key, &b.value);
+            })
         });
     }
 
@@ -502,13 +449,33 @@ where
         let Some(data) = ext.get::<SpanData>() else {
             return;
         };
-        let Admit::Yes { suppressed } = self.limiters.admit(span.metadata()) else {
+        let meta = span.metadata();
+        let Admit::Yes { suppressed } = self.limiters.admit(meta) else {
             return;
         };
-        let end = (self.clock)();
+        let mut header = self.span_header(Kind::SpanClose, meta, data, suppressed);
+        header.end = Some((self.clock)());
+        self.send_captured(&header, meta, |b| b.extend_from_slice(&data.fields));
+    }
+}
+
+impl KvpLayer {
+    /// Upserts the provisioning report an event carries in its
+    /// `health_report` field. Reports are rare: formatted here, as text.
+    fn report(&self, event: &Event<'_>, level: Level) {
         with_buffers(|b| {
-            let level = level_of(span.metadata().level());
-            self.span_record(b, span.name(), level, data, Some(end), suppressed);
+            b.value.clear();
+            b.report.clear();
+            let mut w = FieldWriter {
+                redactor: &self.redactor,
+                out: &mut b.value,
+                scratch: &mut b.scratch,
+                error: false,
+                report: Some(&mut b.report),
+            };
+            event.record(&mut w);
+            self.sink
+                .upsert(Some(level), PROVISIONING_REPORT_KEY, &b.report);
         });
     }
 }

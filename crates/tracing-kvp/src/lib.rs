@@ -71,6 +71,7 @@
 //! ```
 
 mod builder;
+mod capture;
 mod fields;
 mod ids;
 mod key;

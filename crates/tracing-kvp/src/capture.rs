@@ -1,0 +1,487 @@
+//! Records captured on the application's thread, rendered on the writer's.
+//!
+//! The caller's thread does only what cannot wait: it reads the clock, takes
+//! an id, decides redaction, and copies each field's value as it is (a
+//! number as 8 bytes, text as its bytes; a `Debug` or `Display` value must
+//! be formatted here, because it is borrowed). The text of the record
+//! (escaping, timestamps, ids, the key) is made by [`Renderer`] on the
+//! writer thread, through [`kvp_sink::Render`], and is byte for byte what
+//! formatting on the caller's thread would give.
+//!
+//! The captured form, private to this crate:
+//!
+//! ```text
+//! header  kind u8 | level u8 | flags u8 | id u64 | [span or parent u64]
+//!         | suppressed u64 | time | [end time]
+//! time    seconds since 1970 i64 | nanoseconds u32
+//! fields  (index u8 | tag u8 | payload)*
+//! payload u64, i64, f64: 8 bytes; bool: 1 byte; text: length u32, bytes;
+//!         redacted: nothing
+//! ```
+//!
+//! Field names are not copied: the entry's context is the callsite's
+//! `&'static Metadata`, which names field `index`.
+
+use std::any::Any;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use kvp_codec::Level;
+use kvp_sink::Render;
+use parking_lot::Mutex;
+use smallvec::SmallVec;
+use tracing::Metadata;
+use tracing::field::{Field, Visit};
+
+use crate::fields::{push_field, push_redacted};
+use crate::ids::Ids;
+use crate::key::KeyLayout;
+use crate::redact::Redactor;
+
+/// What a captured record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Event = 0,
+    SpanClose = 1,
+    SpanOpen = 2,
+}
+
+const HAS_SPAN: u8 = 1;
+const ERROR: u8 = 2;
+
+const U64: u8 = 0;
+const I64: u8 = 1;
+const F64: u8 = 2;
+const BOOL: u8 = 3;
+const TEXT: u8 = 4;
+const REDACTED: u8 = 5;
+
+/// The fixed part of a captured record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header {
+    pub(crate) kind: Kind,
+    pub(crate) level: Level,
+    /// The record's id (an event's) or the span's.
+    pub(crate) id: u64,
+    /// The enclosing span of an event, the parent of a span.
+    pub(crate) span: Option<u64>,
+    /// A span's error status.
+    pub(crate) error: bool,
+    pub(crate) suppressed: u64,
+    /// An event's time, a span's start.
+    pub(crate) time: SystemTime,
+    /// A closed span's end.
+    pub(crate) end: Option<SystemTime>,
+}
+
+impl Header {
+    /// The most bytes a header takes.
+    const MAX: usize = 3 + 8 + 8 + 8 + 2 * 12;
+
+    /// Appends the header to `out`, assembled on the stack first: one copy
+    /// instead of one per part.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; Self::MAX];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        let flags =
+            if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
+        put(&[self.kind as u8, self.level as u8, flags]);
+        put(&self.id.to_le_bytes());
+        if let Some(span) = self.span {
+            put(&span.to_le_bytes());
+        }
+        put(&self.suppressed.to_le_bytes());
+        put(&time_bytes(self.time));
+        if let Some(end) = self.end {
+            put(&time_bytes(end));
+        }
+        out.extend_from_slice(&buf[..at]);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Option<Header> {
+        let kind = match r.u8()? {
+            0 => Kind::Event,
+            1 => Kind::SpanClose,
+            2 => Kind::SpanOpen,
+            _ => return None,
+        };
+        let level = level_from(r.u8()?)?;
+        let flags = r.u8()?;
+        let id = r.u64()?;
+        let span = if flags & HAS_SPAN != 0 {
+            Some(r.u64()?)
+        } else {
+            None
+        };
+        let suppressed = r.u64()?;
+        let time = r.time()?;
+        let end = if kind == Kind::SpanClose {
+            Some(r.time()?)
+        } else {
+            None
+        };
+        Some(Header {
+            kind,
+            level,
+            id,
+            span,
+            error: flags & ERROR != 0,
+            suppressed,
+            time,
+            end,
+        })
+    }
+}
+
+fn level_from(b: u8) -> Option<Level> {
+    [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+    ]
+    .into_iter()
+    .find(|l| *l as u8 == b)
+}
+
+/// A time as seconds since 1970 (i64) and nanoseconds (u32).
+fn time_bytes(t: SystemTime) -> [u8; 12] {
+    let (secs, nanos) = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        // Before 1970: whole seconds back, then forward by the nanoseconds.
+        Err(e) => {
+            let d = e.duration();
+            let secs = -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0);
+            let nanos = if d.subsec_nanos() > 0 {
+                1_000_000_000 - d.subsec_nanos()
+            } else {
+                0
+            };
+            (secs, nanos)
+        }
+    };
+    let mut out = [0u8; 12];
+    out[..8].copy_from_slice(&secs.to_le_bytes());
+    out[8..].copy_from_slice(&nanos.to_le_bytes());
+    out
+}
+
+/// Reads a capture; every read is checked, so a malformed capture gives
+/// `None`, never a panic.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+    fn time(&mut self) -> Option<SystemTime> {
+        let secs = i64::from_le_bytes(self.array()?);
+        let nanos = Duration::from_nanos(u64::from(u32::from_le_bytes(self.array()?)));
+        let base = if secs >= 0 {
+            SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
+        } else {
+            SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+        };
+        base.checked_add(nanos)
+    }
+    fn text(&mut self) -> Option<&'a str> {
+        let len = u32::from_le_bytes(self.array()?) as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+}
+
+/// Copies field values into a capture, redacting denied names.
+pub(crate) struct CaptureFields<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) redactor: &'a Redactor,
+    /// An `error` field, or an `Error` value, was seen.
+    pub(crate) error: bool,
+}
+
+impl CaptureFields<'_> {
+    /// Starts a field; `false` (after writing the redaction) when its name
+    /// is denied and its value must not be looked at.
+    fn head(&mut self, field: &Field, tag: u8) -> bool {
+        if field.name() == "error" {
+            self.error = true;
+        }
+        // Field indexes are below 32: tracing's limit per callsite.
+        let index = field.index() as u8;
+        if self.redactor.is_denied(field.name()) {
+            self.out.extend_from_slice(&[index, REDACTED]);
+            return false;
+        }
+        self.out.extend_from_slice(&[index, tag]);
+        true
+    }
+
+    /// Formats `value` as a text payload, its length filled in after.
+    fn formatted(&mut self, value: fmt::Arguments<'_>) {
+        let at = self.out.len();
+        self.out.extend_from_slice(&[0; 4]);
+        // Writing into memory cannot fail; a Debug impl that fails leaves
+        // what it wrote.
+        // (`io::Write` would panic on a failing Debug impl: use `fmt`'s.)
+        let _ = Bytes(self.out).write_fmt(value);
+        let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
+        self.out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// `fmt::Write` into bytes.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Visit for CaptureFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.head(field, TEXT) {
+            // Longer text is cut at 4 GiB, far past any record.
+            let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+            self.out.extend_from_slice(&len.to_le_bytes());
+            self.out
+                .extend_from_slice(&value.as_bytes()[..len as usize]);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.head(field, TEXT) {
+            self.formatted(format_args!("{value:?}"));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.head(field, U64) {
+            self.out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.head(field, I64) {
+            self.out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.head(field, F64) {
+            self.out.extend_from_slice(&value.to_bits().to_le_bytes());
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.head(field, BOOL) {
+            self.out.push(u8::from(value));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.error = true;
+        if self.head(field, TEXT) {
+            self.formatted(format_args!("{}", ErrorChain(value)));
+        }
+    }
+}
+
+/// An error and its sources: `outer: inner: root`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+/// Appends the fields of a capture as ` name=value` text.
+fn render_fields(meta: &Metadata<'static>, r: &mut Reader<'_>, out: &mut String) -> Option<()> {
+    let names: SmallVec<[&'static str; 32]> = meta.fields().iter().map(|f| f.name()).collect();
+    while !r.0.is_empty() {
+        let name = *names.get(usize::from(r.u8()?))?;
+        match r.u8()? {
+            U64 => push_field(out, name, itoa::Buffer::new().format(r.u64()?)),
+            I64 => push_field(out, name, itoa::Buffer::new().format(r.u64()? as i64)),
+            // `ryu` writes what `Debug` writes (`1.5`, `2.0`, `1e20`, `NaN`,
+            // `inf`), several times faster.
+            F64 => push_field(
+                out,
+                name,
+                ryu::Buffer::new().format(f64::from_bits(r.u64()?)),
+            ),
+            BOOL => push_field(out, name, if r.u8()? != 0 { "true" } else { "false" }),
+            TEXT => push_field(out, name, r.text()?),
+            REDACTED => push_redacted(out, name),
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// Turns this layer's captures into records, on the writer thread.
+pub(crate) struct Renderer {
+    pub(crate) key: KeyLayout,
+    pub(crate) ids: Arc<Ids>,
+    /// The RFC 3339 text of one second, reused while records fall in it.
+    second: Mutex<(u64, String)>,
+}
+
+impl Renderer {
+    pub(crate) fn new(key: KeyLayout, ids: Arc<Ids>) -> Self {
+        Renderer {
+            key,
+            ids,
+            second: Mutex::new((u64::MAX, String::with_capacity(24))),
+        }
+    }
+
+    fn render_parts(
+        &self,
+        meta: &Metadata<'static>,
+        bytes: &[u8],
+        key: &mut String,
+        value: &mut String,
+    ) -> Option<()> {
+        let mut r = Reader(bytes);
+        let h = Header::read(&mut r)?;
+        let mut second = self.second.lock();
+        let second = &mut *second;
+        let (name, id) = match h.kind {
+            Kind::Event => {
+                write_time(second, value, "time", h.time);
+                if let Some(span) = h.span {
+                    value.push_str(" span=");
+                    value.push_str(self.ids.format(span).as_str());
+                }
+                if h.suppressed > 0 {
+                    let _ = write!(value, " suppressed={}", h.suppressed);
+                }
+                render_fields(meta, &mut r, value)?;
+                (meta.target(), self.ids.format(h.id))
+            }
+            Kind::SpanClose | Kind::SpanOpen => {
+                write_time(second, value, "start", h.time);
+                let mut id = self.ids.format(h.id);
+                match h.end {
+                    Some(end) => {
+                        write_time(second, value, "end", end);
+                        push_duration(value, end.duration_since(h.time).unwrap_or_default());
+                        value.push_str(if h.error {
+                            " status=error"
+                        } else {
+                            " status=ok"
+                        });
+                    }
+                    None => {
+                        value.push_str(" status=open");
+                        // An id has room for the suffix (at most 29 of 32 bytes
+                        // are used); a failure would only shorten the key.
+                        let _ = id.write_str("-open");
+                    }
+                }
+                if let Some(parent) = h.span {
+                    value.push_str(" parent=");
+                    value.push_str(self.ids.format(parent).as_str());
+                }
+                if h.suppressed > 0 {
+                    let _ = write!(value, " suppressed={}", h.suppressed);
+                }
+                render_fields(meta, &mut r, value)?;
+                (meta.name(), id)
+            }
+        };
+        self.key.write(key, h.level, name, id.as_str());
+        Some(())
+    }
+}
+
+impl Render for Renderer {
+    fn render(
+        &self,
+        context: &'static (dyn Any + Send + Sync),
+        bytes: &[u8],
+        key: &mut String,
+        value: &mut String,
+    ) {
+        let rendered = context
+            .downcast_ref::<Metadata<'static>>()
+            .and_then(|meta| self.render_parts(meta, bytes, key, value));
+        if rendered.is_none() {
+            // The writer drops a record with an empty key, and counts it.
+            key.clear();
+        }
+    }
+}
+
+/// Appends ` duration_ms=<ms>.<3 digits>` from whole microseconds: float
+/// formatting with a precision costs more than the rest of the record.
+fn push_duration(out: &mut String, d: Duration) {
+    let us = d.as_micros();
+    out.push_str(" duration_ms=");
+    out.push_str(itoa::Buffer::new().format(us / 1000));
+    let frac = (us % 1000) as u16;
+    let digits = [
+        '.',
+        char::from(b'0' + (frac / 100) as u8),
+        char::from(b'0' + (frac / 10 % 10) as u8),
+        char::from(b'0' + (frac % 10) as u8),
+    ];
+    out.extend(digits);
+}
+
+/// Appends ` name=<RFC 3339, UTC, milliseconds>`; `second` caches the text
+/// of the last whole second formatted.
+fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: SystemTime) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(name);
+    out.push('=');
+    let Ok(since) = time.duration_since(SystemTime::UNIX_EPOCH) else {
+        // Before 1970: not worth a fast path.
+        let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));
+        return;
+    };
+    if second.0 != since.as_secs() {
+        second.1.clear();
+        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs());
+        let _ = write!(second.1, "{}", humantime::format_rfc3339_seconds(whole));
+        second.1.pop(); // the `Z`
+        second.0 = since.as_secs();
+    }
+    out.push_str(&second.1);
+    let ms = since.subsec_millis();
+    let digits = [
+        '.',
+        char::from(b'0' + (ms / 100) as u8),
+        char::from(b'0' + (ms / 10 % 10) as u8),
+        char::from(b'0' + (ms % 10) as u8),
+        'Z',
+    ];
+    out.extend(digits);
+}
