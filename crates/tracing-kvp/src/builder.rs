@@ -222,6 +222,7 @@ impl KvpLayerBuilder {
             key,
             ids,
             renderer,
+            instance: crate::layer::next_instance(),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             span_open_records: self.span_open_records,
             redactor: Redactor::new(&self.deny_list),

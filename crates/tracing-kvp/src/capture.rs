@@ -35,6 +35,7 @@ use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
 use crate::fields::{push_field, push_redacted};
+use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::redact::Redactor;
@@ -211,6 +212,8 @@ impl<'a> Reader<'a> {
 pub(crate) struct CaptureFields<'a> {
     pub(crate) out: &'a mut Vec<u8>,
     pub(crate) redactor: &'a Redactor,
+    /// The flags of the fields' callsite, under `redactor`.
+    pub(crate) flags: FieldFlags,
     /// An `error` field, or an `Error` value, was seen.
     pub(crate) error: bool,
 }
@@ -219,16 +222,17 @@ impl CaptureFields<'_> {
     /// Starts a field; `false` (after writing the redaction) when its name
     /// is denied and its value must not be looked at.
     fn head(&mut self, field: &Field, tag: u8) -> bool {
-        if field.name() == "error" {
+        let index = field.index();
+        if self.flags.error & 1u32.checked_shl(index as u32).unwrap_or(0) != 0 {
             self.error = true;
         }
         // Field indexes are below 32: tracing's limit per callsite.
-        let index = field.index() as u8;
-        if self.redactor.is_denied(field.name()) {
-            self.out.extend_from_slice(&[index, REDACTED]);
+        let byte = index as u8;
+        if self.flags.is_denied(index, field.name(), self.redactor) {
+            self.out.extend_from_slice(&[byte, REDACTED]);
             return false;
         }
-        self.out.extend_from_slice(&[index, tag]);
+        self.out.extend_from_slice(&[byte, tag]);
         true
     }
 

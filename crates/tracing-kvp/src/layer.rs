@@ -3,6 +3,8 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
 use kvp_codec::Level;
@@ -16,6 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::{CaptureFields, Header, Kind};
 use crate::fields::{push_field, push_redacted};
+use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::limit::{Admit, Limiters};
@@ -37,6 +40,8 @@ pub struct KvpLayer {
     pub(crate) limiters: Arc<Limiters>,
     /// Renders this layer's captured records on the writer thread.
     pub(crate) renderer: RendererId,
+    /// Tells this layer's entries in [`ENTERED`] from other layers'.
+    pub(crate) instance: u64,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -190,6 +195,28 @@ fn with_capture<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         (None, Some(f)) => f(&mut Vec::new()),
         (None, None) => unreachable!("`f` is taken only when it runs"),
     }
+}
+
+/// A span this layer saw entered on this thread.
+struct Entered {
+    layer: u64,
+    span: SpanId,
+    /// The span's KVP id, looked up when an event first needs it.
+    kvp: Option<Option<u64>>,
+}
+
+thread_local! {
+    /// The spans entered on this thread, innermost last. The innermost of a
+    /// layer's is the span of its contextual events; keeping this stack
+    /// saves each event the registry's lookup of the current span and of
+    /// its extensions (about 90 ns of an event's 300).
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A unique number per layer built.
+pub(crate) fn next_instance() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Relaxed)
 }
 
 fn level_of(level: &tracing::Level) -> Level {
@@ -354,6 +381,7 @@ where
             let mut w = CaptureFields {
                 out: buf,
                 redactor: &self.redactor,
+                flags: FieldFlags::get(attrs.metadata(), &self.redactor),
                 error: false,
             };
             attrs.record(&mut w);
@@ -391,6 +419,7 @@ where
             let mut w = CaptureFields {
                 out: buf,
                 redactor: &self.redactor,
+                flags: FieldFlags::get(span.metadata(), &self.redactor),
                 error: false,
             };
             values.record(&mut w);
@@ -402,10 +431,7 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let level = level_of(meta.level());
-        let span = ctx.event_span(event);
-        let span_id = span
-            .as_ref()
-            .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.id));
+        let span_id = self.event_span_id(event, &ctx);
         if level == Level::Error
             && let Some(scope) = ctx.event_scope(event)
         {
@@ -415,7 +441,8 @@ where
                 }
             }
         }
-        if meta.fields().field(HEALTH_REPORT_FIELD).is_some() {
+        let flags = FieldFlags::get(meta, &self.redactor);
+        if flags.report {
             // A report upserts one record: it cannot flood, and is never
             // held back by the rate limit.
             self.report(event, level);
@@ -438,8 +465,33 @@ where
             event.record(&mut CaptureFields {
                 out,
                 redactor: &self.redactor,
+                flags,
                 error: false,
             })
+        });
+    }
+
+    fn on_enter(&self, id: &SpanId, _: Context<'_, S>) {
+        let _ = ENTERED.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut() {
+                stack.push(Entered {
+                    layer: self.instance,
+                    span: id.clone(),
+                    kvp: None,
+                });
+            }
+        });
+    }
+
+    fn on_exit(&self, id: &SpanId, _: Context<'_, S>) {
+        let _ = ENTERED.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut()
+                && let Some(at) = stack
+                    .iter()
+                    .rposition(|e| e.layer == self.instance && e.span == *id)
+            {
+                stack.remove(at);
+            }
         });
     }
 
@@ -460,6 +512,30 @@ where
 }
 
 impl KvpLayer {
+    /// The KVP id of the span an event belongs to, if any.
+    fn event_span_id<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let of = |id: &SpanId| {
+            ctx.span(id)
+                .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.id))
+        };
+        if event.is_contextual() {
+            let found = ENTERED.try_with(|stack| {
+                let mut stack = stack.try_borrow_mut().ok()?;
+                let Some(top) = stack.iter_mut().rev().find(|e| e.layer == self.instance) else {
+                    return Some(None);
+                };
+                Some(*top.kvp.get_or_insert_with(|| of(&top.span)))
+            });
+            if let Ok(Some(id)) = found {
+                return id;
+            }
+        }
+        ctx.event_span(event).and_then(|s| of(&s.id()))
+    }
+
     /// Upserts the provisioning report an event carries in its
     /// `health_report` field. Reports are rare: formatted here, as text.
     fn report(&self, event: &Event<'_>, level: Level) {

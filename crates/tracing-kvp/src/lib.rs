@@ -73,6 +73,7 @@
 mod builder;
 mod capture;
 mod fields;
+mod flags;
 mod ids;
 mod key;
 mod layer;

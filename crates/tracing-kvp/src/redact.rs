@@ -86,6 +86,11 @@ impl Redactor {
             .any(|f| contains_ignore_ascii_case(name, f))
     }
 
+    /// Tells this list from other layers' lists in per-thread caches.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Whether field `name` must be redacted.
     pub(crate) fn is_denied(&self, name: &'static str) -> bool {
         if self.fragments.is_empty() {

@@ -1,0 +1,80 @@
+//! What the layer must know about a callsite's fields (which are redacted,
+//! which mark an error, whether it carries a provisioning report), worked
+//! out once per thread and callsite instead of once per field per record.
+
+use std::cell::RefCell;
+
+use tracing::Metadata;
+
+use crate::redact::Redactor;
+use crate::report::HEALTH_REPORT_FIELD;
+
+/// One bit per field index (tracing allows at most 32 fields a callsite).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FieldFlags {
+    /// Fields whose value must not be written.
+    pub(crate) denied: u32,
+    /// Fields named `error`: a span that records one closes with
+    /// `status=error`.
+    pub(crate) error: u32,
+    /// The callsite has a `health_report` field.
+    pub(crate) report: bool,
+}
+
+impl FieldFlags {
+    fn of(meta: &Metadata<'_>, redactor: &Redactor) -> Self {
+        let mut flags = FieldFlags::default();
+        for field in meta.fields() {
+            let bit = 1u32.checked_shl(field.index() as u32).unwrap_or(0);
+            let name = field.name();
+            if redactor.is_denied(name) {
+                flags.denied |= bit;
+            }
+            if name == "error" {
+                flags.error |= bit;
+            }
+            flags.report |= name == HEALTH_REPORT_FIELD;
+        }
+        flags
+    }
+
+    /// The flags of `meta`'s fields under `redactor`'s deny list.
+    pub(crate) fn get(meta: &'static Metadata<'static>, redactor: &Redactor) -> Self {
+        let addr = std::ptr::from_ref(meta) as usize;
+        // Fibonacci hashing: the top bits of the product mix every bit of
+        // the address.
+        let slot = ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SLOTS;
+        CACHE
+            .try_with(|c| {
+                let mut c = c.try_borrow_mut().ok()?;
+                let (a, id, flags) = c[slot];
+                if a == addr && id == redactor.id() {
+                    return Some(flags);
+                }
+                let flags = FieldFlags::of(meta, redactor);
+                c[slot] = (addr, redactor.id(), flags);
+                Some(flags)
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| FieldFlags::of(meta, redactor))
+    }
+
+    /// Whether field `index` is denied; fields past 32, which tracing does
+    /// not allow, are checked by name.
+    pub(crate) fn is_denied(&self, index: usize, name: &'static str, redactor: &Redactor) -> bool {
+        match 1u32.checked_shl(index as u32) {
+            Some(bit) if index < 32 => self.denied & bit != 0,
+            _ => redactor.is_denied(name),
+        }
+    }
+}
+
+const SLOTS: usize = 64;
+
+thread_local! {
+    /// Recent callsites' flags, keyed by the metadata's address and the
+    /// deny list's id.
+    static CACHE: RefCell<[(usize, u64, FieldFlags); SLOTS]> =
+        const { RefCell::new([(0, 0, FieldFlags { denied: 0, error: 0, report: false }); SLOTS]) };
+}
