@@ -370,9 +370,8 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        if span.extensions().get::<SpanData>().is_some() {
-            return;
-        }
+        // A span is new once: the check that keeps `SpanData` from being
+        // inserted twice is made where it is inserted, under the write lock.
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));

@@ -44,10 +44,16 @@
 //!
 //! # Cost on the caller's thread
 //!
-//! Fields are written into reused per-thread buffers and the record goes to
-//! the sink's bounded queue: no heap allocation per event in steady state
-//! (a test proves it with a counting allocator), no I/O, no lock held across
-//! a system call. Encoding and writing happen on the writer thread.
+//! The caller's thread only captures a record: the clock, an id, and each
+//! field's value as it is (numbers as bytes, text copied; `Debug` and
+//! `Display` values formatted, since they are borrowed), into a reused
+//! per-thread buffer, then hands it to the sink's bounded queue. The text
+//! (escaping, timestamps, ids, the key), the encoding and the write happen
+//! on the writer thread, through [`kvp_sink::Render`]. No heap allocation
+//! per event in steady state (a test proves it with a counting allocator),
+//! no I/O, no lock held across a system call. The span an event belongs to
+//! comes from a per-thread stack of the spans this layer saw entered, so an
+//! event does not look up the registry's current span.
 //!
 //! # Filtering
 //!

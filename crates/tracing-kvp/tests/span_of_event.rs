@@ -1,0 +1,135 @@
+//! Which span an event names (`span=<id>`): the innermost entered span this
+//! layer records, an explicit parent, or none; with spans exited out of
+//! order, spans the layer's filter leaves out, and two layers on one thread.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use tracing::Dispatch;
+use tracing_kvp::{Ids, KvpLayer, parse_fields};
+use tracing_subscriber::prelude::*;
+
+fn dispatch(pool: &common::Pool, tag: u64) -> Dispatch {
+    let layer = KvpLayer::builder("agent")
+        .vm_id("vm")
+        .env_var("TRACING_KVP_TEST_UNSET_VARIABLE")
+        .filter("info")
+        .rate_limit(None)
+        .ids(Ids::with_tag(tag))
+        .build(pool.sink.clone())
+        .unwrap();
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// `name` field of each event -> its `span` field, and span name -> id.
+fn read(pool: &common::Pool) -> (HashMap<String, String>, HashMap<String, String>) {
+    let (mut events, mut spans) = (HashMap::new(), HashMap::new());
+    for (key, value) in pool.flush() {
+        let parts: Vec<&str> = key.split('|').collect();
+        let fields: HashMap<String, String> = parse_fields(&value).unwrap().into_iter().collect();
+        if let Some(name) = fields.get("name") {
+            let span = fields.get("span").cloned().unwrap_or_else(|| "-".into());
+            events.insert(name.clone(), span);
+        } else if fields.contains_key("start") {
+            spans.insert(parts[3].to_owned(), parts[4].to_owned());
+        }
+    }
+    (events, spans)
+}
+
+#[test]
+fn events_name_the_right_span() {
+    let pool = common::pool();
+    let d = dispatch(&pool, 1);
+    tracing::dispatcher::with_default(&d, || {
+        tracing::info!(name = "outside");
+        let outer = tracing::info_span!("outer");
+        let inner = tracing::info_span!("inner");
+        let hidden = tracing::debug_span!("hidden_by_filter");
+        let other = tracing::info_span!("other");
+        let o = outer.enter();
+        tracing::info!(name = "in_outer");
+        let i = inner.enter();
+        let h = hidden.enter();
+        tracing::info!(name = "in_inner_under_a_filtered_span");
+        drop(h);
+        tracing::info!(parent: &other, name = "explicit_parent");
+        tracing::info!(parent: None, name = "explicit_root");
+        // Exited out of order: `outer` first, while `inner` stays entered.
+        drop(o);
+        tracing::info!(name = "inner_after_outer_exit");
+        drop(i);
+        tracing::info!(name = "after_all_exits");
+        other.in_scope(|| tracing::info!(name = "in_scope"));
+        // Re-entering a span already entered.
+        let a = outer.enter();
+        let b = outer.enter();
+        drop(b);
+        tracing::info!(name = "outer_reentered");
+        drop(a);
+    });
+    drop(d);
+    let (events, spans) = read(&pool);
+    let id = |s: &str| spans[s].clone();
+    let expected = [
+        ("outside", "-".to_owned()),
+        ("in_outer", id("outer")),
+        ("in_inner_under_a_filtered_span", id("inner")),
+        ("explicit_parent", id("other")),
+        ("explicit_root", "-".to_owned()),
+        ("inner_after_outer_exit", id("inner")),
+        ("after_all_exits", "-".to_owned()),
+        ("in_scope", id("other")),
+        ("outer_reentered", id("outer")),
+    ];
+    for (name, span) in expected {
+        assert_eq!(events[name], span, "{name}: {events:?} {spans:?}");
+    }
+    assert!(!spans.contains_key("hidden_by_filter"));
+}
+
+#[test]
+fn two_layers_on_one_thread_keep_their_own_spans() {
+    let pool = common::pool();
+    let (a, b) = (dispatch(&pool, 0xa), dispatch(&pool, 0xb));
+    tracing::dispatcher::with_default(&a, || {
+        let span_a = tracing::info_span!("span_a");
+        let _ea = span_a.enter();
+        tracing::dispatcher::with_default(&b, || {
+            tracing::info!(name = "b_without_span");
+            let span_b = tracing::info_span!("span_b");
+            span_b.in_scope(|| tracing::info!(name = "b_in_span"));
+        });
+        tracing::info!(name = "a_in_span");
+    });
+    drop((a, b));
+    let (events, spans) = read(&pool);
+    assert_eq!(events["b_without_span"], "-");
+    assert_eq!(events["b_in_span"], spans["span_b"]);
+    assert_eq!(events["a_in_span"], spans["span_a"]);
+}
+
+/// A `Debug` impl that fails: the record keeps what it wrote, and nothing
+/// panics (`io::Write::write_fmt` would).
+struct Failing;
+
+impl std::fmt::Debug for Failing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("partial")?;
+        Err(std::fmt::Error)
+    }
+}
+
+#[test]
+fn a_failing_debug_impl_is_written_as_far_as_it_got() {
+    let pool = common::pool();
+    let d = dispatch(&pool, 2);
+    tracing::dispatcher::with_default(&d, || tracing::info!(name = "failing", v = ?Failing));
+    drop(d);
+    let records = pool.flush();
+    let (_, value) = records.iter().find(|(_, v)| v.contains("failing")).unwrap();
+    assert!(value.ends_with("v=partial"), "{value}");
+}
