@@ -8,7 +8,7 @@ use std::any::Any;
 use kvp_codec::Level;
 use smallvec::SmallVec;
 
-use crate::render::{Render, RendererId};
+use crate::render::RendererId;
 
 /// Bytes kept inline in an [`Entry`]; longer entries spill to the heap. A
 /// typical event record fits: as text (key about 110 bytes, value about
@@ -129,10 +129,8 @@ impl Entry {
         }
     }
 
-    /// Renders a captured entry with `render` into `key` and `value`.
-    pub(crate) fn render_with(&self, render: &dyn Render, key: &mut String, value: &mut String) {
-        if let Body::Captured { context, .. } = self.body {
-            render.render(context, &self.bytes, key, value);
-        }
+    /// The bytes: key then value, or the capture.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }

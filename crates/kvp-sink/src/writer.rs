@@ -525,7 +525,7 @@ impl State {
     /// or is unknown leaves the key empty: the record is dropped and
     /// counted, and the writer goes on.
     fn render(&mut self, entry: &Entry, key: &mut String, value: &mut String) {
-        let Body::Captured { renderer, .. } = entry.body else {
+        let Body::Captured { renderer, context } = entry.body else {
             return;
         };
         let index = renderer.0 as usize;
@@ -536,7 +536,7 @@ impl State {
             return;
         };
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            entry.render_with(&**render, key, value)
+            render.render(context, entry.bytes(), key, value)
         }));
         if rendered.is_err() {
             key.clear();

@@ -448,14 +448,15 @@ fn push_duration(out: &mut String, d: Duration) {
     let us = d.as_micros();
     out.push_str(" duration_ms=");
     out.push_str(itoa::Buffer::new().format(us / 1000));
-    let frac = (us % 1000) as u16;
-    let digits = [
-        '.',
-        char::from(b'0' + (frac / 100) as u8),
-        char::from(b'0' + (frac / 10 % 10) as u8),
-        char::from(b'0' + (frac % 10) as u8),
-    ];
-    out.extend(digits);
+    push_thousandths(out, (us % 1000) as u16);
+}
+
+/// Appends `.` and `n` (below 1000) as three digits.
+fn push_thousandths(out: &mut String, n: u16) {
+    out.push('.');
+    for digit in [n / 100, n / 10 % 10, n % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Appends ` name=<RFC 3339, UTC, milliseconds>`; `second` caches the text
@@ -479,13 +480,6 @@ fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: Sy
         second.0 = since.as_secs();
     }
     out.push_str(&second.1);
-    let ms = since.subsec_millis();
-    let digits = [
-        '.',
-        char::from(b'0' + (ms / 100) as u8),
-        char::from(b'0' + (ms / 10 % 10) as u8),
-        char::from(b'0' + (ms % 10) as u8),
-        'Z',
-    ];
-    out.extend(digits);
+    push_thousandths(out, since.subsec_millis() as u16);
+    out.push('Z');
 }

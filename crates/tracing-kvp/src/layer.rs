@@ -10,20 +10,20 @@ use std::time::SystemTime;
 use kvp_codec::Level;
 use kvp_sink::{Entry, RendererId, Sink};
 use smallvec::SmallVec;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::{CaptureFields, Header, Kind};
-use crate::fields::{push_field, push_redacted};
+use crate::fields::push_field;
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::key::KeyLayout;
 use crate::limit::{Admit, Limiters};
+use crate::redact::REDACTED;
 use crate::redact::Redactor;
-use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY};
+use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField};
 
 /// Where the time comes from (injectable for reproducible tests).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -133,47 +133,6 @@ struct SpanData {
     error: bool,
 }
 
-/// Reused text buffers for provisioning reports, one set per thread: after
-/// warm-up, formatting a report allocates nothing.
-struct Buffers {
-    value: String,
-    scratch: String,
-    report: String,
-}
-
-impl Buffers {
-    fn new() -> Self {
-        Buffers {
-            // They grow to the largest report seen and stay there.
-            value: String::with_capacity(256),
-            scratch: String::with_capacity(256),
-            report: String::new(),
-        }
-    }
-}
-
-thread_local! {
-    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::new());
-}
-
-/// Runs `f` with this thread's buffers, or fresh ones when they are busy (a
-/// field's `Debug` that itself logs) or gone (thread teardown).
-fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
-    let mut f = Some(f);
-    let done = BUFFERS
-        .try_with(|cell| {
-            let mut b = cell.try_borrow_mut().ok()?;
-            f.take().map(|f| f(&mut b))
-        })
-        .ok()
-        .flatten();
-    match (done, f) {
-        (Some(r), _) => r,
-        (None, Some(f)) => f(&mut Buffers::new()),
-        (None, None) => unreachable!("`f` is taken only when it runs"),
-    }
-}
-
 thread_local! {
     /// Where a record is captured before it is copied into its entry.
     static CAPTURE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
@@ -226,103 +185,6 @@ fn level_of(level: &tracing::Level) -> Level {
         tracing::Level::INFO => Level::Info,
         tracing::Level::WARN => Level::Warn,
         tracing::Level::ERROR => Level::Error,
-    }
-}
-
-/// Writes fields as `name=value` (see the `fields` module for escaping).
-struct FieldWriter<'a> {
-    redactor: &'a Redactor,
-    out: &'a mut String,
-    scratch: &'a mut String,
-    /// An `error` field, or an `Error` value, was seen.
-    error: bool,
-    /// Where the `health_report` field goes, when wanted.
-    report: Option<&'a mut String>,
-}
-
-impl FieldWriter<'_> {
-    fn seen(&mut self, field: &Field) {
-        if field.name() == "error" {
-            self.error = true;
-        }
-    }
-}
-
-impl FieldWriter<'_> {
-    /// Writes `name=<redacted>` for a denied field and returns `true`;
-    /// the value is never formatted.
-    fn redacted(&mut self, field: &Field) -> bool {
-        if !self.redactor.is_denied(field.name()) {
-            return false;
-        }
-        self.seen(field);
-        push_redacted(self.out, field.name());
-        true
-    }
-}
-
-impl Visit for FieldWriter<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if self.redacted(field) {
-            return;
-        }
-        self.seen(field);
-        if field.name() == HEALTH_REPORT_FIELD
-            && let Some(report) = self.report.as_mut()
-        {
-            report.push_str(value);
-            return;
-        }
-        push_field(self.out, field.name(), value);
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.redacted(field) {
-            return;
-        }
-        self.scratch.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(self.scratch, "{value:?}");
-        let text = std::mem::take(self.scratch);
-        self.record_str(field, &text);
-        *self.scratch = text;
-    }
-
-    // Numbers and booleans without the `fmt` machinery: they are the most
-    // common fields and never need quoting.
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.record_str(field, itoa::Buffer::new().format(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.record_str(field, itoa::Buffer::new().format(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        // `ryu` writes what `Debug` writes (`1.5`, `2.0`, `1e20`, `NaN`,
-        // `inf`), several times faster.
-        self.record_str(field, ryu::Buffer::new().format(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.record_str(field, if value { "true" } else { "false" });
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.error = true;
-        if self.redacted(field) {
-            return;
-        }
-        self.scratch.clear();
-        let _ = write!(self.scratch, "{value}");
-        let mut source = value.source();
-        while let Some(s) = source {
-            let _ = write!(self.scratch, ": {s}");
-            source = s.source();
-        }
-        let text = std::mem::take(self.scratch);
-        self.record_str(field, &text);
-        *self.scratch = text;
     }
 }
 
@@ -536,21 +398,16 @@ impl KvpLayer {
     }
 
     /// Upserts the provisioning report an event carries in its
-    /// `health_report` field. Reports are rare: formatted here, as text.
+    /// `health_report` field. Reports are rare: formatted here, as text,
+    /// and written as `<redacted>` if the deny list covers the field.
     fn report(&self, event: &Event<'_>, level: Level) {
-        with_buffers(|b| {
-            b.value.clear();
-            b.report.clear();
-            let mut w = FieldWriter {
-                redactor: &self.redactor,
-                out: &mut b.value,
-                scratch: &mut b.scratch,
-                error: false,
-                report: Some(&mut b.report),
-            };
-            event.record(&mut w);
-            self.sink
-                .upsert(Some(level), PROVISIONING_REPORT_KEY, &b.report);
-        });
+        let mut report = ReportField::default();
+        if self.redactor.is_denied(HEALTH_REPORT_FIELD) {
+            report.0.push_str(REDACTED);
+        } else {
+            event.record(&mut report);
+        }
+        self.sink
+            .upsert(Some(level), PROVISIONING_REPORT_KEY, &report.0);
     }
 }

@@ -81,3 +81,22 @@ impl fmt::Display for ProvisioningReport {
         write!(f, "timestamp={}", humantime::format_rfc3339_seconds(at))
     }
 }
+
+/// Picks the text of an event's [`HEALTH_REPORT_FIELD`] out of its fields.
+#[derive(Default)]
+pub(crate) struct ReportField(pub(crate) String);
+
+impl tracing::field::Visit for ReportField {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == HEALTH_REPORT_FIELD {
+            self.0.push_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == HEALTH_REPORT_FIELD {
+            // Writing to a String cannot fail.
+            let _ = fmt::Write::write_fmt(&mut self.0, format_args!("{value:?}"));
+        }
+    }
+}

@@ -115,8 +115,9 @@ const BOOL: u8 = 3;
 const TEXT: u8 = 4;
 
 /// Writes an event's attribute fields into the key and collects its metric
-/// values. Which fields become attributes must match [`crate::layer`]'s
-/// collector, which builds the attributes themselves on a miss.
+/// values. Which fields become attributes is decided by the same [`Plan`]
+/// methods as in [`crate::layer`]'s collector, which builds the attributes
+/// themselves on a miss.
 struct KeyVisitor<'a> {
     plan: &'a Plan,
     key: &'a mut Vec<u8>,
@@ -145,7 +146,7 @@ impl KeyVisitor<'_> {
     }
 
     fn skips_text(&self, field: &Field) -> bool {
-        self.is_metric(field) || (field.name() == "message" && !self.message_attribute)
+        !self.plan.is_text_attribute(field, self.message_attribute)
     }
 }
 

@@ -53,6 +53,16 @@ impl Plan {
         matches!(self.by_field.get(field.index()), Some(Some(_)))
     }
 
+    /// Whether a text field (`&str`, `Debug`, `Display`) of this callsite
+    /// is an attribute: not a metric, and not `message` unless asked.
+    pub(crate) fn is_text_attribute(
+        &self,
+        field: &tracing::field::Field,
+        message_attribute: bool,
+    ) -> bool {
+        !self.is_metric(field) && (message_attribute || field.name() != "message")
+    }
+
     pub(crate) fn has_metrics(&self) -> bool {
         self.by_field.iter().any(Option::is_some)
     }

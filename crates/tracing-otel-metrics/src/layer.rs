@@ -157,7 +157,7 @@ impl Visit for Collector<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
+        if !self.plan.is_text_attribute(field, self.message_attribute) {
             return;
         }
         let value = self.strings.value(field.name(), value);
@@ -166,7 +166,7 @@ impl Visit for Collector<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.is_metric(field) || (field.name() == "message" && !self.message_attribute) {
+        if !self.plan.is_text_attribute(field, self.message_attribute) {
             return;
         }
         let value = self
