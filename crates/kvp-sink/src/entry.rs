@@ -6,14 +6,18 @@
 use std::any::Any;
 
 use kvp_codec::Level;
-use smallvec::SmallVec;
 
+use crate::inline::InlineBytes;
 use crate::render::RendererId;
 
 /// Bytes kept inline in an [`Entry`]; longer entries spill to the heap. A
-/// typical event record fits: as text (key about 110 bytes, value about
-/// 200) or captured (about 100 bytes).
-pub const INLINE_BYTES: usize = 480;
+/// captured event (about 100 bytes) fits, and a short text record (key
+/// about 90 bytes, value about 100). Every entry moves through the queue at
+/// this size, and the writer thread reads what the application's thread
+/// wrote: a larger inline buffer costs every record more cache lines
+/// crossing between cores, to spare the rare long text record an
+/// allocation.
+pub const INLINE_BYTES: usize = 192;
 
 /// How the writer stores an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +48,7 @@ pub struct Entry {
     kind: EntryKind,
     level: Option<Level>,
     pub(crate) body: Body,
-    bytes: SmallVec<[u8; INLINE_BYTES]>,
+    bytes: InlineBytes<INLINE_BYTES>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -53,7 +57,7 @@ impl std::fmt::Debug for Entry {
         d.field("kind", &self.kind).field("level", &self.level);
         match self.text() {
             Some((key, value)) => d.field("key", &key).field("value", &value),
-            None => d.field("captured_bytes", &self.bytes.len()),
+            None => d.field("captured_bytes", &self.bytes().len()),
         };
         d.finish()
     }
@@ -77,7 +81,7 @@ impl Entry {
     }
 
     fn new(kind: EntryKind, level: Option<Level>, key: &str, value: &str) -> Entry {
-        let mut bytes = SmallVec::with_capacity(key.len() + value.len());
+        let mut bytes = InlineBytes::new();
         bytes.extend_from_slice(key.as_bytes());
         bytes.extend_from_slice(value.as_bytes());
         Entry {
@@ -101,8 +105,42 @@ impl Entry {
             kind: EntryKind::Append,
             level,
             body: Body::Captured { renderer, context },
-            bytes: SmallVec::from_slice(bytes),
+            bytes: {
+                let mut b = InlineBytes::new();
+                b.extend_from_slice(bytes);
+                b
+            },
         }
+    }
+
+    /// A record to append, captured in place: `fill` writes the capture
+    /// straight into the entry, saving the copy [`Entry::captured`] makes.
+    ///
+    /// ```
+    /// use kvp_sink::{Entry, RendererId};
+    /// # fn id() -> RendererId { unimplemented!() }
+    /// # fn build(renderer: RendererId) -> Entry {
+    /// static CONTEXT: &str = "what the renderer needs";
+    /// Entry::captured_with(None, renderer, &CONTEXT, |c| {
+    ///     c.extend_from_slice(&42u64.to_le_bytes());
+    ///     c.extend_from_slice(b"text");
+    /// })
+    /// # }
+    /// ```
+    pub fn captured_with(
+        level: Option<Level>,
+        renderer: RendererId,
+        context: &'static (dyn Any + Send + Sync),
+        fill: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
+    ) -> Entry {
+        let mut entry = Entry {
+            kind: EntryKind::Append,
+            level,
+            body: Body::Captured { renderer, context },
+            bytes: InlineBytes::new(),
+        };
+        fill(&mut entry.bytes);
+        entry
     }
 
     /// How the entry is stored.
@@ -119,7 +157,7 @@ impl Entry {
     pub fn text(&self) -> Option<(&str, &str)> {
         match self.body {
             Body::Text { key_len } => {
-                let (key, value) = self.bytes.split_at(key_len);
+                let (key, value) = self.bytes.as_slice().split_at(key_len);
                 Some((
                     std::str::from_utf8(key).expect("an entry's key is copied from a &str"),
                     std::str::from_utf8(value).expect("an entry's value is copied from a &str"),
@@ -131,6 +169,6 @@ impl Entry {
 
     /// The bytes: key then value, or the capture.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_slice()
     }
 }

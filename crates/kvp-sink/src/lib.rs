@@ -38,6 +38,7 @@
 mod boot;
 mod entry;
 mod error;
+mod inline;
 mod lock;
 mod pool;
 mod render;
@@ -47,6 +48,7 @@ mod writer;
 
 pub use entry::{Entry, EntryKind, INLINE_BYTES};
 pub use error::Error;
+pub use inline::InlineBytes;
 pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use render::{Render, RendererId};
 pub use stats::Stats;

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crossbeam_utils::CachePadded;
+
 /// A snapshot of a writer's counters. Counts are in records; an entry
 /// dropped before it was split into chunks counts as one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,12 +52,19 @@ macro_rules! counters {
         /// The live counters behind [`Stats`].
         #[derive(Debug, Default)]
         pub(crate) struct Counters {
+            /// Bumped by the application's threads, the others by the
+            /// writer: on a cache line of its own, so that neither side's
+            /// updates evict the line the other is writing.
+            pub(crate) dropped_queue_full: CachePadded<AtomicU64>,
             $(pub(crate) $name: AtomicU64,)*
         }
 
         impl Counters {
             pub(crate) fn snapshot(&self) -> Stats {
-                Stats { $($name: self.$name.load(Relaxed),)* }
+                Stats {
+                    dropped_queue_full: self.dropped_queue_full.load(Relaxed),
+                    $($name: self.$name.load(Relaxed),)*
+                }
             }
         }
     };
@@ -63,7 +72,6 @@ macro_rules! counters {
 
 counters!(
     written,
-    dropped_queue_full,
     dropped_cap,
     dropped_write_error,
     dropped_lock,

@@ -216,7 +216,7 @@ impl KvpLayerBuilder {
         }
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
         let renderer =
-            sink.register_renderer(Arc::new(Renderer::new(key.clone(), Arc::clone(&ids))));
+            sink.register_renderer(Arc::new(Renderer::new(key.clone(), ids.formatter())));
         Ok(KvpLayer {
             sink,
             key,

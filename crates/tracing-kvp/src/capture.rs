@@ -24,11 +24,10 @@
 
 use std::any::Any;
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kvp_codec::Level;
-use kvp_sink::Render;
+use kvp_sink::{InlineBytes, Render};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use tracing::Metadata;
@@ -36,7 +35,7 @@ use tracing::field::{Field, Visit};
 
 use crate::fields::{push_field, push_redacted};
 use crate::flags::FieldFlags;
-use crate::ids::Ids;
+use crate::ids::IdFormat;
 use crate::key::KeyLayout;
 use crate::redact::Redactor;
 
@@ -77,31 +76,22 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// The most bytes a header takes.
-    const MAX: usize = 3 + 8 + 8 + 8 + 2 * 12;
-
-    /// Appends the header to `out`, assembled on the stack first: one copy
-    /// instead of one per part.
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        let mut buf = [0u8; Self::MAX];
-        let mut at = 0;
-        let mut put = |bytes: &[u8]| {
-            buf[at..at + bytes.len()].copy_from_slice(bytes);
-            at += bytes.len();
-        };
+    /// Appends the header to `out`. Each part is a fixed-size copy, which
+    /// compiles to a bounds check and a store.
+    #[inline]
+    pub(crate) fn write(&self, out: &mut impl Out) {
         let flags =
             if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
-        put(&[self.kind as u8, self.level as u8, flags]);
-        put(&self.id.to_le_bytes());
+        out.put(&[self.kind as u8, self.level as u8, flags]);
+        out.put(&self.id.to_le_bytes());
         if let Some(span) = self.span {
-            put(&span.to_le_bytes());
+            out.put(&span.to_le_bytes());
         }
-        put(&self.suppressed.to_le_bytes());
-        put(&time_bytes(self.time));
+        out.put(&self.suppressed.to_le_bytes());
+        out.put(&time_bytes(self.time));
         if let Some(end) = self.end {
-            put(&time_bytes(end));
+            out.put(&time_bytes(end));
         }
-        out.extend_from_slice(&buf[..at]);
     }
 
     fn read(r: &mut Reader<'_>) -> Option<Header> {
@@ -152,6 +142,7 @@ fn level_from(b: u8) -> Option<Level> {
 }
 
 /// A time as seconds since 1970 (i64) and nanoseconds (u32).
+#[inline]
 fn time_bytes(t: SystemTime) -> [u8; 12] {
     let (secs, nanos) = match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
@@ -208,9 +199,35 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where captured bytes go: straight into the entry that carries them to
+/// the writer, or into a span's fields until it closes (both
+/// [`InlineBytes`]; the trait keeps the visitor's code apart from the
+/// buffer's size).
+pub(crate) trait Out {
+    fn put(&mut self, bytes: &[u8]);
+    fn len(&self) -> usize;
+    /// Overwrites bytes already put, from `at`.
+    fn patch(&mut self, at: usize, bytes: &[u8]);
+}
+
+impl<const N: usize> Out for InlineBytes<N> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        InlineBytes::len(self)
+    }
+    #[inline]
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        self.as_mut_slice()[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
 /// Copies field values into a capture, redacting denied names.
-pub(crate) struct CaptureFields<'a> {
-    pub(crate) out: &'a mut Vec<u8>,
+pub(crate) struct CaptureFields<'a, O: Out> {
+    pub(crate) out: &'a mut O,
     pub(crate) redactor: &'a Redactor,
     /// The flags of the fields' callsite, under `redactor`.
     pub(crate) flags: FieldFlags,
@@ -218,55 +235,55 @@ pub(crate) struct CaptureFields<'a> {
     pub(crate) error: bool,
 }
 
-impl CaptureFields<'_> {
+impl<O: Out> CaptureFields<'_, O> {
     /// Starts a field; `false` (after writing the redaction) when its name
     /// is denied and its value must not be looked at.
+    #[inline]
     fn head(&mut self, field: &Field, tag: u8) -> bool {
         let index = field.index();
-        if self.flags.error & 1u32.checked_shl(index as u32).unwrap_or(0) != 0 {
-            self.error = true;
-        }
-        // Field indexes are below 32: tracing's limit per callsite.
-        let byte = index as u8;
-        if self.flags.is_denied(index, field.name(), self.redactor) {
-            self.out.extend_from_slice(&[byte, REDACTED]);
-            return false;
-        }
-        self.out.extend_from_slice(&[byte, tag]);
-        true
+        let denied = match FieldFlags::bit(index) {
+            Some(bit) => {
+                self.error |= self.flags.error & bit != 0;
+                self.flags.denied & bit != 0
+            }
+            // Past tracing's 32 fields a callsite: not in the flags.
+            None => self.redactor.is_denied(field.name()),
+        };
+        self.out
+            .put(&[index as u8, if denied { REDACTED } else { tag }]);
+        !denied
     }
 
     /// Formats `value` as a text payload, its length filled in after.
     fn formatted(&mut self, value: fmt::Arguments<'_>) {
         let at = self.out.len();
-        self.out.extend_from_slice(&[0; 4]);
+        self.out.put(&[0; 4]);
         // Writing into memory cannot fail; a Debug impl that fails leaves
         // what it wrote.
         // (`io::Write` would panic on a failing Debug impl: use `fmt`'s.)
         let _ = Bytes(self.out).write_fmt(value);
         let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
-        self.out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        self.out.patch(at, &len.to_le_bytes());
     }
 }
 
-/// `fmt::Write` into bytes.
-struct Bytes<'a>(&'a mut Vec<u8>);
+/// `fmt::Write` into a capture.
+struct Bytes<'a, O: Out>(&'a mut O);
 
-impl fmt::Write for Bytes<'_> {
+impl<O: Out> fmt::Write for Bytes<'_, O> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
+        self.0.put(s.as_bytes());
         Ok(())
     }
 }
 
-impl Visit for CaptureFields<'_> {
+impl<O: Out> Visit for CaptureFields<'_, O> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.head(field, TEXT) {
             // Longer text is cut at 4 GiB, far past any record.
             let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
-            self.out.extend_from_slice(&len.to_le_bytes());
-            self.out
-                .extend_from_slice(&value.as_bytes()[..len as usize]);
+            self.out.put(&len.to_le_bytes());
+            self.out.put(&value.as_bytes()[..len as usize]);
         }
     }
 
@@ -278,25 +295,25 @@ impl Visit for CaptureFields<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.head(field, U64) {
-            self.out.extend_from_slice(&value.to_le_bytes());
+            self.out.put(&value.to_le_bytes());
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.head(field, I64) {
-            self.out.extend_from_slice(&value.to_le_bytes());
+            self.out.put(&value.to_le_bytes());
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         if self.head(field, F64) {
-            self.out.extend_from_slice(&value.to_bits().to_le_bytes());
+            self.out.put(&value.to_bits().to_le_bytes());
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if self.head(field, BOOL) {
-            self.out.push(u8::from(value));
+            self.out.put(&[u8::from(value)]);
         }
     }
 
@@ -350,13 +367,13 @@ fn render_fields(meta: &Metadata<'static>, r: &mut Reader<'_>, out: &mut String)
 /// Turns this layer's captures into records, on the writer thread.
 pub(crate) struct Renderer {
     pub(crate) key: KeyLayout,
-    pub(crate) ids: Arc<Ids>,
+    pub(crate) ids: IdFormat,
     /// The RFC 3339 text of one second, reused while records fall in it.
     second: Mutex<(u64, String)>,
 }
 
 impl Renderer {
-    pub(crate) fn new(key: KeyLayout, ids: Arc<Ids>) -> Self {
+    pub(crate) fn new(key: KeyLayout, ids: IdFormat) -> Self {
         Renderer {
             key,
             ids,

@@ -25,7 +25,7 @@ impl FieldFlags {
     fn of(meta: &Metadata<'_>, redactor: &Redactor) -> Self {
         let mut flags = FieldFlags::default();
         for field in meta.fields() {
-            let bit = 1u32.checked_shl(field.index() as u32).unwrap_or(0);
+            let bit = FieldFlags::bit(field.index()).unwrap_or(0);
             let name = field.name();
             if redactor.is_denied(name) {
                 flags.denied |= bit;
@@ -60,13 +60,11 @@ impl FieldFlags {
             .unwrap_or_else(|| FieldFlags::of(meta, redactor))
     }
 
-    /// Whether field `index` is denied; fields past 32, which tracing does
-    /// not allow, are checked by name.
-    pub(crate) fn is_denied(&self, index: usize, name: &'static str, redactor: &Redactor) -> bool {
-        match 1u32.checked_shl(index as u32) {
-            Some(bit) if index < 32 => self.denied & bit != 0,
-            _ => redactor.is_denied(name),
-        }
+    /// Field `index`'s bit in the flags; `None` past 32 fields, which
+    /// tracing does not allow.
+    #[inline]
+    pub(crate) fn bit(index: usize) -> Option<u32> {
+        1u32.checked_shl(u32::try_from(index).ok()?)
     }
 }
 

@@ -15,9 +15,27 @@ use std::time::SystemTime;
 /// A source of record ids.
 #[derive(Debug)]
 pub struct Ids {
+    format: IdFormat,
+    next: AtomicU64,
+}
+
+/// Turns the counter part of an id into the id. The writer thread keeps a
+/// copy: were it to read the prefix next to the counter, every id the
+/// application's threads take would first win the cache line back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdFormat {
     /// `<12 hex digits>-`, formatted once.
     prefix: Id,
-    next: AtomicU64,
+}
+
+impl IdFormat {
+    /// The id whose counter part is `n`.
+    pub(crate) fn format(&self, n: u64) -> Id {
+        // 13 bytes of prefix and at most 16 hex digits fit the 32-byte buffer.
+        let mut id = self.prefix;
+        id.push_hex(n, 1);
+        id
+    }
 }
 
 impl Ids {
@@ -41,7 +59,7 @@ impl Ids {
         prefix.buf[usize::from(prefix.len)] = b'-';
         prefix.len += 1;
         Ids {
-            prefix,
+            format: IdFormat { prefix },
             next: AtomicU64::new(0),
         }
     }
@@ -52,18 +70,15 @@ impl Ids {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The id whose counter part is `n`.
-    pub(crate) fn format(&self, n: u64) -> Id {
-        // 13 bytes of prefix and at most 16 hex digits fit the 32-byte buffer.
-        let mut id = self.prefix;
-        id.push_hex(n, 1);
-        id
+    /// What turns counter parts into ids, to keep on another thread.
+    pub(crate) fn formatter(&self) -> IdFormat {
+        self.format
     }
 
     /// The next id. Hex by hand: this runs once per record, and `fmt`
     /// costs several times more.
     pub(crate) fn next(&self) -> Id {
-        self.format(self.next_n())
+        self.format.format(self.next_n())
     }
 }
 

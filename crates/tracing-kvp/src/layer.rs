@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
 use kvp_codec::Level;
-use kvp_sink::{Entry, RendererId, Sink};
-use smallvec::SmallVec;
+use kvp_sink::{Entry, INLINE_BYTES, InlineBytes, RendererId, Sink};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -129,31 +128,8 @@ struct SpanData {
     parent: Option<u64>,
     start: SystemTime,
     /// The span's fields, captured (see [`crate::capture`]).
-    fields: SmallVec<[u8; 128]>,
+    fields: Fields,
     error: bool,
-}
-
-thread_local! {
-    /// Where a record is captured before it is copied into its entry.
-    static CAPTURE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
-}
-
-/// Runs `f` with this thread's capture buffer, or a fresh one when it is
-/// busy (a field's `Debug` that itself logs) or gone (thread teardown).
-fn with_capture<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut f = Some(f);
-    let done = CAPTURE
-        .try_with(|cell| {
-            let mut b = cell.try_borrow_mut().ok()?;
-            f.take().map(|f| f(&mut b))
-        })
-        .ok()
-        .flatten();
-    match (done, f) {
-        (Some(r), _) => r,
-        (None, Some(f)) => f(&mut Vec::new()),
-        (None, None) => unreachable!("`f` is taken only when it runs"),
-    }
 }
 
 /// A span this layer saw entered on this thread.
@@ -163,6 +139,9 @@ struct Entered {
     /// The span's KVP id, looked up when an event first needs it.
     kvp: Option<Option<u64>>,
 }
+
+/// A span's captured fields: inline up to a typical span's few fields.
+type Fields = InlineBytes<128>;
 
 thread_local! {
     /// The spans entered on this thread, innermost last. The innermost of a
@@ -189,21 +168,20 @@ fn level_of(level: &tracing::Level) -> Level {
 }
 
 impl KvpLayer {
-    /// Sends a captured record: its text is made on the writer thread. A
-    /// full queue is counted by the sink; the application goes on.
+    /// Sends a captured record, written straight into its entry: its text
+    /// is made on the writer thread. A full queue is counted by the sink;
+    /// the application goes on.
     fn send_captured(
         &self,
         header: &Header,
         meta: &'static Metadata<'static>,
-        fields: impl FnOnce(&mut Vec<u8>),
+        fields: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
     ) {
-        with_capture(|buf| {
-            buf.clear();
-            header.write(buf);
-            fields(buf);
-            let entry = Entry::captured(Some(header.level), self.renderer, meta, buf);
-            self.sink.send(entry);
+        let entry = Entry::captured_with(Some(header.level), self.renderer, meta, |out| {
+            header.write(out);
+            fields(out);
         });
+        self.sink.send(entry);
     }
 
     fn span_header(
@@ -237,18 +215,15 @@ where
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));
-        let (fields, error) = with_capture(|buf| {
-            buf.clear();
-            let mut w = CaptureFields {
-                out: buf,
-                redactor: &self.redactor,
-                flags: FieldFlags::get(attrs.metadata(), &self.redactor),
-                error: false,
-            };
-            attrs.record(&mut w);
-            let error = w.error;
-            (SmallVec::from_slice(buf), error)
-        });
+        let mut fields = Fields::new();
+        let mut w = CaptureFields {
+            out: &mut fields,
+            redactor: &self.redactor,
+            flags: FieldFlags::get(attrs.metadata(), &self.redactor),
+            error: false,
+        };
+        attrs.record(&mut w);
+        let error = w.error;
         let data = SpanData {
             id: self.ids.next_n(),
             parent,
@@ -261,7 +236,9 @@ where
             && let Admit::Yes { suppressed } = self.limiters.admit(meta)
         {
             let header = self.span_header(Kind::SpanOpen, meta, &data, suppressed);
-            self.send_captured(&header, meta, |b| b.extend_from_slice(&data.fields));
+            self.send_captured(&header, meta, |b| {
+                b.extend_from_slice(data.fields.as_slice())
+            });
         }
         let mut ext = span.extensions_mut();
         if ext.get_mut::<SpanData>().is_none() {
@@ -271,22 +248,21 @@ where
 
     fn on_record(&self, id: &SpanId, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let Some(data) = ext.get_mut::<SpanData>() else {
-            return;
+        // Captured before the extensions are locked: a value's `Debug` may
+        // log, and that event looks the span up.
+        let mut fields = Fields::new();
+        let mut w = CaptureFields {
+            out: &mut fields,
+            redactor: &self.redactor,
+            flags: FieldFlags::get(span.metadata(), &self.redactor),
+            error: false,
         };
-        with_capture(|buf| {
-            buf.clear();
-            let mut w = CaptureFields {
-                out: buf,
-                redactor: &self.redactor,
-                flags: FieldFlags::get(span.metadata(), &self.redactor),
-                error: false,
-            };
-            values.record(&mut w);
-            data.error |= w.error;
-            data.fields.extend_from_slice(buf);
-        });
+        values.record(&mut w);
+        let error = w.error;
+        if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
+            data.error |= error;
+            data.fields.extend_from_slice(fields.as_slice());
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -368,7 +344,9 @@ where
         };
         let mut header = self.span_header(Kind::SpanClose, meta, data, suppressed);
         header.end = Some((self.clock)());
-        self.send_captured(&header, meta, |b| b.extend_from_slice(&data.fields));
+        self.send_captured(&header, meta, |b| {
+            b.extend_from_slice(data.fields.as_slice())
+        });
     }
 }
 
