@@ -6,6 +6,16 @@
 //! when the thread wakes is written as one batch under one lock acquisition.
 //! Memory is bounded by the queue capacity whatever the disk or the other
 //! lock holders do.
+//!
+//! Unlike `non_blocking`, the thread does not wait on the queue while
+//! records come: it looks every 1 ms, backing off to every 10 ms. A thread
+//! waiting on the queue must be woken by the next send, and that wake-up
+//! is a system call on the application's thread: about 9 µs here, thirty
+//! times the rest of an event, paid by every event of an agent that logs a
+//! few a second (`event_writer_idle` in docs/PERFORMANCE.md). After 2 s
+//! with nothing queued it does wait on the queue, so an idle process has no
+//! timer; the first record after such a pause pays the wake-up once.
+//! Flushes and the guard's stop wake the thread themselves.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
 use kvp_codec::{Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
 
 use crate::entry::{Body, Entry, EntryKind};
@@ -31,6 +41,12 @@ pub const DEFAULT_MARKER_KEY: &str = "KVP_SINK_DROPPED";
 
 /// Stop collecting a batch past this many bytes of encoded records.
 const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// The writer's first pause on an empty queue, doubled up to the longest.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_LONGEST: Duration = Duration::from_millis(10);
+/// After this long with an empty queue, the writer waits on the queue.
+const WAIT_AFTER: Duration = Duration::from_secs(2);
 
 // Entries are the traffic; boxing them would put an allocation back on the
 // caller's path, which is what the inline buffer is there to avoid.
@@ -215,6 +231,7 @@ impl WriterBuilder {
             })?;
         let sink = Sink {
             tx,
+            writer: handle.thread().clone(),
             counters,
             blocking: self.blocking,
             limits: self.limits,
@@ -236,6 +253,9 @@ impl WriterBuilder {
 #[derive(Clone, Debug)]
 pub struct Sink {
     tx: Sender<Msg>,
+    /// To wake the writer for a flush or a stop, which must not wait for
+    /// its next look at the queue.
+    writer: thread::Thread,
     counters: Arc<Counters>,
     blocking: bool,
     limits: Limits,
@@ -292,6 +312,7 @@ impl Sink {
         if self.tx.send_deadline(Msg::Flush(ack_tx), deadline).is_err() {
             return false;
         }
+        self.writer.unpark();
         ack_rx.recv_deadline(deadline).is_ok() && self.stats().lost_after_queue() == lost_before
     }
 
@@ -361,7 +382,10 @@ impl Drop for WriterGuard {
             .tx
             .send_deadline(Msg::Stop(ack_tx), deadline)
             .is_ok()
-            && ack_rx.recv_deadline(deadline).is_ok();
+            && {
+                self.sink.writer.unpark();
+                ack_rx.recv_deadline(deadline).is_ok()
+            };
         if stopped {
             if let Some(handle) = self.handle.take() {
                 let _ = handle.join();
@@ -408,7 +432,7 @@ struct State {
 impl Worker {
     fn run(mut self) {
         let mut acks = Vec::new();
-        while let Ok(first) = self.rx.recv() {
+        while let Some(first) = self.next_message() {
             let mut stop = self.state.take(first, &mut acks);
             while stop.is_none() && self.state.batch.len() < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
@@ -427,6 +451,27 @@ impl Worker {
         }
         // Every handle is gone: write what is left.
         self.write_pending();
+    }
+
+    /// The next message, looking at the queue every [`POLL_FIRST`] to
+    /// [`POLL_LONGEST`] while records come, waiting on it after
+    /// [`WAIT_AFTER`] without any (see the module docs). `None` once every
+    /// handle is gone.
+    fn next_message(&self) -> Option<Msg> {
+        let empty_since = Instant::now();
+        let mut pause = POLL_FIRST;
+        loop {
+            match self.rx.try_recv() {
+                Ok(msg) => return Some(msg),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) if empty_since.elapsed() < WAIT_AFTER => {
+                    // A flush or stop unparks the thread at once.
+                    thread::park_timeout(pause);
+                    pause = (pause * 2).min(POLL_LONGEST);
+                }
+                Err(TryRecvError::Empty) => return self.rx.recv().ok(),
+            }
+        }
     }
 
     /// Writes the pending batch and upserts, retrying while another process
