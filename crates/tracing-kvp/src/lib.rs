@@ -46,8 +46,8 @@
 //!
 //! The caller's thread only captures a record: the clock, an id, and each
 //! field's value as it is (numbers as bytes, text copied; `Debug` and
-//! `Display` values formatted, since they are borrowed), into a reused
-//! per-thread buffer, then hands it to the sink's bounded queue. The text
+//! `Display` values formatted, since they are borrowed), straight into the
+//! entry it hands to the sink's bounded queue. The text
 //! (escaping, timestamps, ids, the key), the encoding and the write happen
 //! on the writer thread, through [`kvp_sink::Render`]. No heap allocation
 //! per event in steady state (a test proves it with a counting allocator),
