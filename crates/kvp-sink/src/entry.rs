@@ -118,7 +118,6 @@ impl Entry {
     ///
     /// ```
     /// use kvp_sink::{Entry, RendererId};
-    /// # fn id() -> RendererId { unimplemented!() }
     /// # fn build(renderer: RendererId) -> Entry {
     /// static CONTEXT: &str = "what the renderer needs";
     /// Entry::captured_with(None, renderer, &CONTEXT, |c| {

@@ -15,7 +15,10 @@
 //! few a second (`event_writer_idle` in docs/PERFORMANCE.md). After 2 s
 //! with nothing queued it does wait on the queue, so an idle process has no
 //! timer; the first record after such a pause pays the wake-up once.
-//! Flushes and the guard's stop wake the thread themselves.
+//! Flushes and the guard's stop wake the thread themselves. A pause is where
+//! a burst could overflow the queue: at the longest, it takes more than
+//! 400,000 records a second to fill the default 4,096 entries (lossy mode
+//! drops and counts the rest; blocking mode waits at most the pause).
 
 use std::path::PathBuf;
 use std::sync::Arc;

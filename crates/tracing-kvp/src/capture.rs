@@ -79,18 +79,18 @@ impl Header {
     /// Appends the header to `out`. Each part is a fixed-size copy, which
     /// compiles to a bounds check and a store.
     #[inline]
-    pub(crate) fn write(&self, out: &mut impl Out) {
+    pub(crate) fn write<const N: usize>(&self, out: &mut InlineBytes<N>) {
         let flags =
             if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
-        out.put(&[self.kind as u8, self.level as u8, flags]);
-        out.put(&self.id.to_le_bytes());
+        out.extend_from_slice(&[self.kind as u8, self.level as u8, flags]);
+        out.extend_from_slice(&self.id.to_le_bytes());
         if let Some(span) = self.span {
-            out.put(&span.to_le_bytes());
+            out.extend_from_slice(&span.to_le_bytes());
         }
-        out.put(&self.suppressed.to_le_bytes());
-        out.put(&time_bytes(self.time));
+        out.extend_from_slice(&self.suppressed.to_le_bytes());
+        out.extend_from_slice(&time_bytes(self.time));
         if let Some(end) = self.end {
-            out.put(&time_bytes(end));
+            out.extend_from_slice(&time_bytes(end));
         }
     }
 
@@ -199,35 +199,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Where captured bytes go: straight into the entry that carries them to
-/// the writer, or into a span's fields until it closes (both
-/// [`InlineBytes`]; the trait keeps the visitor's code apart from the
-/// buffer's size).
-pub(crate) trait Out {
-    fn put(&mut self, bytes: &[u8]);
-    fn len(&self) -> usize;
-    /// Overwrites bytes already put, from `at`.
-    fn patch(&mut self, at: usize, bytes: &[u8]);
-}
-
-impl<const N: usize> Out for InlineBytes<N> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    #[inline]
-    fn len(&self) -> usize {
-        InlineBytes::len(self)
-    }
-    #[inline]
-    fn patch(&mut self, at: usize, bytes: &[u8]) {
-        self.as_mut_slice()[at..at + bytes.len()].copy_from_slice(bytes);
-    }
-}
-
-/// Copies field values into a capture, redacting denied names.
-pub(crate) struct CaptureFields<'a, O: Out> {
-    pub(crate) out: &'a mut O,
+/// Copies field values into a capture, redacting denied names: straight
+/// into the entry that carries an event to the writer, or into a span's
+/// fields until it closes.
+pub(crate) struct CaptureFields<'a, const N: usize> {
+    pub(crate) out: &'a mut InlineBytes<N>,
     pub(crate) redactor: &'a Redactor,
     /// The flags of the fields' callsite, under `redactor`.
     pub(crate) flags: FieldFlags,
@@ -235,7 +211,7 @@ pub(crate) struct CaptureFields<'a, O: Out> {
     pub(crate) error: bool,
 }
 
-impl<O: Out> CaptureFields<'_, O> {
+impl<const N: usize> CaptureFields<'_, N> {
     /// Starts a field; `false` (after writing the redaction) when its name
     /// is denied and its value must not be looked at.
     #[inline]
@@ -250,40 +226,41 @@ impl<O: Out> CaptureFields<'_, O> {
             None => self.redactor.is_denied(field.name()),
         };
         self.out
-            .put(&[index as u8, if denied { REDACTED } else { tag }]);
+            .extend_from_slice(&[index as u8, if denied { REDACTED } else { tag }]);
         !denied
     }
 
     /// Formats `value` as a text payload, its length filled in after.
     fn formatted(&mut self, value: fmt::Arguments<'_>) {
         let at = self.out.len();
-        self.out.put(&[0; 4]);
+        self.out.extend_from_slice(&[0; 4]);
         // Writing into memory cannot fail; a Debug impl that fails leaves
         // what it wrote.
         // (`io::Write` would panic on a failing Debug impl: use `fmt`'s.)
         let _ = Bytes(self.out).write_fmt(value);
         let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
-        self.out.patch(at, &len.to_le_bytes());
+        self.out.as_mut_slice()[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
 }
 
 /// `fmt::Write` into a capture.
-struct Bytes<'a, O: Out>(&'a mut O);
+struct Bytes<'a, const N: usize>(&'a mut InlineBytes<N>);
 
-impl<O: Out> fmt::Write for Bytes<'_, O> {
+impl<const N: usize> fmt::Write for Bytes<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.put(s.as_bytes());
+        self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
 }
 
-impl<O: Out> Visit for CaptureFields<'_, O> {
+impl<const N: usize> Visit for CaptureFields<'_, N> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.head(field, TEXT) {
             // Longer text is cut at 4 GiB, far past any record.
             let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
-            self.out.put(&len.to_le_bytes());
-            self.out.put(&value.as_bytes()[..len as usize]);
+            self.out.extend_from_slice(&len.to_le_bytes());
+            self.out
+                .extend_from_slice(&value.as_bytes()[..len as usize]);
         }
     }
 
@@ -295,25 +272,25 @@ impl<O: Out> Visit for CaptureFields<'_, O> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.head(field, U64) {
-            self.out.put(&value.to_le_bytes());
+            self.out.extend_from_slice(&value.to_le_bytes());
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.head(field, I64) {
-            self.out.put(&value.to_le_bytes());
+            self.out.extend_from_slice(&value.to_le_bytes());
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         if self.head(field, F64) {
-            self.out.put(&value.to_bits().to_le_bytes());
+            self.out.extend_from_slice(&value.to_bits().to_le_bytes());
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if self.head(field, BOOL) {
-            self.out.put(&[u8::from(value)]);
+            self.out.extend_from_slice(&[u8::from(value)]);
         }
     }
 

@@ -133,3 +133,47 @@ fn a_failing_debug_impl_is_written_as_far_as_it_got() {
     let (_, value) = records.iter().find(|(_, v)| v.contains("failing")).unwrap();
     assert!(value.ends_with("v=partial"), "{value}");
 }
+
+/// A value whose `Debug` logs an ERROR event, as a careless impl might.
+struct Logs;
+
+impl std::fmt::Debug for Logs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::error!(name = "from_debug");
+        f.write_str("logged")
+    }
+}
+
+/// The event logged while a span's late field is captured looks the span
+/// up (its id, and its error status): the layer must not hold the span's
+/// extensions then, or the lookup would deadlock.
+#[test]
+fn a_debug_impl_that_logs_while_a_span_records_a_field() {
+    let pool = common::pool();
+    let d = dispatch(&pool, 3);
+    // On a thread, so that a deadlock fails the test instead of hanging it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let scenario = d.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&scenario, || {
+            let span = tracing::info_span!("recording", late = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("late", tracing::field::debug(Logs));
+            tracing::info_span!("at_open", v = ?Logs).in_scope(|| {});
+        });
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the scenario finishes: no deadlock");
+    drop(d);
+    let (events, spans) = read(&pool);
+    let records = pool.flush();
+    assert_eq!(events["from_debug"], spans["recording"], "{records:?}");
+    let (_, close) = records
+        .iter()
+        .find(|(k, v)| k.contains("|recording|") && v.contains("end="))
+        .unwrap();
+    assert!(close.contains("late=logged"), "{close}");
+    assert!(close.contains("status=error"), "{close}");
+}
