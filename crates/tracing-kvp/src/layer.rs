@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use kvp_codec::Level;
 use kvp_sink::{Entry, INLINE_BYTES, InlineBytes, RendererId, Sink};
+use tracing::field::Visit;
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -184,6 +185,25 @@ impl KvpLayer {
         self.sink.send(entry);
     }
 
+    /// A span's fields as `record` visits them, captured, and whether one
+    /// marks an error.
+    fn span_fields(
+        &self,
+        meta: &'static Metadata<'static>,
+        record: impl FnOnce(&mut dyn Visit),
+    ) -> (Fields, bool) {
+        let mut fields = Fields::new();
+        let mut w = CaptureFields {
+            out: &mut fields,
+            redactor: &self.redactor,
+            flags: FieldFlags::get(meta, &self.redactor),
+            error: false,
+        };
+        record(&mut w);
+        let error = w.error;
+        (fields, error)
+    }
+
     fn span_header(
         &self,
         kind: Kind,
@@ -215,15 +235,7 @@ where
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));
-        let mut fields = Fields::new();
-        let mut w = CaptureFields {
-            out: &mut fields,
-            redactor: &self.redactor,
-            flags: FieldFlags::get(attrs.metadata(), &self.redactor),
-            error: false,
-        };
-        attrs.record(&mut w);
-        let error = w.error;
+        let (fields, error) = self.span_fields(attrs.metadata(), |v| attrs.record(v));
         let data = SpanData {
             id: self.ids.next_n(),
             parent,
@@ -233,7 +245,7 @@ where
         };
         let meta = span.metadata();
         if self.span_open_records
-            && let Admit::Yes { suppressed } = self.limiters.admit(meta)
+            && let Admit::Yes { suppressed } = self.limiters.admit(meta, data.start)
         {
             let header = self.span_header(Kind::SpanOpen, meta, &data, suppressed);
             self.send_captured(&header, meta, |b| {
@@ -250,15 +262,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         // Captured before the extensions are locked: a value's `Debug` may
         // log, and that event looks the span up.
-        let mut fields = Fields::new();
-        let mut w = CaptureFields {
-            out: &mut fields,
-            redactor: &self.redactor,
-            flags: FieldFlags::get(span.metadata(), &self.redactor),
-            error: false,
-        };
-        values.record(&mut w);
-        let error = w.error;
+        let (fields, error) = self.span_fields(span.metadata(), |v| values.record(v));
         if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
             data.error |= error;
             data.fields.extend_from_slice(fields.as_slice());
@@ -285,7 +289,8 @@ where
             self.report(event, level);
             return;
         }
-        let Admit::Yes { suppressed } = self.limiters.admit(meta) else {
+        let time = (self.clock)();
+        let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
             return;
         };
         let header = Header {
@@ -295,7 +300,7 @@ where
             span: span_id,
             error: false,
             suppressed,
-            time: (self.clock)(),
+            time,
             end: None,
         };
         self.send_captured(&header, meta, |out| {
@@ -339,11 +344,12 @@ where
             return;
         };
         let meta = span.metadata();
-        let Admit::Yes { suppressed } = self.limiters.admit(meta) else {
+        let end = (self.clock)();
+        let Admit::Yes { suppressed } = self.limiters.admit(meta, end) else {
             return;
         };
         let mut header = self.span_header(Kind::SpanClose, meta, data, suppressed);
-        header.end = Some((self.clock)());
+        header.end = Some(end);
         self.send_captured(&header, meta, |b| {
             b.extend_from_slice(data.fields.as_slice())
         });

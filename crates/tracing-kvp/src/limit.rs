@@ -6,11 +6,19 @@
 //! `suppressed=<n>`, and [`crate::KvpHandle::flush_suppressed`] writes one
 //! record per callsite still holding a count (the facade calls it on flush
 //! and at exit).
+//!
+//! The buckets run on the time the record is stamped with (the layer's
+//! clock), which saves a second clock read per record. That clock is the
+//! wall clock: stepped back, it refills nothing until it catches up;
+//! stepped forward, it refills at most a burst.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -44,7 +52,7 @@ impl Default for RateLimit {
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
-    last: Instant,
+    last: SystemTime,
     suppressed: u64,
 }
 
@@ -64,10 +72,13 @@ pub(crate) enum Admit {
 }
 
 impl Limiter {
-    fn admit(&self, limit: &RateLimit, now: Instant) -> Admit {
+    fn admit(&self, limit: &RateLimit, now: SystemTime) -> Admit {
         let mut b = self.bucket.lock();
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.last = now;
+        let elapsed = now
+            .duration_since(b.last)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64();
+        b.last = b.last.max(now);
         b.tokens = (b.tokens + elapsed * limit.per_second).min(f64::from(limit.burst));
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
@@ -95,27 +106,74 @@ pub(crate) struct Limiters {
     pub(crate) limit: Option<RateLimit>,
     map: ArcSwap<Map>,
     write: Mutex<()>,
+    /// Tells this set's limiters from another layer's in [`RECENT`].
+    id: u64,
+}
+
+const RECENT_SLOTS: usize = 64;
+
+/// A limiter this thread used: its callsite's address, its set's id.
+type Recent = Option<(usize, u64, Arc<Limiter>)>;
+
+thread_local! {
+    /// The limiters this thread used last, by callsite address and the
+    /// [`Limiters`] they belong to: a hit costs a compare, against about
+    /// 100 instructions for the shared map's load.
+    static RECENT: RefCell<[Recent; RECENT_SLOTS]> =
+        const { RefCell::new([const { None }; RECENT_SLOTS]) };
 }
 
 impl Limiters {
     pub(crate) fn new(limit: Option<RateLimit>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Limiters {
             limit,
             map: ArcSwap::default(),
             write: Mutex::new(()),
+            id: NEXT_ID.fetch_add(1, Relaxed),
         }
     }
 
-    /// Whether `meta`'s callsite may write a record now.
-    pub(crate) fn admit(&self, meta: &'static Metadata<'static>) -> Admit {
+    /// Whether `meta`'s callsite may write a record stamped `now`.
+    pub(crate) fn admit(&self, meta: &'static Metadata<'static>, now: SystemTime) -> Admit {
         let Some(limit) = &self.limit else {
             return Admit::Yes { suppressed: 0 };
         };
-        let now = Instant::now();
-        if let Some(l) = self.map.load().get(&meta.callsite()) {
-            return l.admit(limit, now);
+        let addr = std::ptr::from_ref(meta) as usize;
+        // Fibonacci hashing, as for the field flags.
+        let slot =
+            ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % RECENT_SLOTS;
+        let recent = RECENT.try_with(|r| {
+            let r = r.try_borrow().ok()?;
+            match &r[slot] {
+                Some((a, id, l)) if *a == addr && *id == self.id => Some(l.admit(limit, now)),
+                _ => None,
+            }
+        });
+        if let Ok(Some(admit)) = recent {
+            return admit;
         }
-        let limiter = {
+        let limiter = self.limiter(meta, limit, now);
+        let admit = limiter.admit(limit, now);
+        let _ = RECENT.try_with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                r[slot] = Some((addr, self.id, limiter));
+            }
+        });
+        admit
+    }
+
+    /// `meta`'s callsite's limiter, made at its first record.
+    fn limiter(
+        &self,
+        meta: &'static Metadata<'static>,
+        limit: &RateLimit,
+        now: SystemTime,
+    ) -> Arc<Limiter> {
+        if let Some(l) = self.map.load().get(&meta.callsite()) {
+            return Arc::clone(l);
+        }
+        {
             let _w = self.write.lock();
             let current = self.map.load();
             match current.get(&meta.callsite()) {
@@ -135,8 +193,7 @@ impl Limiters {
                     l
                 }
             }
-        };
-        limiter.admit(limit, now)
+        }
     }
 
     /// Every limiter, for the flush of suppressed counts.

@@ -126,6 +126,30 @@ fn callsites_are_limited_separately_and_the_limit_can_be_off() {
     assert_eq!(pool.flush().len(), 50);
 }
 
+/// Two layers on one thread, one callsite: each keeps its own bucket (the
+/// per-thread cache of limiters must not hand one layer the other's).
+#[test]
+fn two_layers_keep_their_own_buckets() {
+    let (a, b) = (common::pool(), common::pool());
+    let limited = |burst| {
+        KvpLayer::builder("agent")
+            .vm_id("vm")
+            .rate_limit(Some(RateLimit {
+                burst,
+                per_second: 1e-6,
+            }))
+    };
+    let subscriber = tracing_subscriber::registry()
+        .with(limited(2).build(a.sink.clone()).unwrap())
+        .with(limited(5).build(b.sink.clone()).unwrap());
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..20 {
+            tracing::warn!("same callsite");
+        }
+    });
+    assert_eq!((a.flush().len(), b.flush().len()), (2, 5));
+}
+
 #[test]
 fn rates_parse_and_refuse_nonsense() {
     assert_eq!(
