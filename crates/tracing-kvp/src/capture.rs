@@ -38,6 +38,7 @@ use crate::flags::FieldFlags;
 use crate::ids::IdFormat;
 use crate::key::KeyLayout;
 use crate::redact::Redactor;
+use crate::stamp::Stamp;
 
 /// What a captured record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,9 +71,9 @@ pub(crate) struct Header {
     pub(crate) error: bool,
     pub(crate) suppressed: u64,
     /// An event's time, a span's start.
-    pub(crate) time: SystemTime,
+    pub(crate) time: Stamp,
     /// A closed span's end.
-    pub(crate) end: Option<SystemTime>,
+    pub(crate) end: Option<Stamp>,
 }
 
 impl Header {
@@ -88,9 +89,9 @@ impl Header {
             out.extend_from_slice(&span.to_le_bytes());
         }
         out.extend_from_slice(&self.suppressed.to_le_bytes());
-        out.extend_from_slice(&time_bytes(self.time));
+        out.extend_from_slice(&self.time.to_bytes());
         if let Some(end) = self.end {
-            out.extend_from_slice(&time_bytes(end));
+            out.extend_from_slice(&end.to_bytes());
         }
     }
 
@@ -110,9 +111,9 @@ impl Header {
             None
         };
         let suppressed = r.u64()?;
-        let time = r.time()?;
+        let time = r.stamp()?;
         let end = if kind == Kind::SpanClose {
-            Some(r.time()?)
+            Some(r.stamp()?)
         } else {
             None
         };
@@ -141,29 +142,6 @@ fn level_from(b: u8) -> Option<Level> {
     .find(|l| *l as u8 == b)
 }
 
-/// A time as seconds since 1970 (i64) and nanoseconds (u32).
-#[inline]
-fn time_bytes(t: SystemTime) -> [u8; 12] {
-    let (secs, nanos) = match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-        // Before 1970: whole seconds back, then forward by the nanoseconds.
-        Err(e) => {
-            let d = e.duration();
-            let secs = -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0);
-            let nanos = if d.subsec_nanos() > 0 {
-                1_000_000_000 - d.subsec_nanos()
-            } else {
-                0
-            };
-            (secs, nanos)
-        }
-    };
-    let mut out = [0u8; 12];
-    out[..8].copy_from_slice(&secs.to_le_bytes());
-    out[8..].copy_from_slice(&nanos.to_le_bytes());
-    out
-}
-
 /// Reads a capture; every read is checked, so a malformed capture gives
 /// `None`, never a panic.
 struct Reader<'a>(&'a [u8]);
@@ -183,15 +161,8 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.array()?))
     }
-    fn time(&mut self) -> Option<SystemTime> {
-        let secs = i64::from_le_bytes(self.array()?);
-        let nanos = Duration::from_nanos(u64::from(u32::from_le_bytes(self.array()?)));
-        let base = if secs >= 0 {
-            SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
-        } else {
-            SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
-        };
-        base.checked_add(nanos)
+    fn stamp(&mut self) -> Option<Stamp> {
+        Stamp::from_bytes(self.array()?)
     }
     fn text(&mut self) -> Option<&'a str> {
         let len = u32::from_le_bytes(self.array()?) as usize;
@@ -371,7 +342,7 @@ impl Renderer {
         let second = &mut *second;
         let (name, id) = match h.kind {
             Kind::Event => {
-                write_time(second, value, "time", h.time);
+                write_time(second, value, "time", h.time.system_time()?);
                 if let Some(span) = h.span {
                     value.push_str(" span=");
                     value.push_str(self.ids.format(span).as_str());
@@ -383,12 +354,12 @@ impl Renderer {
                 (meta.target(), self.ids.format(h.id))
             }
             Kind::SpanClose | Kind::SpanOpen => {
-                write_time(second, value, "start", h.time);
+                write_time(second, value, "start", h.time.system_time()?);
                 let mut id = self.ids.format(h.id);
                 match h.end {
                     Some(end) => {
-                        write_time(second, value, "end", end);
-                        push_duration(value, end.duration_since(h.time).unwrap_or_default());
+                        write_time(second, value, "end", end.system_time()?);
+                        push_duration(value, end.since(h.time));
                         value.push_str(if h.error {
                             " status=error"
                         } else {

@@ -24,6 +24,7 @@ use crate::limit::{Admit, Limiters};
 use crate::redact::REDACTED;
 use crate::redact::Redactor;
 use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField};
+use crate::stamp::Stamp;
 
 /// Where the time comes from (injectable for reproducible tests).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -127,7 +128,7 @@ struct SpanData {
     /// The counter part of the span's id ([`Ids::next_n`]).
     id: u64,
     parent: Option<u64>,
-    start: SystemTime,
+    start: Stamp,
     /// The span's fields, captured (see [`crate::capture`]).
     fields: Fields,
     error: bool,
@@ -239,7 +240,7 @@ where
         let data = SpanData {
             id: self.ids.next_n(),
             parent,
-            start: (self.clock)(),
+            start: Stamp::of((self.clock)()),
             fields,
             error,
         };
@@ -289,7 +290,7 @@ where
             self.report(event, level);
             return;
         }
-        let time = (self.clock)();
+        let time = Stamp::of((self.clock)());
         let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
             return;
         };
@@ -344,7 +345,7 @@ where
             return;
         };
         let meta = span.metadata();
-        let end = (self.clock)();
+        let end = Stamp::of((self.clock)());
         let Admit::Yes { suppressed } = self.limiters.admit(meta, end) else {
             return;
         };

@@ -86,6 +86,7 @@ mod layer;
 mod limit;
 mod redact;
 mod report;
+mod stamp;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};

@@ -12,13 +12,13 @@
 //! wall clock: stepped back, it refills nothing until it catches up;
 //! stepped forward, it refills at most a burst.
 
+use crate::stamp::Stamp;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -52,7 +52,7 @@ impl Default for RateLimit {
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
-    last: SystemTime,
+    last: Stamp,
     suppressed: u64,
 }
 
@@ -72,12 +72,9 @@ pub(crate) enum Admit {
 }
 
 impl Limiter {
-    fn admit(&self, limit: &RateLimit, now: SystemTime) -> Admit {
+    fn admit(&self, limit: &RateLimit, now: Stamp) -> Admit {
         let mut b = self.bucket.lock();
-        let elapsed = now
-            .duration_since(b.last)
-            .unwrap_or(Duration::ZERO)
-            .as_secs_f64();
+        let elapsed = now.since(b.last).as_secs_f64();
         b.last = b.last.max(now);
         b.tokens = (b.tokens + elapsed * limit.per_second).min(f64::from(limit.burst));
         if b.tokens >= 1.0 {
@@ -135,7 +132,7 @@ impl Limiters {
     }
 
     /// Whether `meta`'s callsite may write a record stamped `now`.
-    pub(crate) fn admit(&self, meta: &'static Metadata<'static>, now: SystemTime) -> Admit {
+    pub(crate) fn admit(&self, meta: &'static Metadata<'static>, now: Stamp) -> Admit {
         let Some(limit) = &self.limit else {
             return Admit::Yes { suppressed: 0 };
         };
@@ -168,7 +165,7 @@ impl Limiters {
         &self,
         meta: &'static Metadata<'static>,
         limit: &RateLimit,
-        now: SystemTime,
+        now: Stamp,
     ) -> Arc<Limiter> {
         if let Some(l) = self.map.load().get(&meta.callsite()) {
             return Arc::clone(l);

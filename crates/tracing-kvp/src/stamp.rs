@@ -1,0 +1,100 @@
+//! A record's time, as the caller's thread takes it: seconds and
+//! nanoseconds since 1970, converted from the clock's `SystemTime` once and
+//! used both in the capture and by the rate limit.
+
+use std::time::{Duration, SystemTime};
+
+/// Seconds (negative before 1970) and nanoseconds since 1970.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Stamp {
+    secs: i64,
+    /// Below 1,000,000,000, so that the derived order is the time order.
+    nanos: u32,
+}
+
+impl Stamp {
+    pub(crate) fn of(t: SystemTime) -> Stamp {
+        match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => Stamp {
+                secs: d.as_secs() as i64,
+                nanos: d.subsec_nanos(),
+            },
+            // Before 1970: whole seconds back, then forward by the nanoseconds.
+            Err(e) => {
+                let d = e.duration();
+                let carry = d.subsec_nanos() > 0;
+                Stamp {
+                    secs: -(d.as_secs() as i64) - i64::from(carry),
+                    nanos: if carry {
+                        1_000_000_000 - d.subsec_nanos()
+                    } else {
+                        0
+                    },
+                }
+            }
+        }
+    }
+
+    /// Seconds (i64) then nanoseconds (u32), little-endian.
+    pub(crate) fn to_bytes(self) -> [u8; 12] {
+        let mut out = [0u8; 12];
+        out[..8].copy_from_slice(&self.secs.to_le_bytes());
+        out[8..].copy_from_slice(&self.nanos.to_le_bytes());
+        out
+    }
+
+    /// The inverse of [`Stamp::to_bytes`]; `None` for nanoseconds past a
+    /// second, which `to_bytes` never writes.
+    pub(crate) fn from_bytes(b: [u8; 12]) -> Option<Stamp> {
+        let (secs, nanos) = b.split_at(8);
+        let secs = i64::from_le_bytes(secs.try_into().ok()?);
+        let nanos = u32::from_le_bytes(nanos.try_into().ok()?);
+        (nanos < 1_000_000_000).then_some(Stamp { secs, nanos })
+    }
+
+    /// The time, when `SystemTime` can hold it.
+    pub(crate) fn system_time(self) -> Option<SystemTime> {
+        let whole = Duration::from_secs(self.secs.unsigned_abs());
+        let base = if self.secs >= 0 {
+            SystemTime::UNIX_EPOCH.checked_add(whole)?
+        } else {
+            SystemTime::UNIX_EPOCH.checked_sub(whole)?
+        };
+        base.checked_add(Duration::from_nanos(u64::from(self.nanos)))
+    }
+
+    /// The time from `earlier` to this stamp; zero when this is not later.
+    pub(crate) fn since(self, earlier: Stamp) -> Duration {
+        let nanos = (i128::from(self.secs) - i128::from(earlier.secs)) * 1_000_000_000
+            + (i128::from(self.nanos) - i128::from(earlier.nanos));
+        Duration::from_nanos(u64::try_from(nanos.max(0)).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_before_and_after_1970_and_orders_by_time() {
+        let times = [
+            SystemTime::UNIX_EPOCH - Duration::new(5, 250_000_000),
+            SystemTime::UNIX_EPOCH - Duration::from_secs(5),
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 999_999_999),
+        ];
+        let stamps: Vec<Stamp> = times.iter().map(|t| Stamp::of(*t)).collect();
+        for (t, s) in times.iter().zip(&stamps) {
+            assert_eq!(Stamp::from_bytes(s.to_bytes()), Some(*s));
+            assert_eq!(s.system_time(), Some(*t));
+        }
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            stamps[3].since(stamps[2]),
+            Duration::new(1_795_000_000, 999_999_999)
+        );
+        assert_eq!(stamps[0].since(stamps[1]), Duration::ZERO);
+        assert_eq!(stamps[1].since(stamps[0]), Duration::from_millis(250));
+        assert_eq!(Stamp::from_bytes([0xff; 12]), None);
+    }
+}
