@@ -27,7 +27,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
-use kvp_codec::{Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len};
+use kvp_codec::{
+    EncodeError, Field, Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len,
+};
 
 use crate::entry::{Body, Entry, EntryKind};
 use crate::error::Error;
@@ -604,13 +606,20 @@ impl State {
         level: Option<Level>,
         key: &str,
         value: &str,
-    ) -> Result<(), kvp_codec::EncodeError> {
+    ) -> Result<(), EncodeError> {
         let limits = self.config.limits;
         let start = self.batch.len();
-        let result = if limits.value_fits(value) {
-            encode(key, value, &limits, self.new_slot())
-        } else {
-            self.encode_chunks(key, value)
+        // Most values fit one record: try that first rather than checking
+        // the value twice, and split only a value too long for it.
+        let result = match encode(key, value, &limits, self.new_slot()) {
+            Err(EncodeError::TooLong {
+                field: Field::Value,
+                ..
+            }) => {
+                self.batch.truncate(start);
+                self.encode_chunks(key, value)
+            }
+            done => done,
         };
         if result.is_err() {
             self.batch.truncate(start);
@@ -620,7 +629,7 @@ impl State {
         result
     }
 
-    fn encode_chunks(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+    fn encode_chunks(&mut self, key: &str, value: &str) -> Result<(), EncodeError> {
         let limits = self.config.limits;
         let max = self.config.max_chunks;
         let mut chunks = split_value(value, &limits);
@@ -639,7 +648,7 @@ impl State {
         Ok(())
     }
 
-    fn encode_upsert(&mut self, key: &str, value: &str) -> Result<(), kvp_codec::EncodeError> {
+    fn encode_upsert(&mut self, key: &str, value: &str) -> Result<(), EncodeError> {
         let limits = self.config.limits;
         let mut record = [0u8; RECORD_SIZE];
         if limits.value_fits(value) {
