@@ -12,7 +12,6 @@
 //! wall clock: stepped back, it refills nothing until it catches up;
 //! stepped forward, it refills at most a burst.
 
-use crate::stamp::Stamp;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -25,6 +24,8 @@ use parking_lot::Mutex;
 use rustc_hash::FxHasher;
 use tracing::Metadata;
 use tracing::callsite::Identifier;
+
+use crate::stamp::Stamp;
 
 /// A burst, then a steady rate, per callsite.
 #[derive(Clone, Copy, Debug, PartialEq)]
