@@ -101,16 +101,7 @@ impl Entry {
         context: &'static (dyn Any + Send + Sync),
         bytes: &[u8],
     ) -> Entry {
-        Entry {
-            kind: EntryKind::Append,
-            level,
-            body: Body::Captured { renderer, context },
-            bytes: {
-                let mut b = InlineBytes::new();
-                b.extend_from_slice(bytes);
-                b
-            },
-        }
+        Entry::captured_with(level, renderer, context, |b| b.extend_from_slice(bytes))
     }
 
     /// A record to append, captured in place: `fill` writes the capture
@@ -157,10 +148,18 @@ impl Entry {
         match self.body {
             Body::Text { key_len } => {
                 let (key, value) = self.bytes.as_slice().split_at(key_len);
-                Some((
-                    std::str::from_utf8(key).expect("an entry's key is copied from a &str"),
-                    std::str::from_utf8(value).expect("an entry's value is copied from a &str"),
-                ))
+                // SAFETY: a text entry's bytes are written once, by
+                // `Entry::new`, from a `&str` key and a `&str` value split at
+                // `key_len`, a char boundary; nothing can change them after
+                // (the field is private, and only captured entries are ever
+                // handed out for writing). Checking again would validate
+                // every record's text a second time on the writer thread.
+                Some(unsafe {
+                    (
+                        std::str::from_utf8_unchecked(key),
+                        std::str::from_utf8_unchecked(value),
+                    )
+                })
             }
             Body::Captured { .. } => None,
         }

@@ -31,6 +31,7 @@ use kvp_codec::{
     EncodeError, Field, Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len,
 };
 
+use crate::batch::Batch;
 use crate::entry::{Body, Entry, EntryKind};
 use crate::error::Error;
 use crate::pool::{Locked, OpenOptionsPool, OpenReport, PoolFile};
@@ -215,7 +216,7 @@ impl WriterBuilder {
             state: State {
                 counters: Arc::clone(&counters),
                 reporter: Reporter::new(self.report_interval),
-                batch: Vec::new(),
+                batch: Batch::default(),
                 batch_levels: Vec::new(),
                 upserts: Vec::new(),
                 cap_dropped: CapDrops::default(),
@@ -417,7 +418,7 @@ struct State {
     counters: Arc<Counters>,
     reporter: Reporter,
     /// Encoded records waiting to be appended.
-    batch: Vec<u8>,
+    batch: Batch,
     /// The level of each record in `batch`.
     batch_levels: Vec<Option<Level>>,
     /// Encoded records waiting to be upserted, each with the number of
@@ -593,14 +594,6 @@ impl State {
         }
     }
 
-    fn new_slot(&mut self) -> &mut [u8; RECORD_SIZE] {
-        let start = self.batch.len();
-        self.batch.resize(start + RECORD_SIZE, 0);
-        (&mut self.batch[start..])
-            .try_into()
-            .expect("the batch was just grown by exactly one record")
-    }
-
     fn encode_append(
         &mut self,
         level: Option<Level>,
@@ -611,7 +604,7 @@ impl State {
         let start = self.batch.len();
         // Most values fit one record: try that first rather than checking
         // the value twice, and split only a value too long for it.
-        let result = match encode(key, value, &limits, self.new_slot()) {
+        let result = match encode(key, value, &limits, self.batch.new_slot()) {
             Err(EncodeError::TooLong {
                 field: Field::Value,
                 ..
@@ -624,8 +617,7 @@ impl State {
         if result.is_err() {
             self.batch.truncate(start);
         }
-        self.batch_levels
-            .resize(self.batch.len() / RECORD_SIZE, level);
+        self.batch_levels.resize(self.batch.records(), level);
         result
     }
 
@@ -641,9 +633,9 @@ impl State {
             if index + 1 == max && !chunks.rest().is_empty() {
                 add(&self.counters.truncated_values, 1);
                 let cut = with_marker(chunk, &limits);
-                return encode_chunk(key, index32, &cut, &limits, self.new_slot());
+                return encode_chunk(key, index32, &cut, &limits, self.batch.new_slot());
             }
-            encode_chunk(key, index32, chunk, &limits, self.new_slot())?;
+            encode_chunk(key, index32, chunk, &limits, self.batch.new_slot())?;
         }
         Ok(())
     }
@@ -658,7 +650,7 @@ impl State {
             let first = split_value(value, &limits).next().unwrap_or_default();
             encode(key, &with_marker(first, &limits), &limits, &mut record)?;
         }
-        self.upserts.push((self.batch.len() / RECORD_SIZE, record));
+        self.upserts.push((self.batch.records(), record));
         Ok(())
     }
 
@@ -669,7 +661,7 @@ impl State {
     }
 
     fn pending_records(&self) -> u64 {
-        (self.batch.len() / RECORD_SIZE + self.upserts.len()) as u64
+        (self.batch.records() + self.upserts.len()) as u64
     }
 
     /// Writes the pending batch and upserts under the held locks. Every
@@ -678,9 +670,14 @@ impl State {
         let batch = std::mem::take(&mut self.batch);
         let levels = std::mem::take(&mut self.batch_levels);
         let upserts = std::mem::take(&mut self.upserts);
-        let mut unaccounted = (batch.len() / RECORD_SIZE + upserts.len()) as u64;
-        let result =
-            self.write_under_lock(&mut locked, &batch, &levels, &upserts, &mut unaccounted);
+        let mut unaccounted = (batch.records() + upserts.len()) as u64;
+        let result = self.write_under_lock(
+            &mut locked,
+            batch.as_slice(),
+            &levels,
+            &upserts,
+            &mut unaccounted,
+        );
         if let Err(e) = result {
             add(&self.counters.write_errors, 1);
             add(&self.counters.dropped_write_error, unaccounted);
