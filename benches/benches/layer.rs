@@ -272,6 +272,14 @@ fn event_writer_idle(c: &mut Criterion) {
     group.finish();
 }
 
+/// An INFO event with the message `m` and, for each four names given, the
+/// values `$v`, `"x"`, `true` and `1.5`: a u64, a text, a bool and an f64.
+macro_rules! event_of_fours {
+    ($v:expr; $($a:ident $b:ident $c:ident $d:ident),+) => {
+        tracing::info!($($a = $v, $b = "x", $c = true, $d = 1.5,)+ "m")
+    };
+}
+
 /// How the caller's cost grows with the number of fields.
 fn event_fields(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_fields");
@@ -282,68 +290,16 @@ fn event_fields(c: &mut Criterion) {
             let v = black_box(7u64);
             group.bench_function(format!("{name}/0"), |b| b.iter(|| tracing::info!("m")));
             group.bench_function(format!("{name}/4"), |b| {
-                b.iter(|| tracing::info!(a = v, b = "x", c = true, d = 1.5, "m"))
+                b.iter(|| event_of_fours!(v; a b c d))
             });
             group.bench_function(format!("{name}/16"), |b| {
-                b.iter(|| {
-                    tracing::info!(
-                        a0 = v,
-                        a1 = "x",
-                        a2 = true,
-                        a3 = 1.5,
-                        b0 = v,
-                        b1 = "x",
-                        b2 = true,
-                        b3 = 1.5,
-                        c0 = v,
-                        c1 = "x",
-                        c2 = true,
-                        c3 = 1.5,
-                        d0 = v,
-                        d1 = "x",
-                        d2 = true,
-                        d3 = 1.5,
-                        "m"
-                    )
-                })
+                b.iter(|| event_of_fours!(v; a0 a1 a2 a3, b0 b1 b2 b3, c0 c1 c2 c3, d0 d1 d2 d3))
             });
             group.bench_function(format!("{name}/32"), |b| {
                 b.iter(|| {
-                    tracing::info!(
-                        a0 = v,
-                        a1 = "x",
-                        a2 = true,
-                        a3 = 1.5,
-                        b0 = v,
-                        b1 = "x",
-                        b2 = true,
-                        b3 = 1.5,
-                        c0 = v,
-                        c1 = "x",
-                        c2 = true,
-                        c3 = 1.5,
-                        d0 = v,
-                        d1 = "x",
-                        d2 = true,
-                        d3 = 1.5,
-                        e0 = v,
-                        e1 = "x",
-                        e2 = true,
-                        e3 = 1.5,
-                        f0 = v,
-                        f1 = "x",
-                        f2 = true,
-                        f3 = 1.5,
-                        g0 = v,
-                        g1 = "x",
-                        g2 = true,
-                        g3 = 1.5,
-                        h0 = v,
-                        h1 = "x",
-                        h2 = true,
-                        h3 = 1.5,
-                        "m"
-                    )
+                    event_of_fours!(v;
+                        a0 a1 a2 a3, b0 b1 b2 b3, c0 c1 c2 c3, d0 d1 d2 d3,
+                        e0 e1 e2 e3, f0 f1 f2 f3, g0 g1 g2 g3, h0 h1 h2 h3)
                 })
             });
         });

@@ -8,6 +8,7 @@ use tracing::Metadata;
 
 use crate::redact::Redactor;
 use crate::report::HEALTH_REPORT_FIELD;
+use crate::slots::{self, SLOTS, Table};
 
 /// One bit per field index (tracing allows at most 32 fields a callsite).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,23 +42,9 @@ impl FieldFlags {
     /// The flags of `meta`'s fields under `redactor`'s deny list.
     pub(crate) fn get(meta: &'static Metadata<'static>, redactor: &Redactor) -> Self {
         let addr = std::ptr::from_ref(meta) as usize;
-        // Fibonacci hashing: the top bits of the product mix every bit of
-        // the address.
-        let slot = ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SLOTS;
-        CACHE
-            .try_with(|c| {
-                let mut c = c.try_borrow_mut().ok()?;
-                let (a, id, flags) = c[slot];
-                if a == addr && id == redactor.id() {
-                    return Some(flags);
-                }
-                let flags = FieldFlags::of(meta, redactor);
-                c[slot] = (addr, redactor.id(), flags);
-                Some(flags)
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| FieldFlags::of(meta, redactor))
+        slots::get(&CACHE, addr, redactor.id(), || {
+            FieldFlags::of(meta, redactor)
+        })
     }
 
     /// Field `index`'s bit in the flags; `None` past 32 fields, which
@@ -68,11 +55,8 @@ impl FieldFlags {
     }
 }
 
-const SLOTS: usize = 64;
-
 thread_local! {
     /// Recent callsites' flags, keyed by the metadata's address and the
     /// deny list's id.
-    static CACHE: RefCell<[(usize, u64, FieldFlags); SLOTS]> =
-        const { RefCell::new([(0, 0, FieldFlags { denied: 0, error: 0, report: false }); SLOTS]) };
+    static CACHE: Table<FieldFlags> = const { RefCell::new([None; SLOTS]) };
 }

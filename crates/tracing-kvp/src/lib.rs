@@ -86,6 +86,7 @@ mod layer;
 mod limit;
 mod redact;
 mod report;
+mod slots;
 mod stamp;
 mod vm_id;
 

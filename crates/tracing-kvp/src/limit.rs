@@ -25,6 +25,7 @@ use rustc_hash::FxHasher;
 use tracing::Metadata;
 use tracing::callsite::Identifier;
 
+use crate::slots::{self, SLOTS};
 use crate::stamp::Stamp;
 
 /// A burst, then a steady rate, per callsite.
@@ -108,8 +109,6 @@ pub(crate) struct Limiters {
     id: u64,
 }
 
-const RECENT_SLOTS: usize = 64;
-
 /// A limiter this thread used: its callsite's address, its set's id.
 type Recent = Option<(usize, u64, Arc<Limiter>)>;
 
@@ -117,8 +116,7 @@ thread_local! {
     /// The limiters this thread used last, by callsite address and the
     /// [`Limiters`] they belong to: a hit costs a compare, against about
     /// 100 instructions for the shared map's load.
-    static RECENT: RefCell<[Recent; RECENT_SLOTS]> =
-        const { RefCell::new([const { None }; RECENT_SLOTS]) };
+    static RECENT: RefCell<[Recent; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
 }
 
 impl Limiters {
@@ -138,9 +136,9 @@ impl Limiters {
             return Admit::Yes { suppressed: 0 };
         };
         let addr = std::ptr::from_ref(meta) as usize;
-        // Fibonacci hashing, as for the field flags.
-        let slot =
-            ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % RECENT_SLOTS;
+        // Like `slots::get`, but a hit borrows the limiter instead of
+        // cloning the `Arc`.
+        let slot = slots::slot(addr);
         let recent = RECENT.try_with(|r| {
             let r = r.try_borrow().ok()?;
             match &r[slot] {

@@ -9,6 +9,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::slots::{self, SLOTS, Table};
+
 /// The default deny list: field names containing any of these,
 /// case-insensitively, are redacted.
 pub const DEFAULT_DENY_LIST: [&str; 8] = [
@@ -55,14 +57,11 @@ pub(crate) struct Redactor {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-const SLOTS: usize = 64;
-
-/// Per-thread answers for recent field names, keyed by the name's address
-/// (field names are `&'static str` from the callsite) and the list's id.
-type Cache = [(usize, u64, bool); SLOTS];
-
 thread_local! {
-    static CACHE: RefCell<Cache> = const { RefCell::new([(0, 0, false); SLOTS]) };
+    /// Per-thread answers for recent field names, keyed by the name's
+    /// address (field names are `&'static str` from the callsite) and the
+    /// list's id.
+    static CACHE: Table<bool> = const { RefCell::new([None; SLOTS]) };
 }
 
 impl Redactor {
@@ -96,24 +95,9 @@ impl Redactor {
         if self.fragments.is_empty() {
             return false;
         }
-        let addr = name.as_ptr() as usize;
-        // Fibonacci hashing: the top bits of the product mix every bit of
-        // the address.
-        let slot = ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SLOTS;
-        CACHE
-            .try_with(|c| {
-                let mut c = c.try_borrow_mut().ok()?;
-                let (a, id, denied) = c[slot];
-                if a == addr && id == self.id {
-                    return Some(denied);
-                }
-                let denied = self.matches(name);
-                c[slot] = (addr, self.id, denied);
-                Some(denied)
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| self.matches(name))
+        slots::get(&CACHE, name.as_ptr() as usize, self.id, || {
+            self.matches(name)
+        })
     }
 }
 

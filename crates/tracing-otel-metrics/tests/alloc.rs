@@ -6,40 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use counting_alloc::allocations;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tracing_otel_metrics::{MetricsLayer, MetricsLayerBuilder};
 use tracing_subscriber::prelude::*;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers to the system allocator; the counter is a const-initialised
-// thread-local, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Allocations made by 1,000 runs of `emit`, after 100 to warm up.
 fn allocations_per_1000(
@@ -52,11 +25,11 @@ fn allocations_per_1000(
         for i in 0..100 {
             emit(i);
         }
-        let before = ALLOCATIONS.with(Cell::get);
+        let before = allocations();
         for i in 0..1_000 {
             emit(i);
         }
-        ALLOCATIONS.with(Cell::get) - before
+        allocations() - before
     })
 }
 

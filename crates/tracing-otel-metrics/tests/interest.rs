@@ -6,16 +6,20 @@
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tracing::callsite::Callsite;
 use tracing::subscriber::Interest;
-use tracing_otel_metrics::MetricsLayer;
+use tracing_otel_metrics::{MetricsLayer, MetricsLayerBuilder};
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::prelude::*;
 
 type Registry = tracing_subscriber::Registry;
 
-fn interests(
-    dispatch: &tracing::Dispatch,
-    filter: &tracing_otel_metrics::MetricsFilter,
-) -> Vec<(&'static str, bool, bool)> {
+/// For the callsites `plain`, `metric` (a counter field) and `span`: the
+/// name, whether the layer built by `builder` says `never`, and whether a
+/// dispatcher with only that layer does.
+fn interests(builder: MetricsLayerBuilder) -> Vec<(&'static str, bool, bool)> {
+    let (layer, filter) = builder.build_parts();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(layer.with_filter(filter.clone())),
+    );
     let plain = tracing::callsite!(name: "plain", kind: tracing::metadata::Kind::EVENT, fields: message, user);
     let metric = tracing::callsite!(name: "metric", kind: tracing::metadata::Kind::EVENT, fields: message, monotonic_counter.hits);
     let span = tracing::callsite!(name: "span", kind: tracing::metadata::Kind::SPAN, fields: user);
@@ -26,7 +30,7 @@ fn interests(
     ]
     .into_iter()
     .map(|(name, meta)| {
-        let layer_interest: Interest = <_ as Filter<Registry>>::callsite_enabled(filter, meta);
+        let layer_interest: Interest = <_ as Filter<Registry>>::callsite_enabled(&filter, meta);
         (
             name,
             layer_interest.is_never(),
@@ -38,12 +42,8 @@ fn interests(
 
 #[test]
 fn non_metric_callsites_are_never_interesting() {
-    let (layer, filter) = MetricsLayer::builder(SdkMeterProvider::default()).build_parts();
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::registry().with(layer.with_filter(filter.clone())),
-    );
     assert_eq!(
-        interests(&dispatch, &filter),
+        interests(MetricsLayer::builder(SdkMeterProvider::default())),
         [
             ("plain", true, true),
             ("metric", false, false),
@@ -54,14 +54,8 @@ fn non_metric_callsites_are_never_interesting() {
 
 #[test]
 fn spans_are_wanted_when_their_fields_are_attributes() {
-    let (layer, filter) = MetricsLayer::builder(SdkMeterProvider::default())
-        .span_attributes(true)
-        .build_parts();
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::registry().with(layer.with_filter(filter.clone())),
-    );
     assert_eq!(
-        interests(&dispatch, &filter),
+        interests(MetricsLayer::builder(SdkMeterProvider::default()).span_attributes(true)),
         [
             ("plain", true, true),
             ("metric", false, false),
