@@ -18,6 +18,7 @@ use crate::key::KeyLayout;
 use crate::layer::{Clock, KvpLayer};
 use crate::limit::{Limiters, RateLimit};
 use crate::redact::{DEFAULT_DENY_LIST, Redactor};
+use crate::stamp::TimeSource;
 use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
 
 /// The environment variable read for the layer's filter unless another is
@@ -223,7 +224,8 @@ impl KvpLayerBuilder {
             ids,
             renderer,
             instance: crate::layer::next_instance(),
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            spans: Default::default(),
+            time: self.clock.map_or(TimeSource::System, TimeSource::Injected),
             span_open_records: self.span_open_records,
             redactor: Redactor::new(&self.deny_list),
             limiters: Arc::new(Limiters::new(self.rate_limit)),

@@ -24,7 +24,8 @@ use crate::limit::{Admit, Limiters};
 use crate::redact::REDACTED;
 use crate::redact::Redactor;
 use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField};
-use crate::stamp::Stamp;
+use crate::spans::{Fields, SpanData, Spans};
+use crate::stamp::TimeSource;
 
 /// Where the time comes from (injectable for reproducible tests).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -35,7 +36,7 @@ pub struct KvpLayer {
     pub(crate) sink: Sink,
     pub(crate) key: KeyLayout,
     pub(crate) ids: Arc<Ids>,
-    pub(crate) clock: Clock,
+    pub(crate) time: TimeSource,
     pub(crate) span_open_records: bool,
     pub(crate) redactor: Redactor,
     pub(crate) limiters: Arc<Limiters>,
@@ -43,6 +44,8 @@ pub struct KvpLayer {
     pub(crate) renderer: RendererId,
     /// Tells this layer's entries in [`ENTERED`] from other layers'.
     pub(crate) instance: u64,
+    /// The spans open now that this layer writes.
+    pub(crate) spans: Spans,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -52,7 +55,7 @@ pub struct KvpHandle {
     sink: Sink,
     key: KeyLayout,
     ids: Arc<Ids>,
-    clock: Clock,
+    time: TimeSource,
     limiters: Arc<Limiters>,
 }
 
@@ -83,7 +86,7 @@ impl KvpHandle {
             let _ = write!(
                 value,
                 "time={} suppressed={n} reason=rate-limit",
-                humantime::format_rfc3339_millis((self.clock)())
+                humantime::format_rfc3339_millis(self.time.system_time())
             );
             if let (Some(file), Some(line)) = (meta.file(), meta.line()) {
                 push_field(&mut value, "callsite", &format!("{file}:{line}"));
@@ -106,7 +109,7 @@ impl KvpLayer {
             sink: self.sink.clone(),
             key: self.key.clone(),
             ids: Arc::clone(&self.ids),
-            clock: Arc::clone(&self.clock),
+            time: self.time.clone(),
             limiters: Arc::clone(&self.limiters),
         }
     }
@@ -121,19 +124,6 @@ impl fmt::Debug for KvpLayer {
     }
 }
 
-/// What the layer keeps in a span's extensions. Inserted once, in
-/// `on_new_span`, after checking it is not there (azure-init inserted a
-/// type twice and panicked).
-struct SpanData {
-    /// The counter part of the span's id ([`Ids::next_n`]).
-    id: u64,
-    parent: Option<u64>,
-    start: Stamp,
-    /// The span's fields, captured (see [`crate::capture`]).
-    fields: Fields,
-    error: bool,
-}
-
 /// A span this layer saw entered on this thread.
 struct Entered {
     layer: u64,
@@ -141,9 +131,6 @@ struct Entered {
     /// The span's KVP id, looked up when an event first needs it.
     kvp: Option<Option<u64>>,
 }
-
-/// A span's captured fields: inline up to a typical span's few fields.
-type Fields = InlineBytes<128>;
 
 thread_local! {
     /// The spans entered on this thread, innermost last. The innermost of a
@@ -205,16 +192,10 @@ impl KvpLayer {
         (fields, error)
     }
 
-    fn span_header(
-        &self,
-        kind: Kind,
-        meta: &Metadata<'_>,
-        data: &SpanData,
-        suppressed: u64,
-    ) -> Header {
+    fn span_header(&self, kind: Kind, data: &SpanData, suppressed: u64) -> Header {
         Header {
             kind,
-            level: level_of(meta.level()),
+            level: level_of(data.meta.level()),
             id: data.id,
             span: data.parent,
             error: data.error,
@@ -230,44 +211,38 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        // A span is new once: the check that keeps `SpanData` from being
-        // inserted twice is made where it is inserted, under the write lock.
-        let parent = span
-            .parent()
-            .and_then(|p| p.extensions().get::<SpanData>().map(|d| d.id));
-        let (fields, error) = self.span_fields(attrs.metadata(), |v| attrs.record(v));
+        let meta = attrs.metadata();
+        let (fields, error) = self.span_fields(meta, |v| attrs.record(v));
         let data = SpanData {
+            meta,
             id: self.ids.next_n(),
-            parent,
-            start: Stamp::of((self.clock)()),
+            parent: self.parent_of(attrs, id, &ctx),
+            start: self.time.now(),
             fields,
             error,
         };
-        let meta = span.metadata();
         if self.span_open_records
             && let Admit::Yes { suppressed } = self.limiters.admit(meta, data.start)
         {
-            let header = self.span_header(Kind::SpanOpen, meta, &data, suppressed);
+            let header = self.span_header(Kind::SpanOpen, &data, suppressed);
             self.send_captured(&header, meta, |b| {
                 b.extend_from_slice(data.fields.as_slice())
             });
         }
-        let mut ext = span.extensions_mut();
-        if ext.get_mut::<SpanData>().is_none() {
-            ext.insert(data);
-        }
+        self.spans.open(id, data);
     }
 
-    fn on_record(&self, id: &SpanId, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        // Captured before the extensions are locked: a value's `Debug` may
+    fn on_record(&self, id: &SpanId, values: &Record<'_>, _: Context<'_, S>) {
+        let Some(meta) = self.spans.with(id, |d| d.meta) else {
+            return;
+        };
+        // Captured before the span's entry is locked: a value's `Debug` may
         // log, and that event looks the span up.
-        let (fields, error) = self.span_fields(span.metadata(), |v| values.record(v));
-        if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
+        let (fields, error) = self.span_fields(meta, |v| values.record(v));
+        self.spans.update(id, |data| {
             data.error |= error;
             data.fields.extend_from_slice(fields.as_slice());
-        }
+        });
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -278,9 +253,7 @@ where
             && let Some(scope) = ctx.event_scope(event)
         {
             for s in scope {
-                if let Some(d) = s.extensions_mut().get_mut::<SpanData>() {
-                    d.error = true;
-                }
+                self.spans.update(&s.id(), |d| d.error = true);
             }
         }
         let flags = FieldFlags::get(meta, &self.redactor);
@@ -290,7 +263,7 @@ where
             self.report(event, level);
             return;
         }
-        let time = Stamp::of((self.clock)());
+        let time = self.time.now();
         let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
             return;
         };
@@ -338,35 +311,51 @@ where
         });
     }
 
-    fn on_close(&self, id: SpanId, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(&id) else { return };
-        let ext = span.extensions();
-        let Some(data) = ext.get::<SpanData>() else {
+    fn on_close(&self, id: SpanId, _: Context<'_, S>) {
+        let Some(data) = self.spans.close(&id) else {
             return;
         };
-        let meta = span.metadata();
-        let end = Stamp::of((self.clock)());
-        let Admit::Yes { suppressed } = self.limiters.admit(meta, end) else {
+        let end = self.time.now();
+        let Admit::Yes { suppressed } = self.limiters.admit(data.meta, end) else {
             return;
         };
-        let mut header = self.span_header(Kind::SpanClose, meta, data, suppressed);
+        let mut header = self.span_header(Kind::SpanClose, &data, suppressed);
         header.end = Some(end);
-        self.send_captured(&header, meta, |b| {
+        self.send_captured(&header, data.meta, |b| {
             b.extend_from_slice(data.fields.as_slice())
         });
     }
 }
 
 impl KvpLayer {
+    /// The KVP id of a new span's parent: the nearest ancestor this layer
+    /// writes (its filter may have left the direct parent out).
+    fn parent_of<S>(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        // The registry's own rule for a new span's parent, without looking
+        // the new span up.
+        let direct = if attrs.is_root() {
+            return None;
+        } else if attrs.is_contextual() {
+            ctx.current_span().id()?.clone()
+        } else {
+            attrs.parent()?.clone()
+        };
+        if let Some(kvp) = self.spans.with(&direct, |d| d.id) {
+            return Some(kvp);
+        }
+        let parent = ctx.span(id)?.parent()?;
+        self.spans.with(&parent.id(), |d| d.id)
+    }
+
     /// The KVP id of the span an event belongs to, if any.
     fn event_span_id<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let of = |id: &SpanId| {
-            ctx.span(id)
-                .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.id))
-        };
+        let of = |id: &SpanId| self.spans.with(id, |d| d.id);
         if event.is_contextual() {
             let found = ENTERED.try_with(|stack| {
                 let mut stack = stack.try_borrow_mut().ok()?;

@@ -87,6 +87,7 @@ mod limit;
 mod redact;
 mod report;
 mod slots;
+mod spans;
 mod stamp;
 mod vm_id;
 

@@ -1,5 +1,6 @@
-//! No heap allocation on the caller's thread per event in steady state,
-//! counted by a global allocator that counts this thread's allocations.
+//! No heap allocation on the caller's thread per event or per span in
+//! steady state, counted by a global allocator that counts this thread's
+//! allocations.
 
 #![allow(clippy::unwrap_used)]
 
@@ -45,4 +46,36 @@ fn events_allocate_nothing_in_steady_state() {
     });
     let written = pool.flush().len();
     assert!(written > 100, "events reached the pool: {written}");
+}
+
+#[test]
+fn spans_allocate_nothing_in_steady_state() {
+    let pool = common::pool();
+    let layer = KvpLayer::builder("agent")
+        .vm_id("vm")
+        .filter("info")
+        .rate_limit(None)
+        .build(pool.sink.clone())
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let outer = tracing::info_span!("provision", user = "azureuser");
+        let _entered = outer.enter();
+        // A child of the entered span, with a field given at open and one
+        // recorded later: every span path but the open record.
+        let step = |i: u64| {
+            let span = tracing::info_span!("step", n = i, done = tracing::field::Empty);
+            span.record("done", true);
+        };
+        for i in 10_000..12_000 {
+            step(i);
+        }
+        let before = allocations();
+        for i in 10_000..60_000 {
+            step(i);
+        }
+        let per_span = (allocations() - before) as f64 / 50_000.0;
+        assert_eq!(allocations() - before, 0, "{per_span} allocations per span");
+    });
+    let written = pool.flush().len();
+    assert!(written > 100, "spans reached the pool: {written}");
 }
