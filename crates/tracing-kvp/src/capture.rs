@@ -58,6 +58,9 @@ const BOOL: u8 = 3;
 const TEXT: u8 = 4;
 const REDACTED: u8 = 5;
 
+/// The longest header: kind, level, flags, id, span, suppressed, two times.
+const HEADER_MAX: usize = 3 + 8 + 8 + 8 + 12 + 12;
+
 /// The fixed part of a captured record.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
@@ -77,22 +80,29 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Appends the header to `out`. Each part is a fixed-size copy, which
-    /// compiles to a bounds check and a store.
+    /// Appends the header to `out`: put together on the stack, where each
+    /// part is a store, then copied in one go (one capacity check, where a
+    /// copy a part costs six).
     #[inline]
     pub(crate) fn write<const N: usize>(&self, out: &mut InlineBytes<N>) {
         let flags =
             if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
-        out.extend_from_slice(&[self.kind as u8, self.level as u8, flags]);
-        out.extend_from_slice(&self.id.to_le_bytes());
+        let mut buf = [0u8; HEADER_MAX];
+        buf[..3].copy_from_slice(&[self.kind as u8, self.level as u8, flags]);
+        buf[3..11].copy_from_slice(&self.id.to_le_bytes());
+        let mut at = 11;
         if let Some(span) = self.span {
-            out.extend_from_slice(&span.to_le_bytes());
+            buf[at..at + 8].copy_from_slice(&span.to_le_bytes());
+            at += 8;
         }
-        out.extend_from_slice(&self.suppressed.to_le_bytes());
-        out.extend_from_slice(&self.time.to_bytes());
+        buf[at..at + 8].copy_from_slice(&self.suppressed.to_le_bytes());
+        buf[at + 8..at + 20].copy_from_slice(&self.time.to_bytes());
+        at += 20;
         if let Some(end) = self.end {
-            out.extend_from_slice(&end.to_bytes());
+            buf[at..at + 12].copy_from_slice(&end.to_bytes());
+            at += 12;
         }
+        out.extend_from_slice(&buf[..at]);
     }
 
     fn read(r: &mut Reader<'_>) -> Option<Header> {
@@ -183,34 +193,59 @@ pub(crate) struct CaptureFields<'a, const N: usize> {
 }
 
 impl<const N: usize> CaptureFields<'_, N> {
-    /// Starts a field; `false` (after writing the redaction) when its name
-    /// is denied and its value must not be looked at.
+    /// Whether the field's name is denied and its value must not be looked
+    /// at; notes an `error` field.
     #[inline]
-    fn head(&mut self, field: &Field, tag: u8) -> bool {
-        let index = field.index();
-        let denied = match FieldFlags::bit(index) {
+    fn denied(&mut self, field: &Field) -> bool {
+        match FieldFlags::bit(field.index()) {
             Some(bit) => {
                 self.error |= self.flags.error & bit != 0;
                 self.flags.denied & bit != 0
             }
             // Past tracing's 32 fields a callsite: not in the flags.
             None => self.redactor.is_denied(field.name()),
-        };
-        self.out
-            .extend_from_slice(&[index as u8, if denied { REDACTED } else { tag }]);
-        !denied
+        }
     }
 
-    /// Formats `value` as a text payload, its length filled in after.
-    fn formatted(&mut self, value: fmt::Arguments<'_>) {
-        let at = self.out.len();
-        self.out.extend_from_slice(&[0; 4]);
-        // Writing into memory cannot fail; a Debug impl that fails leaves
-        // what it wrote.
-        // (`io::Write` would panic on a failing Debug impl: use `fmt`'s.)
-        let _ = Bytes(self.out).write_fmt(value);
-        let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
-        self.out.as_mut_slice()[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    /// Writes a field's index, its tag and `payload` (up to 8 bytes) in
+    /// one copy (a copy a part costs a capacity check each), or the
+    /// redaction; `false` when redacted.
+    #[inline]
+    fn head<const L: usize>(&mut self, field: &Field, tag: u8, payload: [u8; L]) -> bool {
+        let index = field.index() as u8;
+        if self.denied(field) {
+            self.out.extend_from_slice(&[index, REDACTED]);
+            return false;
+        }
+        let mut buf = [index, tag, 0, 0, 0, 0, 0, 0, 0, 0];
+        buf[2..2 + L].copy_from_slice(&payload);
+        self.out.extend_from_slice(&buf[..2 + L]);
+        true
+    }
+
+    /// A text payload: its length, then its bytes.
+    #[inline]
+    fn text(&mut self, field: &Field, value: &str) {
+        // Longer text is cut at 4 GiB, far past any record.
+        let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+        if self.head(field, TEXT, len.to_le_bytes()) {
+            self.out
+                .extend_from_slice(&value.as_bytes()[..len as usize]);
+        }
+    }
+
+    /// A value formatted as a text payload, its length filled in after.
+    #[inline]
+    fn formatted(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        let at = self.out.len() + 2;
+        if self.head(field, TEXT, [0; 4]) {
+            // Writing into memory cannot fail; a Debug impl that fails
+            // leaves what it wrote. (`io::Write` would panic on a failing
+            // Debug impl: use `fmt`'s.)
+            let _ = Bytes(self.out).write_fmt(value);
+            let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
+            self.out.as_mut_slice()[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        }
     }
 }
 
@@ -226,50 +261,32 @@ impl<const N: usize> fmt::Write for Bytes<'_, N> {
 
 impl<const N: usize> Visit for CaptureFields<'_, N> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.head(field, TEXT) {
-            // Longer text is cut at 4 GiB, far past any record.
-            let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
-            self.out.extend_from_slice(&len.to_le_bytes());
-            self.out
-                .extend_from_slice(&value.as_bytes()[..len as usize]);
-        }
+        self.text(field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.head(field, TEXT) {
-            self.formatted(format_args!("{value:?}"));
-        }
+        self.formatted(field, format_args!("{value:?}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.head(field, U64) {
-            self.out.extend_from_slice(&value.to_le_bytes());
-        }
+        self.head(field, U64, value.to_le_bytes());
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.head(field, I64) {
-            self.out.extend_from_slice(&value.to_le_bytes());
-        }
+        self.head(field, I64, value.to_le_bytes());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.head(field, F64) {
-            self.out.extend_from_slice(&value.to_bits().to_le_bytes());
-        }
+        self.head(field, F64, value.to_bits().to_le_bytes());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.head(field, BOOL) {
-            self.out.extend_from_slice(&[u8::from(value)]);
-        }
+        self.head(field, BOOL, [u8::from(value)]);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
-        if self.head(field, TEXT) {
-            self.formatted(format_args!("{}", ErrorChain(value)));
-        }
+        self.formatted(field, format_args!("{}", ErrorChain(value)));
     }
 }
 
