@@ -165,6 +165,37 @@ impl Entry {
         }
     }
 
+    /// A captured entry's bytes; `None` for a text entry.
+    pub fn captured_bytes(&self) -> Option<&[u8]> {
+        match self.body {
+            Body::Captured { .. } => Some(self.bytes.as_slice()),
+            Body::Text { .. } => None,
+        }
+    }
+
+    /// A captured entry's bytes, to add to or patch before the entry is
+    /// sent (a record prepared ahead of time, such as a span's close record
+    /// kept while the span is open); `None` for a text entry, whose bytes
+    /// are fixed.
+    ///
+    /// ```
+    /// use kvp_sink::{Entry, RendererId};
+    /// # fn build(renderer: RendererId) {
+    /// static CONTEXT: &str = "what the renderer needs";
+    /// let mut e = Entry::captured(None, renderer, &CONTEXT, b"ab");
+    /// if let Some(bytes) = e.captured_mut() {
+    ///     bytes.as_mut_slice()[0] = b'x';
+    ///     bytes.extend_from_slice(b"c");
+    /// }
+    /// # }
+    /// ```
+    pub fn captured_mut(&mut self) -> Option<&mut InlineBytes<INLINE_BYTES>> {
+        match self.body {
+            Body::Captured { .. } => Some(&mut self.bytes),
+            Body::Text { .. } => None,
+        }
+    }
+
     /// The bytes: key then value, or the capture.
     pub(crate) fn bytes(&self) -> &[u8] {
         self.bytes.as_slice()

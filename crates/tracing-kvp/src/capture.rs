@@ -105,6 +105,31 @@ impl Header {
         out.extend_from_slice(&buf[..at]);
     }
 
+    /// How many bytes [`Header::write`] writes.
+    pub(crate) fn len(&self) -> usize {
+        3 + 8 + 8 * usize::from(self.span.is_some()) + 8 + 12 + 12 * usize::from(self.end.is_some())
+    }
+
+    /// Fills in a span's close record, written with its end time unknown,
+    /// with what closing the span tells: its status, the records of its
+    /// callsite suppressed meanwhile, and its end. A header too short for
+    /// that (which [`Header::write`] never makes) is left as it is.
+    pub(crate) fn close(bytes: &mut [u8], error: bool, suppressed: u64, end: Stamp) {
+        let Some(flags) = bytes.get_mut(2) else {
+            return;
+        };
+        if error {
+            *flags |= ERROR;
+        }
+        let at = if *flags & HAS_SPAN != 0 { 19 } else { 11 };
+        if let Some(s) = bytes.get_mut(at..at + 8) {
+            s.copy_from_slice(&suppressed.to_le_bytes());
+        }
+        if let Some(e) = bytes.get_mut(at + 20..at + 32) {
+            e.copy_from_slice(&end.to_bytes());
+        }
+    }
+
     fn read(r: &mut Reader<'_>) -> Option<Header> {
         let kind = match r.u8()? {
             0 => Kind::Event,

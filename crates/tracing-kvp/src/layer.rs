@@ -166,43 +166,38 @@ impl KvpLayer {
         meta: &'static Metadata<'static>,
         fields: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
     ) {
-        let entry = Entry::captured_with(Some(header.level), self.renderer, meta, |out| {
-            header.write(out);
-            fields(out);
-        });
-        self.sink.send(entry);
+        self.sink.send(self.captured(header, meta, fields));
     }
 
-    /// A span's fields as `record` visits them, captured, and whether one
-    /// marks an error.
-    fn span_fields(
+    /// A record's header, then what `fields` writes.
+    fn captured(
+        &self,
+        header: &Header,
+        meta: &'static Metadata<'static>,
+        fields: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
+    ) -> Entry {
+        Entry::captured_with(Some(header.level), self.renderer, meta, |out| {
+            header.write(out);
+            fields(out);
+        })
+    }
+
+    /// Captures a span's fields as `record` visits them into `out`; `true`
+    /// when one marks an error.
+    fn span_fields<const N: usize>(
         &self,
         meta: &'static Metadata<'static>,
+        out: &mut InlineBytes<N>,
         record: impl FnOnce(&mut dyn Visit),
-    ) -> (Fields, bool) {
-        let mut fields = Fields::new();
+    ) -> bool {
         let mut w = CaptureFields {
-            out: &mut fields,
+            out,
             redactor: &self.redactor,
             flags: FieldFlags::get(meta, &self.redactor),
             error: false,
         };
         record(&mut w);
-        let error = w.error;
-        (fields, error)
-    }
-
-    fn span_header(&self, kind: Kind, data: &SpanData, suppressed: u64) -> Header {
-        Header {
-            kind,
-            level: level_of(data.meta.level()),
-            id: data.id,
-            span: data.parent,
-            error: data.error,
-            suppressed,
-            time: data.start,
-            end: None,
-        }
+        w.error
     }
 }
 
@@ -212,23 +207,45 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        let (fields, error) = self.span_fields(meta, |v| attrs.record(v));
+        let start = self.time.now();
+        // The close record's header, its end and suppressed count to be
+        // filled in at close (`Header::close`).
+        let header = Header {
+            kind: Kind::SpanClose,
+            level: level_of(meta.level()),
+            id: self.ids.next_n(),
+            span: self.parent_of(attrs, id, &ctx),
+            error: false,
+            suppressed: 0,
+            time: start,
+            end: Some(start),
+        };
+        let mut error = false;
+        let record = self.captured(&header, meta, |out| {
+            error = self.span_fields(meta, out, |v| attrs.record(v));
+        });
+        if self.span_open_records
+            && let Admit::Yes { suppressed } = self.limiters.admit(meta, start)
+        {
+            let open = Header {
+                kind: Kind::SpanOpen,
+                error,
+                suppressed,
+                end: None,
+                ..header
+            };
+            let fields = record
+                .captured_bytes()
+                .and_then(|b| b.get(header.len()..))
+                .unwrap_or_default();
+            self.send_captured(&open, meta, |b| b.extend_from_slice(fields));
+        }
         let data = SpanData {
             meta,
-            id: self.ids.next_n(),
-            parent: self.parent_of(attrs, id, &ctx),
-            start: self.time.now(),
-            fields,
+            id: header.id,
+            record,
             error,
         };
-        if self.span_open_records
-            && let Admit::Yes { suppressed } = self.limiters.admit(meta, data.start)
-        {
-            let header = self.span_header(Kind::SpanOpen, &data, suppressed);
-            self.send_captured(&header, meta, |b| {
-                b.extend_from_slice(data.fields.as_slice())
-            });
-        }
         self.spans.open(id, data);
     }
 
@@ -238,10 +255,13 @@ where
         };
         // Captured before the span's entry is locked: a value's `Debug` may
         // log, and that event looks the span up.
-        let (fields, error) = self.span_fields(meta, |v| values.record(v));
+        let mut fields = Fields::new();
+        let error = self.span_fields(meta, &mut fields, |v| values.record(v));
         self.spans.update(id, |data| {
             data.error |= error;
-            data.fields.extend_from_slice(fields.as_slice());
+            if let Some(record) = data.record.captured_mut() {
+                record.extend_from_slice(fields.as_slice());
+            }
         });
     }
 
@@ -312,18 +332,17 @@ where
     }
 
     fn on_close(&self, id: SpanId, _: Context<'_, S>) {
-        let Some(data) = self.spans.close(&id) else {
+        let Some(mut data) = self.spans.close(&id) else {
             return;
         };
         let end = self.time.now();
         let Admit::Yes { suppressed } = self.limiters.admit(data.meta, end) else {
             return;
         };
-        let mut header = self.span_header(Kind::SpanClose, &data, suppressed);
-        header.end = Some(end);
-        self.send_captured(&header, data.meta, |b| {
-            b.extend_from_slice(data.fields.as_slice())
-        });
+        if let Some(record) = data.record.captured_mut() {
+            Header::close(record.as_mut_slice(), data.error, suppressed, end);
+        }
+        self.sink.send(data.record);
     }
 }
 

@@ -16,10 +16,9 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 use tracing::{Id as SpanId, Metadata};
 
-use crate::stamp::Stamp;
-use kvp_sink::InlineBytes;
+use kvp_sink::{Entry, InlineBytes};
 
-/// A span's captured fields: inline up to a typical span's few fields.
+/// Fields captured apart from a record (late ones, before they are added).
 pub(crate) type Fields = InlineBytes<128>;
 
 /// What the layer keeps about an open span.
@@ -27,11 +26,11 @@ pub(crate) struct SpanData {
     pub(crate) meta: &'static Metadata<'static>,
     /// The counter part of the span's KVP id ([`crate::ids::Ids::next_n`]).
     pub(crate) id: u64,
-    /// The parent's KVP id.
-    pub(crate) parent: Option<u64>,
-    pub(crate) start: Stamp,
-    /// The span's fields, captured (see [`crate::capture`]).
-    pub(crate) fields: Fields,
+    /// The record written when the span closes, captured when it opened:
+    /// its header (the end and the suppressed count to be filled in, see
+    /// [`crate::capture::Header::close`]), then its fields, to which fields
+    /// recorded later are added. Closing the span patches and sends it.
+    pub(crate) record: Entry,
     pub(crate) error: bool,
 }
 
