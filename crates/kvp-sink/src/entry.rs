@@ -117,6 +117,7 @@ impl Entry {
     /// })
     /// # }
     /// ```
+    #[inline]
     pub fn captured_with(
         level: Option<Level>,
         renderer: RendererId,

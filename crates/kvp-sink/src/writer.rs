@@ -282,6 +282,7 @@ impl std::fmt::Debug for Msg {
 impl Sink {
     /// Queues `entry`. Returns `false` when it was dropped (and counted):
     /// the queue was full in lossy mode, or the writer has stopped.
+    #[inline]
     pub fn send(&self, entry: Entry) -> bool {
         let sent = if self.blocking {
             self.tx.send(Msg::Entry(entry)).is_ok()

@@ -220,32 +220,34 @@ where
             time: start,
             end: Some(start),
         };
-        let mut error = false;
-        let record = self.captured(&header, meta, |out| {
-            error = self.span_fields(meta, out, |v| attrs.record(v));
-        });
+        // Built where it is kept: the record is most of a span's data, and
+        // each move of it is a copy.
+        let mut data = SpanData {
+            meta,
+            id: header.id,
+            record: self.captured(&header, meta, |_| {}),
+            error: false,
+        };
+        if let Some(out) = data.record.captured_mut() {
+            data.error = self.span_fields(meta, out, |v| attrs.record(v));
+        }
         if self.span_open_records
             && let Admit::Yes { suppressed } = self.limiters.admit(meta, start)
         {
             let open = Header {
                 kind: Kind::SpanOpen,
-                error,
+                error: data.error,
                 suppressed,
                 end: None,
                 ..header
             };
-            let fields = record
+            let fields = data
+                .record
                 .captured_bytes()
                 .and_then(|b| b.get(header.len()..))
                 .unwrap_or_default();
             self.send_captured(&open, meta, |b| b.extend_from_slice(fields));
         }
-        let data = SpanData {
-            meta,
-            id: header.id,
-            record,
-            error,
-        };
         self.spans.open(id, data);
     }
 
@@ -332,7 +334,9 @@ where
     }
 
     fn on_close(&self, id: SpanId, _: Context<'_, S>) {
-        let Some(mut data) = self.spans.close(&id) else {
+        // Patched where it lies, and moved once, into the queue.
+        let mut closed = self.spans.close(&id);
+        let Some(data) = closed.as_mut() else {
             return;
         };
         let end = self.time.now();
@@ -342,7 +346,9 @@ where
         if let Some(record) = data.record.captured_mut() {
             Header::close(record.as_mut_slice(), data.error, suppressed, end);
         }
-        self.sink.send(data.record);
+        if let Some(data) = closed {
+            self.sink.send(data.record);
+        }
     }
 }
 

@@ -41,11 +41,13 @@ pub(crate) struct Spans(DashMap<u64, SpanData, FxBuildHasher>);
 impl Spans {
     /// Keeps `data` for span `id` until [`Spans::close`]. An entry left for
     /// the same id is a span whose close this layer never saw: replaced.
+    #[inline]
     pub(crate) fn open(&self, id: &SpanId, data: SpanData) {
         self.0.insert(id.into_u64(), data);
     }
 
     /// The span's data, no longer kept.
+    #[inline]
     pub(crate) fn close(&self, id: &SpanId) -> Option<SpanData> {
         self.0.remove(&id.into_u64()).map(|(_, data)| data)
     }
