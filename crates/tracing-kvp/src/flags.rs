@@ -2,13 +2,11 @@
 //! which mark an error, whether it carries a provisioning report), worked
 //! out once per thread and callsite instead of once per field per record.
 
-use std::cell::RefCell;
-
 use tracing::Metadata;
 
 use crate::redact::Redactor;
 use crate::report::HEALTH_REPORT_FIELD;
-use crate::slots::{self, SLOTS, Table};
+use crate::slots::{self, Table};
 
 /// One bit per field index (tracing allows at most 32 fields a callsite).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,5 +56,5 @@ impl FieldFlags {
 thread_local! {
     /// Recent callsites' flags, keyed by the metadata's address and the
     /// deny list's id.
-    static CACHE: Table<FieldFlags> = const { RefCell::new([None; SLOTS]) };
+    static CACHE: Table<FieldFlags> = const { slots::empty() };
 }

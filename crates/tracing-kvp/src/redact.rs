@@ -6,10 +6,9 @@
 //! test on the field name, and applies to events, span fields and fields
 //! recorded later, whatever the value's type (`?x`, `%x`, strings, numbers).
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::slots::{self, SLOTS, Table};
+use crate::slots::{self, Table};
 
 /// The default deny list: field names containing any of these,
 /// case-insensitively, are redacted.
@@ -61,7 +60,7 @@ thread_local! {
     /// Per-thread answers for recent field names, keyed by the name's
     /// address (field names are `&'static str` from the callsite) and the
     /// list's id.
-    static CACHE: Table<bool> = const { RefCell::new([None; SLOTS]) };
+    static CACHE: Table<bool> = const { slots::empty() };
 }
 
 impl Redactor {

@@ -3,7 +3,7 @@
 //! direct-mapped, one entry a slot; a miss computes the value and takes the
 //! slot.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::thread::LocalKey;
 
 /// Entries a cache holds.
@@ -17,12 +17,19 @@ pub(crate) fn slot(addr: usize) -> usize {
 }
 
 /// A cache of `Copy` values, to keep in a `thread_local!` (initialised with
-/// `const { RefCell::new([None; SLOTS]) }`): address, owner id, value.
-pub(crate) type Table<V> = RefCell<[Option<(usize, u64, V)>; SLOTS]>;
+/// [`EMPTY`]): address, owner id, value. Cells, not a `RefCell`: a read is
+/// a copy, with no borrow flag to set and clear.
+pub(crate) type Table<V> = [Cell<Option<(usize, u64, V)>>; SLOTS];
+
+/// A table with nothing in it.
+pub(crate) const fn empty<V: Copy>() -> Table<V> {
+    [const { Cell::new(None) }; SLOTS]
+}
 
 /// What the cache says for `addr` under `owner`, or `compute`'s value,
-/// which is then kept. Computed without the cache when it is busy (a value
-/// computed while another is) or gone (thread teardown).
+/// which is then kept (computed outside the table, so `compute` may use
+/// the cache too). Computed without the cache once it is gone (thread
+/// teardown).
 #[inline]
 pub(crate) fn get<V: Copy + 'static>(
     table: &'static LocalKey<Table<V>>,
@@ -31,20 +38,17 @@ pub(crate) fn get<V: Copy + 'static>(
     compute: impl Fn() -> V,
 ) -> V {
     let at = slot(addr);
-    table
-        .try_with(|t| {
-            let mut t = t.try_borrow_mut().ok()?;
-            if let Some((a, o, v)) = t[at]
-                && a == addr
-                && o == owner
-            {
-                return Some(v);
-            }
+    let cached = table.try_with(|t| match t[at].get() {
+        Some((a, o, v)) if a == addr && o == owner => Some(v),
+        _ => None,
+    });
+    match cached {
+        Ok(Some(v)) => v,
+        Ok(None) => {
             let v = compute();
-            t[at] = Some((addr, owner, v));
-            Some(v)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(compute)
+            let _ = table.try_with(|t| t[at].set(Some((addr, owner, v))));
+            v
+        }
+        Err(_) => compute(),
+    }
 }
