@@ -95,12 +95,12 @@ fn noop_floor(_dir: &std::path::Path) -> Setup {
 }
 
 /// The least a layer can do and still write one record per span, under the
-/// same per-layer `EnvFilter` and registry: keep its state in the span's
-/// extensions (inserted at open, read at close), read the clock at open and
-/// at close, and hand a 32-byte record to a thread that drains a bounded
-/// channel. No fields, no ids, no redaction, no rate limit, no text. The
-/// floor under any layer that writes spans off the caller's thread on this
-/// stack.
+/// same per-layer `EnvFilter` and registry, the way most layers keep span
+/// state: in the span's extensions (inserted at open, read at close), the
+/// clock read at open and at close, a 32-byte record handed to a thread
+/// that drains a bounded channel. No fields, no ids, no redaction, no rate
+/// limit, no text. (Our layer keeps its spans in its own map instead, which
+/// saves the extensions' allocation and hashing; see docs/PERFORMANCE.md.)
 fn span_work_floor(_dir: &std::path::Path) -> Setup {
     use std::time::SystemTime;
     use tracing::span::{Attributes, Id};

@@ -146,7 +146,7 @@ impl std::fmt::Debug for Logs {
 
 /// The event logged while a span's late field is captured looks the span
 /// up (its id, and its error status): the layer must not hold the span's
-/// extensions then, or the lookup would deadlock.
+/// entry in its map locked then, or the lookup would deadlock.
 #[test]
 fn a_debug_impl_that_logs_while_a_span_records_a_field() {
     let pool = common::pool();
