@@ -490,3 +490,48 @@ fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: Sy
     push_thousandths(out, since.subsec_millis() as u16);
     out.push('Z');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    /// A close record written at open and patched at close reads back as
+    /// if it had been written at close, with a parent and without.
+    #[test]
+    fn a_patched_close_header_reads_back_whole() {
+        let start = Stamp::of(SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 5));
+        let end = Stamp::of(SystemTime::UNIX_EPOCH + Duration::new(1_795_000_002, 7));
+        for span in [None, Some(0xfeed)] {
+            let open = Header {
+                kind: Kind::SpanClose,
+                level: Level::Info,
+                id: 42,
+                span,
+                error: false,
+                suppressed: 0,
+                time: start,
+                end: Some(start),
+            };
+            let mut out = InlineBytes::<128>::new();
+            open.write(&mut out);
+            assert_eq!(out.len(), open.len());
+            out.extend_from_slice(b"fields");
+            Header::close(out.as_mut_slice(), true, 3, end);
+            let mut r = Reader(out.as_slice());
+            let read = Header::read(&mut r).expect("a header");
+            assert_eq!(
+                (
+                    read.id,
+                    read.span,
+                    read.error,
+                    read.suppressed,
+                    read.time,
+                    read.end
+                ),
+                (42, span, true, 3, start, Some(end))
+            );
+            assert_eq!(r.0, b"fields");
+        }
+    }
+}
