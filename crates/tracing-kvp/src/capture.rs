@@ -382,18 +382,10 @@ impl Renderer {
         let h = Header::read(&mut r)?;
         let mut second = self.second.lock();
         let second = &mut *second;
-        let (name, id) = match h.kind {
+        let (name, id, related_label) = match h.kind {
             Kind::Event => {
                 write_time(second, value, "time", h.time.system_time()?);
-                if let Some(span) = h.span {
-                    value.push_str(" span=");
-                    value.push_str(self.ids.format(span).as_str());
-                }
-                if h.suppressed > 0 {
-                    let _ = write!(value, " suppressed={}", h.suppressed);
-                }
-                render_fields(meta, &mut r, value)?;
-                (meta.target(), self.ids.format(h.id))
+                (meta.target(), self.ids.format(h.id), " span=")
             }
             Kind::SpanClose | Kind::SpanOpen => {
                 write_time(second, value, "start", h.time.system_time()?);
@@ -415,17 +407,18 @@ impl Renderer {
                         let _ = id.write_str("-open");
                     }
                 }
-                if let Some(parent) = h.span {
-                    value.push_str(" parent=");
-                    value.push_str(self.ids.format(parent).as_str());
-                }
-                if h.suppressed > 0 {
-                    let _ = write!(value, " suppressed={}", h.suppressed);
-                }
-                render_fields(meta, &mut r, value)?;
-                (meta.name(), id)
+                (meta.name(), id, " parent=")
             }
         };
+        // An event's span, a span's parent.
+        if let Some(related) = h.span {
+            value.push_str(related_label);
+            value.push_str(self.ids.format(related).as_str());
+        }
+        if h.suppressed > 0 {
+            let _ = write!(value, " suppressed={}", h.suppressed);
+        }
+        render_fields(meta, &mut r, value)?;
         self.key.write(key, h.level, name, id.as_str());
         Some(())
     }
