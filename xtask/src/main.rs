@@ -53,6 +53,27 @@ fn ci() -> Result {
     )?;
     ensure_rotel()?;
     run("cargo", &["test", "--workspace"], &[])?;
+    // The metrics bridge must also build and pass with only the
+    // `opentelemetry` API crate (its SDK fast path is a default feature).
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "tracing-otel-metrics",
+            "--no-default-features",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    run(
+        "cargo",
+        &["test", "-p", "tracing-otel-metrics", "--no-default-features"],
+        &[],
+    )?;
     // The codec must stay no_std without a heap; the tests above use `alloc`.
     run(
         "cargo",

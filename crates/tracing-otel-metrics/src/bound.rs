@@ -146,7 +146,7 @@ impl KeyVisitor<'_> {
     }
 
     fn skips_text(&self, field: &Field) -> bool {
-        !self.plan.is_text_attribute(field, self.message_attribute)
+        !Plan::is_text_attribute(field, self.message_attribute)
     }
 }
 
@@ -164,10 +164,8 @@ impl Visit for KeyVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.is_metric(field) {
-            self.head(field, BOOL);
-            self.key.push(u8::from(value));
-        }
+        self.head(field, BOOL);
+        self.key.push(u8::from(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {

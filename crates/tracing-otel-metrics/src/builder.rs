@@ -1,40 +1,83 @@
 //! Configuring a [`MetricsLayer`].
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use opentelemetry::metrics::MeterProvider;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry::InstrumentationScope;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use tracing::Subscriber;
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::Filtered;
+use tracing_subscriber::Registry;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::callsite::Plans;
+use crate::filter::MetricsFilter;
 use crate::instrument::Describe;
-use crate::layer::{MetricsFilter, MetricsLayer, Shared, cow};
+use crate::layer::MetricsLayer;
+use crate::record::{Recorder, Shared, cow};
 use crate::stats::StatsHandle;
 
-/// The instrumentation scope name the bridge's meter uses.
+/// The default instrumentation scope name of the bridge's meter: this
+/// crate's name. Its version is this crate's version.
 pub const METER_NAME: &str = "tracing-otel-metrics";
 
 /// Builds a [`MetricsLayer`]; see [`MetricsLayer::builder`].
 pub struct MetricsLayerBuilder {
-    shared: Shared,
+    provider: Box<dyn ProvideMeter>,
+    scope: InstrumentationScope,
+    describe: HashMap<&'static str, Describe>,
+    message_attribute: bool,
+    span_attributes: bool,
+    /// Whether the provider is the SDK's, whose `bind()` is real.
+    provider_binds: bool,
+    bind: bool,
 }
 
 impl std::fmt::Debug for MetricsLayerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsLayerBuilder")
+            .field("scope", &self.scope)
+            .field("message_attribute", &self.message_attribute)
+            .field("span_attributes", &self.span_attributes)
+            .field("bound_instruments", &self.bind)
             .finish_non_exhaustive()
     }
 }
 
-impl MetricsLayer {
-    /// A builder for a layer recording into `provider`'s meter
-    /// [`METER_NAME`]. The layer keeps the provider alive.
+/// A meter provider of any type, kept for the life of the layer.
+pub(crate) trait ProvideMeter: Send + Sync {
+    fn meter(&self, scope: InstrumentationScope) -> Meter;
+}
+
+impl<P: MeterProvider + Send + Sync> ProvideMeter for P {
+    fn meter(&self, scope: InstrumentationScope) -> Meter {
+        self.meter_with_scope(scope)
+    }
+}
+
+/// Whether `provider` is `opentelemetry_sdk`'s, the only one known to
+/// implement `bind()`: the API's default implementation returns a handle
+/// that drops measurements.
+#[cfg(feature = "bound-instruments")]
+fn binds<P: 'static>(provider: &P) -> bool {
+    (provider as &dyn std::any::Any).is::<opentelemetry_sdk::metrics::SdkMeterProvider>()
+}
+
+#[cfg(not(feature = "bound-instruments"))]
+fn binds<P: 'static>(_: &P) -> bool {
+    false
+}
+
+impl MetricsLayer<Registry> {
+    /// A builder for a layer recording into `provider`, for options the
+    /// plain [`MetricsLayer::new`] does not take. The layer keeps the
+    /// provider alive.
+    ///
+    /// The built layer's subscriber type is chosen by
+    /// [`build`](MetricsLayerBuilder::build); this function sits on
+    /// `MetricsLayer<Registry>` only so that `MetricsLayer::builder(..)`
+    /// needs no type annotation.
     ///
     /// ```
     /// use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -60,46 +103,72 @@ impl MetricsLayer {
     where
         P: MeterProvider + Send + Sync + 'static,
     {
-        let meter = provider.meter(METER_NAME);
-        // Only the SDK's provider is known to implement `bind()`: the API's
-        // default implementation returns a handle that drops measurements.
-        let bind = (&provider as &dyn Any).is::<SdkMeterProvider>();
-        MetricsLayerBuilder {
-            shared: Shared {
-                plans: Plans::default(),
-                meter,
-                describe: HashMap::new(),
-                message_attribute: false,
-                span_attributes: false,
-                bind,
-                stats: StatsHandle::default(),
-                _provider: Box::new(provider),
-            },
-        }
+        MetricsLayerBuilder::new(provider)
     }
 }
 
 impl MetricsLayerBuilder {
+    pub(crate) fn new<P>(provider: P) -> Self
+    where
+        P: MeterProvider + Send + Sync + 'static,
+    {
+        let provider_binds = binds(&provider);
+        MetricsLayerBuilder {
+            provider: Box::new(provider),
+            scope: InstrumentationScope::builder(METER_NAME)
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+            describe: HashMap::new(),
+            message_attribute: false,
+            span_attributes: false,
+            provider_binds,
+            bind: provider_binds,
+        }
+    }
+
     /// Makes the `message` field an attribute (default off: each distinct
     /// message would be a new series).
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .message_attribute(true) // as tracing-opentelemetry does
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
     pub fn message_attribute(mut self, on: bool) -> Self {
-        self.shared.message_attribute = on;
+        self.message_attribute = on;
         self
     }
 
     /// Adds the fields of the event's enclosing spans, outermost first, as
     /// attributes (default off). Spans then reach this layer, at the cost of
     /// visiting their fields once when they open.
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .span_attributes(true)
+    ///     .build();
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     let _step = tracing::info_span!("step", stage = "user").entered();
+    ///     tracing::info!(monotonic_counter.steps = 1u64); // attribute stage="user"
+    /// });
+    /// ```
     pub fn span_attributes(mut self, on: bool) -> Self {
-        self.shared.span_attributes = on;
+        self.span_attributes = on;
         self
     }
 
     /// Records through the SDK's bound instruments, one per attribute set
     /// and thread (see below); `true` by default when the provider is
-    /// `opentelemetry_sdk`'s [`SdkMeterProvider`]. Other providers always
-    /// take the unbound path, whatever this says, because their `bind()`
-    /// may drop measurements.
+    /// `opentelemetry_sdk`'s `SdkMeterProvider` and the
+    /// `bound-instruments` feature (on by default) is enabled. Other
+    /// providers, and builds without the feature, always take the unbound
+    /// path whatever this says, because another provider's `bind()` may
+    /// drop measurements.
     ///
     /// Bound, a repeated event skips building its attributes and the SDK's
     /// lookup of its series: each thread maps the event's attribute values
@@ -108,20 +177,36 @@ impl MetricsLayerBuilder {
     /// bound while the SDK's cardinality limit was reached stays on the
     /// overflow series until that thread starts over. Layers with
     /// [`span_attributes`](Self::span_attributes) on are never bound.
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .bound_instruments(false) // every measurement through `add`/`record`
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
     pub fn bound_instruments(mut self, on: bool) -> Self {
-        self.shared.bind = on && self.shared._provider.is::<SdkMeterProvider>();
+        self.bind = on && self.provider_binds;
         self
     }
 
     /// Sets the unit and description of metric `name` (the field name after
     /// its prefix), used when its instrument is created.
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .describe("provision_ms", "ms", "Time to provision the VM")
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
     pub fn describe(
         mut self,
         name: &'static str,
         unit: impl Into<Cow<'static, str>>,
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
-        self.shared.describe.insert(
+        self.describe.insert(
             name,
             Describe {
                 unit: Some(cow(unit)),
@@ -131,49 +216,78 @@ impl MetricsLayerBuilder {
         self
     }
 
-    /// The layer under its per-callsite filter.
-    pub fn build<S>(self) -> Filtered<MetricsLayer, MetricsFilter, S>
+    /// Sets the instrumentation scope of the layer's meter. The default is
+    /// this crate's name ([`METER_NAME`]) and version. A migration from
+    /// tracing-opentelemetry that must not change its dashboards passes
+    /// that crate's scope:
+    ///
+    /// ```
+    /// use opentelemetry::InstrumentationScope;
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    ///
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .scope(
+    ///         InstrumentationScope::builder("tracing/tracing-opentelemetry")
+    ///             .with_version("0.34.0")
+    ///             .build(),
+    ///     )
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
+    pub fn scope(mut self, scope: InstrumentationScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The layer, for subscriber `S` (inferred where it is added).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    ///
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider).build();
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
+    /// ```
+    pub fn build<S>(self) -> MetricsLayer<S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let (layer, filter) = self.build_parts();
-        layer.with_filter(filter)
-    }
-
-    /// The layer and its filter apart, for callers that combine filters.
-    pub fn build_parts(self) -> (MetricsLayer, MetricsFilter) {
-        let shared = Arc::new(self.shared);
-        (
-            MetricsLayer {
-                shared: Arc::clone(&shared),
-            },
-            MetricsFilter { shared },
-        )
+        let meter = self.provider.meter(self.scope);
+        let shared = Arc::new(Shared {
+            plans: Plans::default(),
+            meter,
+            describe: self.describe,
+            message_attribute: self.message_attribute,
+            span_attributes: self.span_attributes,
+            bind: self.bind,
+            stats: StatsHandle::default(),
+            _provider: self.provider,
+        });
+        let recorder = Recorder {
+            shared: Arc::clone(&shared),
+        };
+        MetricsLayer::from_filtered(recorder.with_filter(MetricsFilter { shared }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_sdk::metrics::SdkMeterProvider;
 
     #[test]
     fn only_the_sdk_provider_is_bound() {
         let sdk = MetricsLayer::builder(SdkMeterProvider::default());
-        assert!(sdk.shared.bind);
-        assert!(!sdk.bound_instruments(false).shared.bind);
+        assert_eq!(sdk.bind, cfg!(feature = "bound-instruments"));
+        assert!(!sdk.bound_instruments(false).bind);
         struct Other;
         impl MeterProvider for Other {
-            fn meter_with_scope(
-                &self,
-                scope: opentelemetry::InstrumentationScope,
-            ) -> opentelemetry::metrics::Meter {
+            fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
                 SdkMeterProvider::default().meter_with_scope(scope)
             }
         }
         let other = MetricsLayer::builder(Other).bound_instruments(true);
-        assert!(
-            !other.shared.bind,
-            "a provider whose bind() may drop values"
-        );
+        assert!(!other.bind, "a provider whose bind() may drop values");
     }
 }

@@ -54,13 +54,14 @@ impl Plan {
     }
 
     /// Whether a text field (`&str`, `Debug`, `Display`) of this callsite
-    /// is an attribute: not a metric, and not `message` unless asked.
+    /// is an attribute: any but `message`, unless asked. Only numbers are
+    /// measurements, so a text field with a metric prefix is an attribute
+    /// under its whole name, as in tracing-opentelemetry.
     pub(crate) fn is_text_attribute(
-        &self,
         field: &tracing::field::Field,
         message_attribute: bool,
     ) -> bool {
-        !self.is_metric(field) && (message_attribute || field.name() != "message")
+        message_attribute || field.name() != "message"
     }
 
     pub(crate) fn has_metrics(&self) -> bool {

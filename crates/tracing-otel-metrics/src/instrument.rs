@@ -17,10 +17,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{
-    BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram, Meter,
-    UpDownCounter,
-};
+#[cfg(feature = "bound-instruments")]
+use opentelemetry::metrics::{BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 
 /// What a metric field updates, from its name's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +82,7 @@ pub(crate) struct Slots {
     /// Unique for the life of the process, so a per-thread cache can tell
     /// the slots of a dropped layer from those of a new one at the same
     /// address.
+    #[cfg_attr(not(feature = "bound-instruments"), allow(dead_code))]
     id: u64,
     u64: OnceLock<Instrument>,
     i64: OnceLock<Instrument>,
@@ -116,6 +116,7 @@ enum Instrument {
 
 /// An instrument bound to one attribute set: recording skips the SDK's
 /// attribute lookup.
+#[cfg(feature = "bound-instruments")]
 #[derive(Debug)]
 pub(crate) enum Bound {
     CounterU64(BoundCounter<u64>),
@@ -205,6 +206,7 @@ pub(crate) struct Create<'a, D> {
 
 impl Slots {
     /// Identifies these slots among all live and dropped ones.
+    #[cfg(feature = "bound-instruments")]
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
@@ -260,6 +262,7 @@ impl Slots {
     }
 
     /// The instrument for `flavor` bound to `attrs`.
+    #[cfg(feature = "bound-instruments")]
     pub(crate) fn bind(
         &self,
         flavor: Flavor,
@@ -280,6 +283,7 @@ impl Slots {
     }
 }
 
+#[cfg(feature = "bound-instruments")]
 impl Bound {
     /// Records `value`, [`convert`]ed to the flavor this was bound for.
     pub(crate) fn record(&self, value: Num) {

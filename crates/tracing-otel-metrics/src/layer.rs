@@ -1,342 +1,181 @@
-//! The layer and its per-callsite filter.
+//! [`MetricsLayer`]: the recorder under its per-callsite filter, as one
+//! named type.
+//!
+//! tracing-subscriber's `Filtered<L, F, S>` would do the job, but naming it
+//! in the public API would freeze the recorder and the filter as they are.
+//! Wrapping it keeps both private, so options can be added without breaking
+//! code that names the layer's type, and gives tracing-opentelemetry's
+//! `MetricsLayer::new(provider)` its exact shape.
 
-use std::any::Any;
-use std::borrow::Cow;
-use std::collections::HashMap;
+use std::any::TypeId;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
-use opentelemetry::metrics::Meter;
-use opentelemetry::{Key, KeyValue, Value};
-use smallvec::SmallVec;
-use tracing::field::{Field, Visit};
-use tracing::span::Attributes;
+use opentelemetry::metrics::MeterProvider;
+use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, Subscriber};
-use tracing_subscriber::layer::{Context, Filter};
+use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{Filtered, LevelFilter};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::bound::BoundCache;
-use crate::callsite::{MetricField, Plan, Plans};
-use crate::instrument::{Create, Describe, Num, Rejection, convert};
+use crate::filter::MetricsFilter;
+use crate::record::Recorder;
 use crate::stats::StatsHandle;
-use crate::strings::{Cache, with_cache};
 
-/// Attributes of one event: inline up to 8, so numeric and boolean
-/// attributes cost no heap allocation.
-pub(crate) type Attrs = SmallVec<[KeyValue; 8]>;
-
-/// State shared by the layer and its filter.
-pub(crate) struct Shared {
-    pub(crate) plans: Plans,
-    pub(crate) meter: Meter,
-    pub(crate) describe: HashMap<&'static str, Describe>,
-    pub(crate) message_attribute: bool,
-    pub(crate) span_attributes: bool,
-    /// Whether to record through bound instruments ([`crate::bound`]).
-    pub(crate) bind: bool,
-    pub(crate) stats: StatsHandle,
-    /// Keeps the meter provider alive as long as the layer.
-    pub(crate) _provider: Box<dyn Any + Send + Sync>,
+/// Turns `tracing` events with metric fields into OpenTelemetry
+/// measurements, for a subscriber `S`.
+///
+/// Make one with [`MetricsLayer::new`] (tracing-opentelemetry's
+/// constructor) or, for options, [`MetricsLayer::builder`]. It is a
+/// [`Layer`] like any other: put it on a registry with `.with(...)`, under
+/// a filter of your own with [`Layer::with_filter`], in an `Option`, a
+/// `Box<dyn Layer<S>>`, a `Vec` or a `reload::Layer`.
+///
+/// ```
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+/// use tracing_otel_metrics::MetricsLayer;
+/// use tracing_subscriber::filter::LevelFilter;
+/// use tracing_subscriber::prelude::*;
+///
+/// let provider = SdkMeterProvider::default();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(MetricsLayer::new(provider).with_filter(LevelFilter::INFO));
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(monotonic_counter.requests = 1u64, route = "/health");
+/// });
+/// ```
+pub struct MetricsLayer<S> {
+    inner: Filtered<Recorder, MetricsFilter, S>,
 }
 
-/// Turns `tracing` events with metric fields into OpenTelemetry measurements.
-/// Build it with [`MetricsLayer::builder`].
-#[derive(Clone)]
-pub struct MetricsLayer {
-    pub(crate) shared: Arc<Shared>,
-}
-
-/// The layer's per-callsite filter: callsites without metric fields get
-/// [`Interest::never`], so with no other layer interested they cost what
-/// they cost without this layer.
-#[derive(Clone)]
-pub struct MetricsFilter {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl fmt::Debug for MetricsLayer {
+impl<S> fmt::Debug for MetricsLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsLayer").finish_non_exhaustive()
     }
 }
 
-impl fmt::Debug for MetricsFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MetricsFilter").finish_non_exhaustive()
-    }
-}
-
-impl MetricsLayer {
-    /// A handle to the counts of rejected values, usable after the layer is
-    /// installed.
-    pub fn stats(&self) -> StatsHandle {
-        self.shared.stats.clone()
-    }
-}
-
-impl MetricsFilter {
-    fn wants(&self, meta: &'static Metadata<'static>) -> bool {
-        if meta.is_span() {
-            return self.shared.span_attributes;
-        }
-        self.shared.plans.get_or_insert(meta).is_some()
-    }
-}
-
-impl<S: Subscriber> Filter<S> for MetricsFilter {
-    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        // Only called for callsites `callsite_enabled` did not rule out; a
-        // metadata that is not `'static` cannot be a registered callsite.
-        if meta.is_span() {
-            return self.shared.span_attributes;
-        }
-        meta.fields()
-            .iter()
-            .any(|f| crate::instrument::Kind::of_field(f.name()).is_some())
-    }
-
-    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if self.wants(meta) {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-}
-
-/// Span fields kept as attributes (with `span_attributes(true)`).
-struct SpanAttrs(Attrs);
-
-/// Collects an event's metric values and attributes.
-struct Collector<'a> {
-    plan: &'a Plan,
-    strings: &'a mut Cache,
-    attrs: Attrs,
-    values: SmallVec<[(usize, Num); 4]>,
-    message_attribute: bool,
-}
-
-impl Collector<'_> {
-    fn is_metric(&self, field: &Field) -> bool {
-        self.plan.is_metric(field)
-    }
-
-    fn number(&mut self, field: &Field, value: Num, attr: impl FnOnce() -> Value) {
-        if self.is_metric(field) {
-            self.values.push((field.index(), value));
-        } else {
-            self.attrs
-                .push(KeyValue::new(Key::from_static_str(field.name()), attr()));
-        }
-    }
-}
-
-impl Visit for Collector<'_> {
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.number(field, Num::U64(value), || match i64::try_from(value) {
-            Ok(v) => Value::I64(v),
-            Err(_) => Value::String(value.to_string().into()),
-        });
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.number(field, Num::I64(value), || Value::I64(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.number(field, Num::F64(value), || Value::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.is_metric(field) {
-            self.attrs
-                .push(KeyValue::new(Key::from_static_str(field.name()), value));
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.plan.is_text_attribute(field, self.message_attribute) {
-            return;
-        }
-        let value = self.strings.value(field.name(), value);
-        self.attrs
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if !self.plan.is_text_attribute(field, self.message_attribute) {
-            return;
-        }
-        let value = self
-            .strings
-            .formatted(field.name(), format_args!("{value:?}"));
-        self.attrs
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
-    }
-}
-
-/// Collects a span's fields as attributes.
-struct SpanCollector(Attrs);
-
-impl Visit for SpanCollector {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        let v = i64::try_from(value)
-            .map_or_else(|_| Value::String(value.to_string().into()), Value::I64);
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), v));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            value.to_owned(),
-        ));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            format!("{value:?}"),
-        ));
-    }
-}
-
-impl<S> tracing_subscriber::Layer<S> for MetricsLayer
+impl<S> MetricsLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        if !self.shared.span_attributes {
-            return;
-        }
-        let Some(span) = ctx.span(id) else { return };
-        let mut collector = SpanCollector(Attrs::new());
-        attrs.record(&mut collector);
-        let mut ext = span.extensions_mut();
-        if ext.get_mut::<SpanAttrs>().is_none() {
-            ext.insert(SpanAttrs(collector.0));
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let shared = &*self.shared;
-        shared.plans.with(event.metadata(), |plan| {
-            // Span attributes would have to join the key; such layers take
-            // the unbound path.
-            if shared.bind && !shared.span_attributes {
-                let done =
-                    crate::bound::with_cache(|cache| shared.record_bound(plan, event, cache));
-                if done.is_some() {
-                    return;
-                }
-            }
-            shared.record_unbound(plan, event, &ctx);
-        });
-    }
-}
-
-impl Shared {
-    /// The instrument-creation inputs of `metric`.
-    fn create_with<'a>(
-        &'a self,
-        metric: &'a MetricField,
-    ) -> Create<'a, impl FnOnce() -> Describe + 'a> {
-        Create {
-            meter: &self.meter,
-            kind: metric.kind,
-            name: metric.name,
-            describe: move || self.describe.get(metric.name).cloned().unwrap_or_default(),
-        }
-    }
-
-    fn reject(&self, why: Rejection) {
-        let counter = match why {
-            Rejection::Negative => &self.stats.inner.negative,
-            Rejection::TooLarge => &self.stats.inner.too_large,
-        };
-        counter.fetch_add(1, Relaxed);
-    }
-
-    /// The event's attributes, for the unbound path and for binding.
-    fn attributes(&self, plan: &Plan, event: &Event<'_>) -> (Attrs, SmallVec<[(usize, Num); 4]>) {
-        with_cache(|strings| {
-            let mut c = Collector {
-                plan,
-                strings,
-                attrs: Attrs::new(),
-                values: SmallVec::new(),
-                message_attribute: self.message_attribute,
-            };
-            event.record(&mut c);
-            (c.attrs, c.values)
-        })
-    }
-
-    fn record_bound(&self, plan: &Plan, event: &Event<'_>, cache: &mut BoundCache) {
-        let values = cache.visit(plan, self.message_attribute, |v| event.record(v));
-        // Built at most once per event, and only when a binding is missing.
-        let mut attrs: Option<Attrs> = None;
-        for (index, value) in values {
-            let Some(Some(metric)) = plan.by_field.get(index) else {
-                continue;
-            };
-            let (flavor, value) = match convert(metric.kind, value) {
-                Ok(v) => v,
-                Err(why) => {
-                    self.reject(why);
-                    continue;
-                }
-            };
-            cache.record(metric.slots.id(), flavor, value, || {
-                let attrs = attrs.get_or_insert_with(|| self.attributes(plan, event).0);
-                metric.slots.bind(flavor, attrs, self.create_with(metric))
-            });
-        }
-    }
-
-    fn record_unbound<S>(&self, plan: &Plan, event: &Event<'_>, ctx: &Context<'_, S>)
+    /// A layer recording into `provider` with the default options: the
+    /// same call as tracing-opentelemetry's `MetricsLayer::new`. The layer
+    /// keeps the provider alive.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = tracing_otel_metrics::MetricsLayer::new(SdkMeterProvider::default());
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
+    /// ```
+    pub fn new<P>(provider: P) -> Self
     where
-        S: Subscriber + for<'a> LookupSpan<'a>,
+        P: MeterProvider + Send + Sync + 'static,
     {
-        let (mut attrs, values) = self.attributes(plan, event);
-        if self.span_attributes
-            && let Some(scope) = ctx.event_scope(event)
-        {
-            for span in scope.from_root() {
-                if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
-                    attrs.extend(a.iter().cloned());
-                }
-            }
-        }
-        for (index, value) in values {
-            let Some(Some(metric)) = plan.by_field.get(index) else {
-                continue;
-            };
-            match convert(metric.kind, value) {
-                Ok((flavor, value)) => {
-                    metric
-                        .slots
-                        .record(flavor, value, &attrs, self.create_with(metric));
-                }
-                Err(why) => self.reject(why),
-            }
-        }
+        crate::MetricsLayerBuilder::new(provider).build()
+    }
+
+    pub(crate) fn from_filtered(inner: Filtered<Recorder, MetricsFilter, S>) -> Self {
+        MetricsLayer { inner }
     }
 }
 
-/// A unit or description given to the builder.
-pub(crate) fn cow(s: impl Into<Cow<'static, str>>) -> Cow<'static, str> {
-    s.into()
+impl<S> MetricsLayer<S> {
+    /// A handle to the counts of rejected values, usable after the layer is
+    /// installed.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tracing_otel_metrics::MetricsLayer;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = MetricsLayer::new(SdkMeterProvider::default());
+    /// let stats = layer.stats();
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::info!(monotonic_counter.errors = -1i64); // a monotonic counter cannot go down
+    /// });
+    /// assert_eq!(stats.get().rejected_negative, 1);
+    /// ```
+    pub fn stats(&self) -> StatsHandle {
+        self.inner.inner().shared.stats.clone()
+    }
+}
+
+/// Every method goes to the filtered recorder, `on_layer` and
+/// `downcast_raw` included: the per-layer filter registers itself in
+/// `on_layer` and is found again through `downcast_raw`.
+impl<S> Layer<S> for MetricsLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    #[inline]
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.inner.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    #[doc(hidden)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: the caller upholds `downcast_raw`'s contract (the pointer
+        // is only cast back to the type `id` names); the inner layer's
+        // implementation answers for its own types.
+        unsafe { self.inner.downcast_raw(id) }
+    }
 }

@@ -40,7 +40,7 @@ fn harness(configure: impl FnOnce(MetricsLayerBuilder) -> MetricsLayerBuilder) -
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
         .build();
     let layer = configure(MetricsLayer::builder(provider.clone())).build();
-    let stats = layer.inner().stats();
+    let stats = layer.stats();
     Harness {
         provider,
         exporter,
