@@ -71,7 +71,12 @@ fn ci() -> Result {
     )?;
     run(
         "cargo",
-        &["test", "-p", "tracing-otel-metrics", "--no-default-features"],
+        &[
+            "test",
+            "-p",
+            "tracing-otel-metrics",
+            "--no-default-features",
+        ],
         &[],
     )?;
     // The codec must stay no_std without a heap; the tests above use `alloc`.

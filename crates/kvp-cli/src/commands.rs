@@ -16,16 +16,24 @@ use serde_json::json;
 use crate::records::{Item, items};
 use crate::target::Target;
 
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
 /// How long commands wait for another process's lock on the pool.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+/// The whole of the pool file at `path`. Anything but a regular file (a
+/// FIFO, a socket, a device such as `/dev/zero`) is refused before it is
+/// opened: reading one could block or never end.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()).into());
+    }
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
 }
 
-fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
+pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
     let mut out = std::io::stdout().lock();
     for line in lines {
         if let Err(e) = writeln!(out, "{line}") {
@@ -48,16 +56,6 @@ pub(crate) struct DumpArgs {
     /// cannot be decoded is {index, error}.
     #[arg(long)]
     json: bool,
-}
-
-impl DumpArgs {
-    /// A table dump of `path`.
-    pub(crate) fn for_path(path: std::path::PathBuf) -> Self {
-        DumpArgs {
-            target: Target::from_path(path),
-            json: false,
-        }
-    }
 }
 
 pub(crate) fn dump(a: &DumpArgs) -> Result {

@@ -77,10 +77,10 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Box<dyn Error>> {
     println!(
         "(stderr layer off; KVP filter `info`; metrics exported as one upserted record per series)\n"
     );
-    crate::commands::dump(&crate::commands::DumpArgs::for_path(pool.clone()))?;
+    crate::tree::tree(&crate::tree::TreeArgs::for_path(pool.clone()))?;
     if let Some(s) = stats {
         println!(
-            "\n{} records written, {} dropped{}. Try: kvp stats {p}, kvp dump --json {p}",
+            "\n{} records written, {} dropped{}. Try: kvp dump {p}, kvp tree --errors {p}, kvp stats {p}",
             s.written,
             s.dropped(),
             if flushed { "" } else { " (flush timed out)" },

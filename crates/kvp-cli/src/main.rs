@@ -1,13 +1,15 @@
 //! `kvp`: the command-line tool for Hyper-V KVP pool files.
 //!
 //! `kvp demo` runs a sample workload through the whole stack and prints
-//! what reached the pool; `dump`, `follow`, `stats`, `clear` and `write`
-//! work on any pool file, including those cloud-init and azure-init write.
+//! what reached the pool as a tree; `tree`, `dump`, `follow`, `stats`,
+//! `clear` and `write` work on any pool file, including those cloud-init
+//! and azure-init write.
 
 mod commands;
 mod demo;
 mod records;
 mod target;
+mod tree;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print every logical record (chunks joined) as a table or JSON lines.
     Dump(commands::DumpArgs),
+    /// Show spans as a timed tree with their events, the path to the first
+    /// error marked (ours, azure-init's and cloud-init's records).
+    Tree(tree::TreeArgs),
     /// Print records as they are appended, like `tail -f`.
     Follow(commands::FollowArgs),
     /// Count records: by level and name, problems, room left under the cap.
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(&a),
         Command::Dump(a) => commands::dump(&a),
+        Command::Tree(a) => tree::tree(&a),
         Command::Follow(a) => commands::follow(&a),
         Command::Stats(a) => commands::stats(&a),
         Command::Clear(a) => commands::clear(&a),

@@ -3,43 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
+use common::{fixture, json_lines, kvp, ok};
 use serde_json::Value;
-
-fn kvp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvp"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = kvp(args);
-    assert!(
-        out.status.success(),
-        "kvp {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/pools")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn dump_json_joins_cloud_init_chunks_and_merges_their_messages() {
@@ -236,9 +208,11 @@ fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(&["demo", "--dir", dir.path().to_str().unwrap()]);
     let pool = dir.path().join(".kvp_pool_1");
-    assert!(out.contains("PROVISIONING_REPORT"), "{out}");
-    assert!(out.contains("status=error"), "{out}");
-    assert!(out.contains("|metric.users_created|"), "{out}");
+    // It ends with the tree of what it wrote, the failure marked.
+    assert!(out.contains("✗ provision"), "{out}");
+    assert!(out.contains("✗ ├─ configure_ssh"), "{out}");
+    assert!(out.contains("PROVISIONING_REPORT result=error"), "{out}");
+    assert!(out.contains("4 metric records"), "{out}");
     assert!(out.contains("0 dropped"), "{out}");
     // A file the facade wrote reads back through the other commands.
     let lines = json_lines(&ok(&["dump", "--json", pool.to_str().unwrap()]));
@@ -264,7 +238,7 @@ fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["demo", "dump", "follow", "stats", "clear", "write"] {
+    for cmd in ["demo", "tree", "dump", "follow", "stats", "clear", "write"] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage: kvp"), "{cmd}: {out}");
     }

@@ -1,0 +1,327 @@
+//! The tree as text lines (with colour on a terminal) or as nested JSON.
+
+use serde_json::{Value, json};
+
+use super::build::{Event, Node, Span, Status, Tree};
+
+/// What to show.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct View {
+    /// Only the chain from a root to the first error.
+    pub(crate) errors_only: bool,
+    /// Only spans that took at least this many milliseconds (open spans,
+    /// whose length is unknown, stay).
+    pub(crate) slow_ms: Option<f64>,
+    /// ANSI colour: red for errors, yellow for warnings, dim times.
+    pub(crate) colour: bool,
+}
+
+/// A field value longer than this is cut, with `…`.
+const FIELD_CHARS: usize = 48;
+/// The fields of one line together are cut at this many characters.
+const FIELDS_CHARS: usize = 120;
+
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl View {
+    fn paint(&self, colour: &str, text: &str) -> String {
+        if self.colour && !text.is_empty() {
+            format!("{colour}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Whether `node` is shown at all.
+    fn shows(&self, node: &Node) -> bool {
+        match node {
+            Node::Span(s) => {
+                (!self.errors_only || s.on_error_path)
+                    && self
+                        .slow_ms
+                        .is_none_or(|min| s.duration_ms.is_none_or(|d| d >= min))
+            }
+            Node::Event(e) => self.slow_ms.is_none() && (!self.errors_only || e.first_error),
+            Node::UnknownSpan {
+                children,
+                on_error_path,
+                ..
+            } => (!self.errors_only || *on_error_path) && children.iter().any(|c| self.shows(c)),
+        }
+    }
+}
+
+/// The tree as lines of text, with a summary of what is not in it.
+pub(crate) fn text(tree: &Tree, view: View) -> Vec<String> {
+    let mut out = Vec::new();
+    let roots: Vec<&Node> = tree.roots.iter().filter(|n| view.shows(n)).collect();
+    for node in &roots {
+        line(node, "", None, view, &mut out);
+    }
+    if roots.is_empty() {
+        out.push(if view.errors_only {
+            "(no error in this pool)".to_owned()
+        } else {
+            "(no spans or events in this pool)".to_owned()
+        });
+    }
+    if let Some(report) = &tree.report {
+        out.push(String::new());
+        let failed = report.contains("result=error") || report.contains("result=failure");
+        let label = if failed {
+            view.paint(RED, "PROVISIONING_REPORT")
+        } else {
+            "PROVISIONING_REPORT".to_owned()
+        };
+        out.push(format!("{label} {report}"));
+    }
+    let mut notes = Vec::new();
+    if tree.metrics > 0 {
+        notes.push(plural(tree.metrics, "metric record"));
+    }
+    if tree.other > 0 {
+        notes.push(plural(tree.other, "other record"));
+    }
+    if tree.unreadable > 0 {
+        notes.push(format!(
+            "{} that could not be read",
+            plural(tree.unreadable, "record")
+        ));
+    }
+    if !notes.is_empty() {
+        out.push(String::new());
+        out.push(format!(
+            "not in the tree: {} (see kvp dump)",
+            notes.join(", ")
+        ));
+    }
+    out
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Writes `node` and its shown children. `lead` is the indentation drawn
+/// so far; `last` says whether this is its parent's last shown child
+/// (`None` for a root).
+fn line(node: &Node, lead: &str, last: Option<bool>, view: View, out: &mut Vec<String>) {
+    let (branch, next_lead) = match last {
+        None => (String::new(), String::new()),
+        Some(true) => (format!("{lead}└─ "), format!("{lead}   ")),
+        Some(false) => (format!("{lead}├─ "), format!("{lead}│  ")),
+    };
+    let marked = match node {
+        Node::Span(s) => s.on_error_path,
+        Node::Event(e) => e.first_error,
+        Node::UnknownSpan { on_error_path, .. } => *on_error_path,
+    };
+    let mark = if marked {
+        view.paint(RED, "✗ ")
+    } else {
+        "  ".to_owned()
+    };
+    let body = match node {
+        Node::Span(s) => span_text(s, view),
+        Node::Event(e) => event_text(e, view),
+        Node::UnknownSpan { id, .. } => {
+            format!("(unknown span {id}: its records are not in this pool)")
+        }
+    };
+    out.push(format!("{mark}{branch}{body}").trim_end().to_owned());
+    let children: &[Node] = match node {
+        Node::Span(s) => &s.children,
+        Node::UnknownSpan { children, .. } => children,
+        Node::Event(_) => &[],
+    };
+    let shown: Vec<&Node> = children.iter().filter(|c| view.shows(c)).collect();
+    for (i, child) in shown.iter().enumerate() {
+        line(child, &next_lead, Some(i + 1 == shown.len()), view, out);
+    }
+}
+
+fn span_text(s: &Span, view: View) -> String {
+    let mut parts = vec![view.paint(BOLD, &s.name)];
+    match (s.status, &s.start) {
+        (Status::Open, Some(start)) => {
+            parts.push(view.paint(YELLOW, &format!("open since {}", start.time_of_day())))
+        }
+        (Status::Open, None) => parts.push(view.paint(YELLOW, "open")),
+        _ => {
+            if let Some(d) = s.duration_ms {
+                parts.push(duration(d));
+            }
+            let status = s.status.as_str();
+            parts.push(match s.status {
+                Status::Error => view.paint(RED, status),
+                Status::Warn => view.paint(YELLOW, status),
+                _ => status.to_owned(),
+            });
+        }
+    }
+    parts.push(fields_text(&s.fields));
+    join(parts)
+}
+
+fn event_text(e: &Event, view: View) -> String {
+    let level = format!("{:<5}", e.level);
+    let level = match e.level.as_str() {
+        "ERROR" => view.paint(RED, &level),
+        "WARN" => view.paint(YELLOW, &level),
+        _ => level,
+    };
+    let time = e.time.as_ref().map_or("", |t| t.time_of_day());
+    let mut parts = vec![view.paint(DIM, time), level];
+    if let Some(m) = &e.message {
+        parts.push(shorten(m, FIELDS_CHARS));
+    }
+    parts.push(fields_text(&e.fields));
+    join(parts)
+}
+
+fn join(parts: Vec<String>) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// A duration as a person reads it: `0.862 ms`, `310 ms`, `1.52 s`.
+fn duration(ms: f64) -> String {
+    if ms >= 1_000.0 {
+        format!("{:.2} s", ms / 1_000.0)
+    } else if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+/// `name=value` pairs, each value cut to [`FIELD_CHARS`] and all of them to
+/// [`FIELDS_CHARS`]. A pair with an empty name is text a peer wrote as is.
+fn fields_text(fields: &[(String, String)]) -> String {
+    let text = fields
+        .iter()
+        .map(|(name, value)| {
+            if name.is_empty() {
+                return value.clone();
+            }
+            let value = shorten(value, FIELD_CHARS);
+            if value.is_empty() || value.contains([' ', '"', '=']) {
+                format!("{name}={value:?}")
+            } else {
+                format!("{name}={value}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    shorten(&text, FIELDS_CHARS)
+}
+
+/// `text` cut to `max` characters, ending in `…` when cut; control
+/// characters are shown escaped so that one record stays on one line.
+fn shorten(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n + 1 == max && text.chars().count() > max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The tree as one JSON object: `roots` (nested nodes), `report`,
+/// `metrics`, `other` and `unreadable`.
+pub(crate) fn json(tree: &Tree, view: View) -> Value {
+    let roots: Vec<Value> = tree
+        .roots
+        .iter()
+        .filter(|n| view.shows(n))
+        .map(|n| node_json(n, view))
+        .collect();
+    json!({
+        "roots": roots,
+        "report": tree.report,
+        "metrics": tree.metrics,
+        "other": tree.other,
+        "unreadable": tree.unreadable,
+    })
+}
+
+fn fields_json(fields: &[(String, String)]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in fields {
+        let name = if name.is_empty() {
+            "text"
+        } else {
+            name.as_str()
+        };
+        map.insert(name.to_owned(), Value::String(value.clone()));
+    }
+    Value::Object(map)
+}
+
+fn children_json(children: &[Node], view: View) -> Vec<Value> {
+    children
+        .iter()
+        .filter(|c| view.shows(c))
+        .map(|c| node_json(c, view))
+        .collect()
+}
+
+fn node_json(node: &Node, view: View) -> Value {
+    match node {
+        Node::Span(s) => json!({
+            "kind": "span",
+            "name": s.name,
+            "id": s.id,
+            "level": s.level,
+            "record": s.index,
+            "start": s.start.as_ref().map(|t| t.text.clone()),
+            "end": s.end.as_ref().map(|t| t.text.clone()),
+            "duration_ms": s.duration_ms,
+            "status": match s.status {
+                Status::Unknown => Value::Null,
+                other => Value::from(other.as_str()),
+            },
+            "fields": fields_json(&s.fields),
+            "on_error_path": s.on_error_path,
+            "children": children_json(&s.children, view),
+        }),
+        Node::Event(e) => json!({
+            "kind": "event",
+            "name": e.name,
+            "level": e.level,
+            "record": e.index,
+            "time": e.time.as_ref().map(|t| t.text.clone()),
+            "message": e.message,
+            "fields": fields_json(&e.fields),
+            "first_error": e.first_error,
+        }),
+        Node::UnknownSpan {
+            id,
+            children,
+            on_error_path,
+        } => json!({
+            "kind": "unknown_span",
+            "id": id,
+            "on_error_path": on_error_path,
+            "children": children_json(children, view),
+        }),
+    }
+}
