@@ -8,8 +8,12 @@
 //!   table of our median beside each peer's or baseline's, with the ratio.
 //! - `cargo xtask flamegraph FILTER`: profiles one bench case and writes an
 //!   SVG flame graph (sampling with pprof: no `perf` needed).
+//! - `cargo xtask compare REV BENCH FILTER [--rounds N]`: one bench target
+//!   at git revision `REV` against the working tree, interleaved round by
+//!   round, with the spread of each.
 
 mod bench;
+mod compare;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,8 +24,12 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench::bench(&args[1..]),
         Some("flamegraph") => bench::flamegraph(&args[1..]),
+        Some("compare") => compare::compare(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench [--quick] [FILTER] | flamegraph FILTER");
+            eprintln!(
+                "usage: cargo xtask ci | bench [--quick] [FILTER] | flamegraph FILTER \
+                 | compare REV BENCH FILTER [--rounds N]"
+            );
             return ExitCode::from(2);
         }
     };

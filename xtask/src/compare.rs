@@ -1,0 +1,197 @@
+//! `cargo xtask compare REV BENCH FILTER [--rounds N]`: one bench target at
+//! git revision `REV` against the working tree, run interleaved.
+//!
+//! The machines are shared and noisy, so an old and a new binary measured
+//! minutes apart prove little. This builds both bench binaries (the old one
+//! from a `git worktree` of `REV`, sharing `target/` so that only the
+//! workspace's own crates rebuild), then runs them in turn, old then new,
+//! `rounds` times, and prints for each bench the median over the rounds of
+//! each binary with the spread, and the median and spread of the per-round
+//! ratio new / old.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Result, run, workspace_root};
+
+pub(crate) fn compare(args: &[String]) -> Result {
+    let usage = "usage: cargo xtask compare REV BENCH FILTER [--rounds N] \
+                 (BENCH: codec, sink, layer or metrics; FILTER: a criterion filter)";
+    let mut rounds = 5usize;
+    let mut positional = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--rounds" {
+            rounds = it
+                .next()
+                .and_then(|n| n.parse().ok())
+                .filter(|&n| n > 0)
+                .ok_or(usage)?;
+        } else {
+            positional.push(a.as_str());
+        }
+    }
+    let [rev, bench, filter] = positional[..] else {
+        return Err(usage.into());
+    };
+    let root = workspace_root();
+    let target = root.join("target");
+    let tree = target.join("compare").join(rev.replace('/', "_"));
+    if !tree.exists() {
+        let tree_str = tree.to_str().ok_or("the workspace path is not UTF-8")?;
+        run("git", &["worktree", "add", "--detach", tree_str, rev], &[])?;
+    }
+    let old = build(&tree, &target, bench)?;
+    let new = build(&root, &target, bench)?;
+    // bench id -> (old medians, new medians), in ns, one per round.
+    let mut medians: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for round in 1..=rounds {
+        eprintln!("xtask compare: round {round} of {rounds}");
+        for (is_new, bin) in [(false, &old), (true, &new)] {
+            for (id, ns) in measure(bin, filter)? {
+                let entry = medians.entry(id).or_default();
+                if is_new { &mut entry.1 } else { &mut entry.0 }.push(ns);
+            }
+        }
+    }
+    println!(
+        "\n{:<60} {:>22} {:>22} {:>20}",
+        "bench (medians over rounds, ns)", "old [min-max]", "new [min-max]", "new/old [min-max]"
+    );
+    for (id, (o, n)) in &medians {
+        let ratios: Vec<f64> = o.iter().zip(n).map(|(a, b)| b / a).collect();
+        println!(
+            "{id:<60} {:>22} {:>22} {:>20}",
+            spread(o, 2),
+            spread(n, 2),
+            spread(&ratios, 3)
+        );
+    }
+    println!("\n{rounds} rounds; old = {rev}, new = the working tree");
+    Ok(())
+}
+
+/// Builds bench target `bench` of the workspace at `dir` into `target` and
+/// returns its executable, copied aside so a later build cannot replace it.
+fn build(dir: &Path, target: &Path, bench: &str) -> Result<PathBuf> {
+    let out = Command::new("cargo")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .args([
+            "bench",
+            "-p",
+            "kvp-benches",
+            "--bench",
+            bench,
+            "--no-run",
+            "--message-format=json",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building bench {bench} in {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == bench)
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("cargo built no executable for bench {bench}"))?;
+    let kept = target.join("compare").join(format!(
+        "{bench}-{}",
+        if dir == workspace_root() {
+            "new"
+        } else {
+            "old"
+        }
+    ));
+    std::fs::copy(&exe, &kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+    Ok(kept)
+}
+
+/// Runs the benches of `bin` matching `filter` once and returns each one's
+/// median in ns, from criterion's `time: [low median high]` lines.
+fn measure(bin: &Path, filter: &str) -> Result<Vec<(String, f64)>> {
+    let out = Command::new(bin)
+        .args([
+            "--bench",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+            "--noplot",
+            filter,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed", bin.display()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut results = Vec::new();
+    let mut id = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.split_once("time:").map(|(before, rest)| {
+            if !before.trim().is_empty() {
+                id = Some(before.trim().to_owned());
+            }
+            rest
+        }) {
+            let words: Vec<&str> = rest
+                .trim_matches(|c| c == ' ' || c == '[' || c == ']')
+                .split_whitespace()
+                .collect();
+            // [low unit median unit high unit]
+            if let (Some(name), [_, _, median, unit, ..]) = (id.take(), &words[..]) {
+                let value: f64 = median
+                    .parse()
+                    .map_err(|_| format!("bad figure in {line:?}"))?;
+                results.push((name, value * scale(unit)?));
+            }
+        } else if !trimmed.is_empty() && !line.starts_with(' ') && trimmed.contains('/') {
+            id = Some(
+                trimmed
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(trimmed)
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(results)
+}
+
+fn scale(unit: &str) -> Result<f64> {
+    Ok(match unit {
+        "ps" => 1e-3,
+        "ns" => 1.0,
+        "µs" | "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        other => return Err(format!("unknown unit {other:?}")),
+    })
+}
+
+/// The median of `v` and its range, as `m [lo-hi]`.
+fn spread(v: &[f64], decimals: usize) -> String {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let median = if s.is_empty() {
+        f64::NAN
+    } else if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    };
+    let (lo, hi) = (
+        s.first().copied().unwrap_or(f64::NAN),
+        s.last().copied().unwrap_or(f64::NAN),
+    );
+    format!("{median:.decimals$} [{lo:.decimals$}-{hi:.decimals$}]")
+}
