@@ -149,7 +149,7 @@ impl KvpMetricExporter {
             if denied_by_default(k) {
                 push_redacted(&mut value, &name);
             } else {
-                push_field(&mut value, &name, v);
+                push_field(&mut value, &name, &telemetry_redact::scrub(v));
             }
         }
         self.sink.upsert(Some(Level::Info), &key, &value);

@@ -32,13 +32,15 @@ mod exporter;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod panic;
+mod redact_spans;
 mod telemetry;
 
 pub use error::Error;
 pub use exporter::KvpMetricExporter;
+pub use redact_spans::RedactSpans;
 pub use telemetry::{
     DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, Guard, RateLimit, Telemetry,
     TelemetryBuilder,
 };
 pub use tracing_kvp::ProvisioningReport;
-pub use {kvp_codec, kvp_sink, tracing_kvp, tracing_otel_metrics};
+pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};

@@ -10,6 +10,7 @@ use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::error::Error;
+use crate::redact_spans::RedactSpans;
 
 /// A collector's OTLP/HTTP base address, such as `http://127.0.0.1:4318`.
 pub(crate) struct Otlp {
@@ -35,8 +36,10 @@ impl Otlp {
             .with_endpoint(format!("{}/v1/traces", self.base))
             .build()
             .map_err(|e| Error::Otlp(e.to_string()))?;
+        // Span and event attributes are the application's fields as they
+        // are: redact them on the way out, as the KVP layer does.
         Ok(SdkTracerProvider::builder()
-            .with_batch_exporter(exporter)
+            .with_batch_exporter(RedactSpans::new(exporter))
             .build())
     }
 

@@ -328,7 +328,7 @@ fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
                 std::process::abort();
             })
         });
-        panic!("disk on fire");
+        panic!("disk on fire: password=PANIC-hunter2");
     }
     let dir = tempfile::tempdir().unwrap();
     let pool = dir.path().join(".kvp_pool_1");
@@ -342,7 +342,14 @@ fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
         .iter()
         .find(|(k, _)| k.starts_with("agent|vm|ERROR|panic|"))
         .unwrap_or_else(|| panic!("{recs:?}\n{err}"));
-    assert!(panic.1.contains("error=\"disk on fire\""), "{}", panic.1);
+    assert!(
+        panic
+            .1
+            .contains("error=\"disk on fire: password=<redacted>\""),
+        "the message is scrubbed: {}",
+        panic.1
+    );
+    assert!(!String::from_utf8_lossy(&std::fs::read(&pool).unwrap()).contains("hunter2"));
     assert!(panic.1.contains("facade.rs"), "{}", panic.1);
     assert!(recs.iter().any(|(_, v)| v.contains("about to fail")));
 }

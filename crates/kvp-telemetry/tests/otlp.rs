@@ -130,9 +130,18 @@ fn traces_and_metrics_reach_a_real_collector() {
         .build()
         .unwrap();
     tracing::dispatcher::with_default(&dispatch, || {
-        let span = tracing::info_span!("kvp_otlp_test_span", user = "azureuser");
+        let span = tracing::info_span!(
+            "kvp_otlp_test_span",
+            user = "azureuser",
+            apiKey = "OTLP-SPAN-hunter2"
+        );
         let _e = span.enter();
-        tracing::info!(monotonic_counter.kvp_otlp_test_counter = 3u64, route = "/x");
+        tracing::info!(
+            monotonic_counter.kvp_otlp_test_counter = 3u64,
+            route = "/x",
+            token = "OTLP-METRIC-hunter2"
+        );
+        tracing::info!("login with password=OTLP-EVENT-hunter2");
     });
     assert!(
         guard.flush(Duration::from_secs(10)),
@@ -140,6 +149,11 @@ fn traces_and_metrics_reach_a_real_collector() {
     );
     let out = collector.wait_for(&["kvp_otlp_test_span", "kvp_otlp_test_counter"]);
     assert!(out.contains("azureuser") || out.contains("user"), "{out}");
+    assert!(out.contains("<redacted>"), "{out}");
+    assert!(
+        !out.contains("hunter2"),
+        "a secret reached the collector:\n{out}"
+    );
     drop(guard);
 }
 

@@ -139,16 +139,36 @@ impl KvpLayerBuilder {
         self
     }
 
-    /// Replaces the deny list (default [`DEFAULT_DENY_LIST`]): a field whose
-    /// name contains one of these fragments, case-insensitively, is written
-    /// `name=<redacted>` and its value never leaves the process. An empty
-    /// list redacts nothing.
+    /// Replaces the deny list (default [`DEFAULT_DENY_LIST`]). Names and
+    /// entries are compared after normalising case, `_`, `-`, `.` and
+    /// camelCase; an entry of five letters or more matches anywhere in a
+    /// name, a shorter one only a whole word (see [`telemetry_redact`]). A
+    /// field whose name matches is written `name=<redacted>` and its value
+    /// never leaves the process; text values are scrubbed of `name=value`
+    /// pairs whose name matches. An empty list redacts nothing by name
+    /// (credentials, keys and tokens inside text are still scrubbed).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .deny_list(["password", "tenant_id"])
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deny_list<S: Into<String>>(mut self, fragments: impl IntoIterator<Item = S>) -> Self {
         self.deny_list = fragments.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Adds fragments to the deny list.
+    /// Adds entries to the deny list.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .also_deny(["tenant_id"]) // and every default entry
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn also_deny<S: Into<String>>(mut self, fragments: impl IntoIterator<Item = S>) -> Self {
         self.deny_list.extend(fragments.into_iter().map(Into::into));
         self
@@ -216,8 +236,12 @@ impl KvpLayerBuilder {
             return Err(invalid("it leaves no room in the key for a name"));
         }
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
-        let renderer =
-            sink.register_renderer(Arc::new(Renderer::new(key.clone(), ids.formatter())));
+        let redactor = Redactor::new(&self.deny_list);
+        let renderer = sink.register_renderer(Arc::new(Renderer::new(
+            key.clone(),
+            ids.formatter(),
+            redactor.list().clone(),
+        )));
         Ok(KvpLayer {
             sink,
             key,
@@ -227,7 +251,7 @@ impl KvpLayerBuilder {
             spans: Default::default(),
             time: self.clock.map_or(TimeSource::System, TimeSource::Injected),
             span_open_records: self.span_open_records,
-            redactor: Redactor::new(&self.deny_list),
+            redactor,
             limiters: Arc::new(Limiters::new(self.rate_limit)),
         })
     }

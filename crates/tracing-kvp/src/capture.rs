@@ -30,6 +30,7 @@ use kvp_codec::Level;
 use kvp_sink::{InlineBytes, Render};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
+use telemetry_redact::DenyList;
 use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
@@ -330,8 +331,14 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
-/// Appends the fields of a capture as ` name=value` text.
-fn render_fields(meta: &Metadata<'static>, r: &mut Reader<'_>, out: &mut String) -> Option<()> {
+/// Appends the fields of a capture as ` name=value` text, text values
+/// scrubbed of the secrets `deny` finds in them.
+fn render_fields(
+    meta: &Metadata<'static>,
+    r: &mut Reader<'_>,
+    deny: &DenyList,
+    out: &mut String,
+) -> Option<()> {
     let names: SmallVec<[&'static str; 32]> = meta.fields().iter().map(|f| f.name()).collect();
     while !r.0.is_empty() {
         let name = *names.get(usize::from(r.u8()?))?;
@@ -346,7 +353,7 @@ fn render_fields(meta: &Metadata<'static>, r: &mut Reader<'_>, out: &mut String)
                 ryu::Buffer::new().format(f64::from_bits(r.u64()?)),
             ),
             BOOL => push_field(out, name, if r.u8()? != 0 { "true" } else { "false" }),
-            TEXT => push_field(out, name, r.text()?),
+            TEXT => push_field(out, name, &deny.scrub(r.text()?)),
             REDACTED => push_redacted(out, name),
             _ => return None,
         }
@@ -358,15 +365,18 @@ fn render_fields(meta: &Metadata<'static>, r: &mut Reader<'_>, out: &mut String)
 pub(crate) struct Renderer {
     pub(crate) key: KeyLayout,
     pub(crate) ids: IdFormat,
+    /// The layer's deny list, to scrub text values with.
+    deny: DenyList,
     /// The RFC 3339 text of one second, reused while records fall in it.
     second: Mutex<(u64, String)>,
 }
 
 impl Renderer {
-    pub(crate) fn new(key: KeyLayout, ids: IdFormat) -> Self {
+    pub(crate) fn new(key: KeyLayout, ids: IdFormat, deny: DenyList) -> Self {
         Renderer {
             key,
             ids,
+            deny,
             second: Mutex::new((u64::MAX, String::with_capacity(24))),
         }
     }
@@ -418,7 +428,7 @@ impl Renderer {
         if h.suppressed > 0 {
             let _ = write!(value, " suppressed={}", h.suppressed);
         }
-        render_fields(meta, &mut r, value)?;
+        render_fields(meta, &mut r, &self.deny, value)?;
         self.key.write(key, h.level, name, id.as_str());
         Some(())
     }

@@ -6,7 +6,7 @@ use tracing::Metadata;
 
 use crate::redact::Redactor;
 use crate::report::HEALTH_REPORT_FIELD;
-use crate::slots::{self, Table};
+use crate::slots::{self, Item, Table};
 
 /// One bit per field index (tracing allows at most 32 fields a callsite).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,8 +39,7 @@ impl FieldFlags {
 
     /// The flags of `meta`'s fields under `redactor`'s deny list.
     pub(crate) fn get(meta: &'static Metadata<'static>, redactor: &Redactor) -> Self {
-        let addr = std::ptr::from_ref(meta) as usize;
-        slots::get(&CACHE, addr, redactor.id(), || {
+        slots::get(&CACHE, Item::of(meta), redactor.id(), || {
             FieldFlags::of(meta, redactor)
         })
     }
@@ -54,7 +53,7 @@ impl FieldFlags {
 }
 
 thread_local! {
-    /// Recent callsites' flags, keyed by the metadata's address and the
-    /// deny list's id.
+    /// Recent callsites' flags, keyed by the metadata and the deny list's
+    /// id.
     static CACHE: Table<FieldFlags> = const { slots::empty() };
 }

@@ -398,6 +398,7 @@ impl KvpLayer {
 
     /// Upserts the provisioning report an event carries in its
     /// `health_report` field. Reports are rare: formatted here, as text,
+    /// scrubbed of secrets (a failure's reason is often an error message),
     /// and written as `<redacted>` if the deny list covers the field.
     fn report(&self, event: &Event<'_>, level: Level) {
         let mut report = ReportField::default();
@@ -406,7 +407,8 @@ impl KvpLayer {
         } else {
             event.record(&mut report);
         }
+        let report = self.redactor.scrub(&report.0);
         self.sink
-            .upsert(Some(level), PROVISIONING_REPORT_KEY, &report.0);
+            .upsert(Some(level), PROVISIONING_REPORT_KEY, &report);
     }
 }

@@ -58,10 +58,29 @@ impl ProvisioningReport {
         report
     }
 
-    /// Adds `key=value`.
+    /// Adds `key=value`. A reason is often an error message: the value is
+    /// scrubbed of secrets first ([`telemetry_redact`]), and is
+    /// `<redacted>` when the key names one.
+    ///
+    /// ```
+    /// use tracing_kvp::ProvisioningReport;
+    ///
+    /// let report = ProvisioningReport::failure("a/1", "mount: password=hunter2")
+    ///     .field("api_key", "k")
+    ///     .at(std::time::UNIX_EPOCH);
+    /// assert_eq!(
+    ///     report.to_string(),
+    ///     "result=error|reason=mount: password_<redacted>|agent=a/1|api_key=<redacted>|timestamp=1970-01-01T00:00:00Z"
+    /// );
+    /// ```
     pub fn field(mut self, key: &str, value: impl fmt::Display) -> Self {
         let clean = |s: &str| s.replace(['|', '='], "_");
-        self.pairs.push((clean(key), clean(&value.to_string())));
+        let value = if telemetry_redact::is_secret_name(key) {
+            telemetry_redact::REDACTED.to_owned()
+        } else {
+            telemetry_redact::scrub(&value.to_string()).into_owned()
+        };
+        self.pairs.push((clean(key), clean(&value)));
         self
     }
 

@@ -113,6 +113,7 @@ const U64: u8 = 1;
 const F64: u8 = 2;
 const BOOL: u8 = 3;
 const TEXT: u8 = 4;
+const DENIED: u8 = 5;
 
 /// Writes an event's attribute fields into the key and collects its metric
 /// values. Which fields become attributes is decided by the same [`Plan`]
@@ -139,10 +140,20 @@ impl KeyVisitor<'_> {
     fn number(&mut self, field: &Field, value: Num, tag: u8, bits: u64) {
         if self.is_metric(field) {
             self.values.push((field.index(), value));
-        } else {
+        } else if !self.denied(field) {
             self.head(field, tag);
             self.key.extend_from_slice(&bits.to_le_bytes());
         }
+    }
+
+    /// Writes the tag of a denied field, whose attribute value is always
+    /// the same: every secret value shares one binding.
+    fn denied(&mut self, field: &Field) -> bool {
+        let denied = self.plan.is_denied(field);
+        if denied {
+            self.head(field, DENIED);
+        }
+        denied
     }
 
     fn skips_text(&self, field: &Field) -> bool {
@@ -164,12 +175,14 @@ impl Visit for KeyVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.head(field, BOOL);
-        self.key.push(u8::from(value));
+        if !self.denied(field) {
+            self.head(field, BOOL);
+            self.key.push(u8::from(value));
+        }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.skips_text(field) {
+        if self.skips_text(field) || self.denied(field) {
             return;
         }
         self.head(field, TEXT);
@@ -178,7 +191,7 @@ impl Visit for KeyVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.skips_text(field) {
+        if self.skips_text(field) || self.denied(field) {
             return;
         }
         self.head(field, TEXT);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry::metrics::{Meter, MeterProvider};
+use telemetry_redact::DenyList;
 use tracing::Subscriber;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::Registry;
@@ -32,6 +33,7 @@ pub struct MetricsLayerBuilder {
     /// Whether the provider is the SDK's, whose `bind()` is real.
     provider_binds: bool,
     bind: bool,
+    deny: DenyList,
 }
 
 impl std::fmt::Debug for MetricsLayerBuilder {
@@ -123,6 +125,7 @@ impl MetricsLayerBuilder {
             span_attributes: false,
             provider_binds,
             bind: provider_binds,
+            deny: DenyList::default(),
         }
     }
 
@@ -216,6 +219,25 @@ impl MetricsLayerBuilder {
         self
     }
 
+    /// Replaces the deny list of attribute names (default
+    /// [`telemetry_redact::DENY_LIST`], the same as the KVP layer's): an
+    /// attribute whose name matches is recorded with the value
+    /// `<redacted>`, whatever its value, so secrets neither leave the
+    /// process nor make new series. Text attribute values are scrubbed of
+    /// the secrets inside them either way.
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .deny_list(["password", "tenant_id"])
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
+    pub fn deny_list<S: AsRef<str>>(mut self, entries: impl IntoIterator<Item = S>) -> Self {
+        self.deny = DenyList::new(entries);
+        self
+    }
+
     /// Sets the instrumentation scope of the layer's meter. The default is
     /// this crate's name ([`METER_NAME`]) and version. A migration from
     /// tracing-opentelemetry that must not change its dashboards passes
@@ -255,7 +277,7 @@ impl MetricsLayerBuilder {
     {
         let meter = self.provider.meter(self.scope);
         let shared = Arc::new(Shared {
-            plans: Plans::default(),
+            plans: Plans::new(self.deny),
             meter,
             describe: self.describe,
             message_attribute: self.message_attribute,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use rustc_hash::FxHasher;
+use telemetry_redact::DenyList;
 use tracing::Metadata;
 use tracing::callsite::Identifier;
 
@@ -29,10 +30,13 @@ pub(crate) struct MetricField {
 pub(crate) struct Plan {
     /// `by_field[i]` is the metric for field `i`, if it is one.
     pub(crate) by_field: Vec<Option<MetricField>>,
+    /// `denied[i]`: field `i` names a secret; as an attribute its value is
+    /// [`REDACTED`](telemetry_redact::REDACTED), whatever it is.
+    denied: Vec<bool>,
 }
 
 impl Plan {
-    pub(crate) fn of(meta: &Metadata<'_>) -> Plan {
+    pub(crate) fn of(meta: &Metadata<'_>, deny: &DenyList) -> Plan {
         Plan {
             by_field: meta
                 .fields()
@@ -45,7 +49,17 @@ impl Plan {
                     })
                 })
                 .collect(),
+            denied: meta
+                .fields()
+                .iter()
+                .map(|f| deny.is_denied(f.name()))
+                .collect(),
         }
+    }
+
+    /// Whether `field`'s value must not leave the process.
+    pub(crate) fn is_denied(&self, field: &tracing::field::Field) -> bool {
+        self.denied.get(field.index()).copied().unwrap_or(false)
     }
 
     /// Whether `field` is one of this callsite's metric fields.
@@ -72,14 +86,29 @@ impl Plan {
 type Map = HashMap<Identifier, Arc<Plan>, BuildHasherDefault<FxHasher>>;
 
 /// The plans of every metric callsite seen.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Plans {
     map: ArcSwap<Map>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
+    /// Which attribute names are secrets.
+    deny: DenyList,
 }
 
 impl Plans {
+    pub(crate) fn new(deny: DenyList) -> Plans {
+        Plans {
+            map: ArcSwap::default(),
+            write: Mutex::new(()),
+            deny,
+        }
+    }
+
+    /// The deny list the plans were made with.
+    pub(crate) fn deny(&self) -> &DenyList {
+        &self.deny
+    }
+
     /// The plan of `meta`'s callsite, made and stored on first sight.
     /// Callsites without metric fields are not stored.
     pub(crate) fn get_or_insert(&self, meta: &'static Metadata<'static>) -> Option<Arc<Plan>> {
@@ -87,7 +116,7 @@ impl Plans {
         if let Some(plan) = self.map.load().get(&id) {
             return Some(Arc::clone(plan));
         }
-        let plan = Plan::of(meta);
+        let plan = Plan::of(meta, &self.deny);
         if !plan.has_metrics() {
             return None;
         }

@@ -22,6 +22,7 @@ use crate::callsite::{MetricField, Plan, Plans};
 use crate::instrument::{Create, Describe, Num, Rejection, convert};
 use crate::stats::StatsHandle;
 use crate::strings::{Cache, with_cache};
+use telemetry_redact::{DenyList, REDACTED};
 
 /// Attributes of one event: inline up to 8, so numeric and boolean
 /// attributes cost no heap allocation.
@@ -70,9 +71,25 @@ impl Collector<'_> {
         if self.is_metric(field) {
             self.values.push((field.index(), value));
         } else {
+            let value = if self.plan.is_denied(field) {
+                Value::from(REDACTED)
+            } else {
+                attr()
+            };
             self.attrs
-                .push(KeyValue::new(Key::from_static_str(field.name()), attr()));
+                .push(KeyValue::new(Key::from_static_str(field.name()), value));
         }
+    }
+
+    /// A non-numeric attribute: `value` unless the name is denied.
+    fn push(&mut self, field: &Field, value: impl FnOnce(&mut Cache) -> Value) {
+        let value = if self.plan.is_denied(field) {
+            Value::from(REDACTED)
+        } else {
+            value(&mut *self.strings)
+        };
+        self.attrs
+            .push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 }
 
@@ -95,64 +112,71 @@ impl Visit for Collector<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         // Only numbers are measurements; a prefixed boolean is an attribute,
         // as in tracing-opentelemetry.
-        self.attrs
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        self.push(field, |_| Value::Bool(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if !Plan::is_text_attribute(field, self.message_attribute) {
             return;
         }
-        let value = self.strings.value(field.name(), value);
-        self.attrs
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        self.push(field, |strings| strings.value(field.name(), value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if !Plan::is_text_attribute(field, self.message_attribute) {
             return;
         }
-        let value = self
-            .strings
-            .formatted(field.name(), format_args!("{value:?}"));
+        // A denied value is never formatted.
+        self.push(field, |strings| {
+            strings.formatted(field.name(), format_args!("{value:?}"))
+        });
+    }
+}
+
+/// Collects a span's fields as attributes: a denied name's value is
+/// [`REDACTED`], text is scrubbed.
+struct SpanCollector<'a> {
+    attrs: Attrs,
+    deny: &'a DenyList,
+}
+
+impl SpanCollector<'_> {
+    fn push(&mut self, field: &Field, value: impl FnOnce() -> Value) {
+        let value = if self.deny.is_denied(field.name()) {
+            Value::from(REDACTED)
+        } else {
+            value()
+        };
         self.attrs
             .push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 }
 
-/// Collects a span's fields as attributes.
-struct SpanCollector(Attrs);
-
-impl Visit for SpanCollector {
+impl Visit for SpanCollector<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        self.push(field, || Value::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        let v = i64::try_from(value)
-            .map_or_else(|_| Value::String(value.to_string().into()), Value::I64);
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), v));
+        self.push(field, || {
+            i64::try_from(value)
+                .map_or_else(|_| Value::String(value.to_string().into()), Value::I64)
+        });
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        self.push(field, || Value::F64(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0
-            .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        self.push(field, || Value::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            value.to_owned(),
-        ));
+        let deny = self.deny;
+        self.push(field, || Value::from(deny.scrub(value).into_owned()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            format!("{value:?}"),
-        ));
+        let deny = self.deny;
+        self.push(field, || {
+            Value::from(deny.scrub(&format!("{value:?}")).into_owned())
+        });
     }
 }
 
@@ -165,11 +189,14 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let mut collector = SpanCollector(Attrs::new());
+        let mut collector = SpanCollector {
+            attrs: Attrs::new(),
+            deny: self.shared.plans.deny(),
+        };
         attrs.record(&mut collector);
         let mut ext = span.extensions_mut();
         if ext.get_mut::<SpanAttrs>().is_none() {
-            ext.insert(SpanAttrs(collector.0));
+            ext.insert(SpanAttrs(collector.attrs));
         }
     }
 

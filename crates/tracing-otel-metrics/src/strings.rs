@@ -29,8 +29,11 @@ impl Cache {
         }
     }
 
-    /// `value` of field `field` as an attribute value.
+    /// `value` of field `field` as an attribute value, scrubbed of the
+    /// secrets inside it (see [`telemetry_redact::scrub`]); text with none
+    /// is not copied to find out.
     pub(crate) fn value(&mut self, field: &'static str, value: &str) -> Value {
+        let value = &*telemetry_redact::scrub(value);
         let mut h = FxHasher::default();
         field.as_ptr().hash(&mut h);
         value.hash(&mut h);

@@ -499,3 +499,82 @@ fn other_providers_take_the_unbound_path_and_lose_nothing() {
     };
     assert_eq!(h.only("wrapped").value, 10.0);
 }
+
+/// Formatting it would be a leak: it panics if asked.
+struct Untouchable;
+
+impl std::fmt::Debug for Untouchable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("a denied attribute was formatted");
+    }
+}
+
+#[test]
+fn secret_attributes_are_redacted_and_share_one_series() {
+    for bound in [true, false] {
+        let h = harness(|b| b.bound_instruments(bound));
+        h.run(|| {
+            for n in 0..3u64 {
+                tracing::info!(
+                    monotonic_counter.logins = 1u64,
+                    apiKey = format!("KEY-{n}-hunter2").as_str(),
+                    "x-api-key" = n,
+                    session_id = ?Untouchable,
+                    ok = true,
+                    url = "https://a.blob.core.windows.net/c?sv=2024&sig=SIG-hunter2",
+                );
+            }
+        });
+        let points = &h.collect()["logins"];
+        assert_eq!(points.len(), 1, "bound={bound}: one series, {points:?}");
+        assert_eq!(points[0].value, 3.0);
+        assert_eq!(
+            points[0].attrs,
+            BTreeMap::from([
+                ("apiKey".to_owned(), "str:<redacted>".to_owned()),
+                ("ok".to_owned(), "bool:true".to_owned()),
+                ("session_id".to_owned(), "str:<redacted>".to_owned()),
+                (
+                    "url".to_owned(),
+                    "str:https://a.blob.core.windows.net/c?sv=2024&sig=<redacted>".to_owned()
+                ),
+                ("x-api-key".to_owned(), "str:<redacted>".to_owned()),
+            ]),
+            "bound={bound}"
+        );
+    }
+}
+
+#[test]
+fn secret_span_attributes_are_redacted() {
+    let h = harness(|b| b.span_attributes(true));
+    h.run(|| {
+        let _s = tracing::info_span!(
+            "upload",
+            token = "TOKEN-hunter2",
+            conn = "AccountName=a;AccountKey=K-hunter2==",
+            password = ?Untouchable,
+        )
+        .entered();
+        tracing::info!(monotonic_counter.uploads = 1u64);
+    });
+    let attrs = h.only("uploads").attrs;
+    assert_eq!(attrs["token"], "str:<redacted>");
+    assert_eq!(attrs["password"], "str:<redacted>");
+    assert_eq!(attrs["conn"], "str:AccountName=a;AccountKey=<redacted>");
+}
+
+#[test]
+fn a_custom_deny_list_replaces_the_default() {
+    let h = harness(|b| b.deny_list(["tenant_id"]));
+    h.run(|| {
+        tracing::info!(
+            monotonic_counter.c = 1u64,
+            tenantId = "t-1",
+            token = "visible"
+        )
+    });
+    let attrs = h.only("c").attrs;
+    assert_eq!(attrs["tenantId"], "str:<redacted>");
+    assert_eq!(attrs["token"], "str:visible", "not on this list");
+}
