@@ -13,9 +13,10 @@ use kvp_telemetry::kvp_codec::{Limits, RECORD_SIZE, encode};
 use serde_json::Value;
 
 /// Writes `records` as a pool file in `dir` and returns its path.
-fn pool(dir: &Path, records: &[(&str, &str)]) -> PathBuf {
+fn pool(dir: &Path, records: &[(impl AsRef<str>, impl AsRef<str>)]) -> PathBuf {
     let mut bytes = Vec::new();
     for (key, value) in records {
+        let (key, value) = (key.as_ref(), value.as_ref());
         let mut record = [0u8; RECORD_SIZE];
         encode(key, value, &Limits::SAFE, &mut record).unwrap();
         bytes.extend_from_slice(&record);
@@ -110,10 +111,6 @@ fn our_spans_nest_by_id_with_missing_spans_and_open_spans_shown() {
             format!("time={} message=\"no span\"", t(60)),
         ),
     ];
-    let records: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let path = pool(dir.path(), &records);
     insta::assert_snapshot!(tree(&[], &path), @r"
       provision  open since 10:00:00.000  attempt=1
@@ -152,10 +149,6 @@ fn azure_init_spans_nest_by_time() {
             format!("Start: {} | End: {}", t(10), t(90)),
         ),
     ];
-    let records: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let path = pool(dir.path(), &records);
     insta::assert_snapshot!(tree(&[], &path), @r#"
       azure_init:provision  80.000 ms
@@ -212,10 +205,6 @@ fn cloud_init_start_and_finish_events_pair_into_spans() {
         ),
         event("start", "modules-final", 95, "running modules", None),
     ];
-    let records: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let path = pool(dir.path(), &records);
     insta::assert_snapshot!(tree(&[], &path), @r#"
     ✗ init-local  90.000 ms  ok  msg="searching for local data" result=SUCCESS finish="init-local done"
@@ -248,10 +237,6 @@ fn a_loop_of_parent_ids_loses_no_span() {
         (ours("INFO", "a", "aa-1"), span("aa-2")),
         (ours("INFO", "b", "aa-2"), span("aa-1")),
     ];
-    let records: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let path = pool(dir.path(), &records);
     let out = tree(&[], &path);
     assert!(

@@ -497,14 +497,7 @@ fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
         timed.push(true);
     }
     // An open record stands for its span only when the span never closed.
-    let closed: HashMap<String, usize> = loose
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match l {
-            Loose::Span(s) => s.id.clone().map(|id| (id, i)),
-            Loose::Event(_) => None,
-        })
-        .collect();
+    let closed = span_ids(&loose);
     for mut s in opens {
         if s.id.as_ref().is_some_and(|id| closed.contains_key(id)) {
             continue;
@@ -517,14 +510,7 @@ fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
         by_id.push(parent);
         timed.push(false);
     }
-    let ids: HashMap<String, usize> = loose
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match l {
-            Loose::Span(s) => s.id.clone().map(|id| (id, i)),
-            Loose::Event(_) => None,
-        })
-        .collect();
+    let ids = span_ids(&loose);
 
     let parents = time_parents(&loose, &timed);
     let mut parent: Vec<Option<usize>> = vec![None; loose.len()];
@@ -545,6 +531,18 @@ fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
     }
     break_cycles(&mut parent);
     assemble(loose, &parent, &unknown)
+}
+
+/// Where each span with an id is in `loose`.
+fn span_ids(loose: &[Loose]) -> HashMap<String, usize> {
+    loose
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Loose::Span(s) => s.id.clone().map(|id| (id, i)),
+            Loose::Event(_) => None,
+        })
+        .collect()
 }
 
 /// For records nested by time: the innermost timed span that holds each.
