@@ -1,9 +1,11 @@
 //! Project automation, in Rust rather than shell (see rust-analyzer's
 //! `xtask`). Run through the cargo alias: `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci`: everything CI checks, in order; installs the tools it
-//!   needs when they are missing (cargo-deny; the `rotel` OTLP collector the
-//!   OTLP tests run against, into `target/tools/`).
+//! - `cargo xtask ci`: everything CI checks, in order (formatting, clippy,
+//!   tests, rustdoc, packaging with verification builds, cargo-deny);
+//!   installs the tools it needs when they are missing (cargo-deny; the
+//!   `rotel` OTLP collector the OTLP tests run against, into
+//!   `target/tools/`).
 //! - `cargo xtask bench [--quick] [FILTER]`: the criterion benches, then one
 //!   table of our median beside each peer's or baseline's, with the ratio.
 //! - `cargo xtask flamegraph FILTER`: profiles one bench case and writes an
@@ -98,6 +100,7 @@ fn ci() -> Result {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    package()?;
     ensure_cargo_deny()?;
     run(
         "cargo",
@@ -106,6 +109,42 @@ fn ci() -> Result {
     )?;
     eprintln!("xtask ci: all steps passed");
     Ok(())
+}
+
+/// Packages every crate as crates.io would receive it, with the
+/// verification build of each, then runs `kvp-codec`'s tests from its
+/// unpacked package, outside the workspace: they must need no file the
+/// package leaves out.
+fn package() -> Result {
+    run("cargo", &["package", "--workspace", "--allow-dirty"], &[])?;
+    let root = workspace_root();
+    let version = env!("CARGO_PKG_VERSION");
+    let krate = root.join(format!("target/package/kvp-codec-{version}.crate"));
+    let outside = std::env::temp_dir().join(format!("kvp-codec-packaged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).map_err(|e| format!("{}: {e}", outside.display()))?;
+    let (krate, outside_str) = (
+        krate.to_str().ok_or("the workspace path is not UTF-8")?,
+        outside.to_str().ok_or("the temporary path is not UTF-8")?,
+    );
+    run("tar", &["-xzf", krate, "-C", outside_str], &[])?;
+    let manifest = outside.join(format!("kvp-codec-{version}/Cargo.toml"));
+    let target = root.join("target/packaged");
+    let result = run(
+        "cargo",
+        &[
+            "test",
+            "--offline",
+            "--manifest-path",
+            manifest.to_str().ok_or("the temporary path is not UTF-8")?,
+        ],
+        &[(
+            "CARGO_TARGET_DIR",
+            target.to_str().ok_or("the workspace path is not UTF-8")?,
+        )],
+    );
+    let _ = std::fs::remove_dir_all(&outside);
+    result
 }
 
 fn ensure_cargo_deny() -> Result {

@@ -1,4 +1,4 @@
-//! The built `kvp` binary on the pool files in `testdata/pools/` (written
+//! The built `kvp` binary on the pool files in `crates/kvp-codec/testdata/pools/` (written
 //! by real cloud-init and azure-init) and on files the facade wrote.
 
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! `kvp tree` on every pool in `testdata/pools/` (snapshots), and on pools
+//! `kvp tree` on every pool in `crates/kvp-codec/testdata/pools/` (snapshots), and on pools
 //! built here the way each writer lays out its spans and events.
 
 #![allow(clippy::unwrap_used)]

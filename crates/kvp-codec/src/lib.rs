@@ -36,6 +36,7 @@
 //! # Ok::<(), kvp_codec::EncodeError>(())
 //! ```
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -55,5 +56,11 @@ pub use key::{KeyParts, Level, split_chunk_suffix};
 pub use layout::{KEY_SIZE, RECORD_SIZE, VALUE_SIZE};
 pub use limits::{Field, InvalidLimits, Limits, Unit, utf16_len};
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use reassemble::{LogicalRecord, Reassembled, reassemble};
 pub use split::{Chunks, split_value};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

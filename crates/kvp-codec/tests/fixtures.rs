@@ -1,5 +1,5 @@
 //! Decoding pool files written by real cloud-init and azure-init (and the
-//! hand-made edge cases), kept in `testdata/pools/`.
+//! hand-made edge cases), kept in this crate's `testdata/pools/` (inside the package, so the published tests run).
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns; a panic is a failed test
 
@@ -9,7 +9,7 @@ use kvp_codec::{
 };
 
 fn pool(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../testdata/pools/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/testdata/pools/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -95,6 +95,7 @@ impl Entry {
     /// A record to append, captured: `renderer` (see
     /// [`Sink::register_renderer`](crate::Sink::register_renderer)) turns
     /// `context` and `bytes` into a key and a value on the writer thread.
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
     pub fn captured(
         level: Option<Level>,
         renderer: RendererId,
@@ -117,6 +118,7 @@ impl Entry {
     /// })
     /// # }
     /// ```
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
     #[inline]
     pub fn captured_with(
         level: Option<Level>,
@@ -167,6 +169,7 @@ impl Entry {
     }
 
     /// A captured entry's bytes; `None` for a text entry.
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
     pub fn captured_bytes(&self) -> Option<&[u8]> {
         match self.body {
             Body::Captured { .. } => Some(self.bytes.as_slice()),
@@ -190,6 +193,7 @@ impl Entry {
     /// }
     /// # }
     /// ```
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
     pub fn captured_mut(&mut self) -> Option<&mut InlineBytes<INLINE_BYTES>> {
         match self.body {
             Body::Captured { .. } => Some(&mut self.bytes),

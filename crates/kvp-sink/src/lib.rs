@@ -47,10 +47,24 @@ mod report;
 mod stats;
 mod writer;
 
-pub use entry::{Entry, EntryKind, INLINE_BYTES};
+pub use entry::{Entry, EntryKind};
 pub use error::Error;
-pub use inline::InlineBytes;
 pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
+
+// Plumbing for `tracing-kvp`, which captures records on the caller's
+// thread and renders their text on the writer's. Public only because that
+// crate needs it; hidden from the docs and outside semver until a typed
+// interface between the two crates replaces it.
+#[doc(hidden)]
+pub use entry::INLINE_BYTES;
+#[doc(hidden)]
+pub use inline::InlineBytes;
+#[doc(hidden)]
 pub use render::{Render, RendererId};
 pub use stats::Stats;
 pub use writer::{DEFAULT_MARKER_KEY, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -346,6 +346,7 @@ impl Sink {
     /// Registers `render` for this writer's captured entries (see
     /// [`Entry::captured`]). Registration is for the writer's life: do it
     /// once per producer, not per record.
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
     pub fn register_renderer(&self, render: Arc<dyn Render>) -> RendererId {
         self.renderers.register(render)
     }

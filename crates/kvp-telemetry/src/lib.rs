@@ -26,6 +26,8 @@
 //! Re-exported so one dependency suffices: [`kvp_codec`], [`kvp_sink`],
 //! [`tracing_kvp`], [`tracing_otel_metrics`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod env;
 mod error;
 mod exporter;
@@ -44,3 +46,8 @@ pub use telemetry::{
 };
 pub use tracing_kvp::ProvisioningReport;
 pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -66,7 +66,8 @@ impl Telemetry {
     /// filter at `warn`, queue 4,096, cap 1,024 records; metrics from
     /// `monotonic_counter.`/`counter.`/`histogram.`/`gauge.` fields exported
     /// into the pool every 60 s (one upserted record per series); the panic
-    /// hook on. Every option has an environment override (see [`crate::env`]).
+    /// hook on. The options that name a `KVP_TELEMETRY_*` variable below
+    /// can be overridden from the environment (see [`crate::env`]).
     ///
     /// Opening the pool truncates it when it was last written before this
     /// boot (the rule cloud-init and azure-init follow), under its locks.
@@ -113,36 +114,96 @@ impl TelemetryBuilder {
     /// Write to the KVP pool at all (default on). Off: no pool file is
     /// opened or created and no writer thread starts. Override:
     /// `KVP_TELEMETRY_KVP=off`.
+    ///
+    /// ```
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false) // no pool file is opened, no writer thread starts
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert!(!guard.kvp_enabled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kvp(mut self, on: bool) -> Self {
         self.kvp = on;
         self
     }
 
     /// The pool file (default [`DEFAULT_POOL`]; `KVP_TELEMETRY_POOL`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert!(guard.kvp_enabled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.pool = path.into();
         self
     }
 
     /// Create the pool's directory when missing (default: an error).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join("not-yet/.kvp_pool_1"))
+    ///     .create_dir(true)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert!(dir.path().join("not-yet/.kvp_pool_1").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create_dir(mut self, create: bool) -> Self {
         self.create_dir = create;
         self
     }
 
     /// The vm_id in keys (default: detected; `KVP_TELEMETRY_VM_ID`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .vm_id("0f3c4d5e-0000-0000-0000-000000000001")
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn vm_id(mut self, vm_id: impl Into<String>) -> Self {
         self.vm_id = Some(vm_id.into());
         self
     }
 
     /// The writer's queue, in entries (default 4,096; `KVP_TELEMETRY_QUEUE`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .queue_size(16_384)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue_size(mut self, entries: usize) -> Self {
         self.queue = entries;
         self
     }
 
     /// The pool's record cap (default 1,024; `KVP_TELEMETRY_CAP`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .record_cap(Some(200)) // None: no cap
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn record_cap(mut self, cap: Option<u64>) -> Self {
         self.cap = cap;
         self
@@ -150,6 +211,16 @@ impl TelemetryBuilder {
 
     /// The part of the cap, in percent, kept for ERROR records and upserts
     /// (default 10).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .reserve_percent(20)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reserve_percent(mut self, percent: u8) -> Self {
         self.reserve_percent = percent;
         self
@@ -157,24 +228,61 @@ impl TelemetryBuilder {
 
     /// The per-callsite rate limit on KVP records (default a burst of 10,
     /// then 1 per second; `None` for none; `KVP_TELEMETRY_RATE`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use kvp_telemetry::tracing_kvp::RateLimit;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .rate_limit(Some(RateLimit { burst: 50, per_second: 5.0 }))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.rate_limit = limit;
         self
     }
 
     /// The KVP layer's filter (default `warn`; `KVP_TELEMETRY_KVP_LOG`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .kvp_filter("warn,my_agent=info")
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kvp_filter(mut self, directives: impl Into<String>) -> Self {
         self.kvp_filter = directives.into();
         self
     }
 
     /// Log to stderr at all (default on).
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false) // only the pool and metrics
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stderr(mut self, on: bool) -> Self {
         self.stderr = on;
         self
     }
 
     /// The stderr layer's filter (default `info`; `KVP_TELEMETRY_LOG`).
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr_filter("debug,hyper=warn")
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stderr_filter(mut self, directives: impl Into<String>) -> Self {
         self.stderr_filter = directives.into();
         self
@@ -183,18 +291,47 @@ impl TelemetryBuilder {
     /// The OpenTelemetry trace layer's filter (default `info`;
     /// `KVP_TELEMETRY_TRACE_LOG`), used when a tracer provider or OTLP is
     /// configured.
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .trace_filter("my_agent=debug")
+    ///     .tracer_provider(opentelemetry_sdk::trace::SdkTracerProvider::default())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn trace_filter(mut self, directives: impl Into<String>) -> Self {
         self.trace_filter = directives.into();
         self
     }
 
     /// Turn metric fields into metrics at all (default on).
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .metrics(false) // `monotonic_counter.x` fields stay plain fields
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on;
         self
     }
 
     /// How often metrics are exported into the pool (default 60 s).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .metrics_interval(std::time::Duration::from_secs(300))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
         self.metrics_interval = interval;
         self
@@ -202,18 +339,52 @@ impl TelemetryBuilder {
 
     /// Record metrics into your own meter provider instead of the facade's
     /// (which exports into the pool).
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .meter_provider(provider.clone())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn meter_provider(mut self, provider: SdkMeterProvider) -> Self {
         self.meter_provider = Some(provider);
         self
     }
 
     /// Send spans to OpenTelemetry through `provider` (default none).
+    ///
+    /// ```
+    /// use kvp_telemetry::RedactSpans;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// // Your exporter, behind the same redaction as the facade's OTLP export.
+    /// let provider = SdkTracerProvider::builder()
+    ///     .with_simple_exporter(RedactSpans::new(InMemorySpanExporter::default()))
+    ///     .build();
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .tracer_provider(provider)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tracer_provider(mut self, provider: SdkTracerProvider) -> Self {
         self.tracer_provider = Some(provider);
         self
     }
 
     /// Record panics and flush the queue before the process dies (default on).
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .panic_hook(false) // the application installs its own
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn panic_hook(mut self, on: bool) -> Self {
         self.panic_hook = on;
         self
@@ -221,6 +392,16 @@ impl TelemetryBuilder {
 
     /// How long the guard's drop and the panic hook wait for the queue
     /// (default 1 s).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .flush_timeout(std::time::Duration::from_secs(3))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush_timeout(mut self, timeout: Duration) -> Self {
         self.flush_timeout = timeout;
         self
@@ -228,7 +409,17 @@ impl TelemetryBuilder {
 
     /// Also export traces and metrics to an OTLP/HTTP collector at
     /// `endpoint` (such as `http://127.0.0.1:4318`).
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .otlp("http://127.0.0.1:4318") // exports are attempted in the background
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
     pub fn otlp(mut self, endpoint: impl Into<String>) -> Self {
         self.otlp = Some(endpoint.into());
         self

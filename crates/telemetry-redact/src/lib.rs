@@ -35,3 +35,8 @@ mod scrub;
 
 pub use names::{DENY_LIST, DenyList, is_secret_name};
 pub use scrub::{REDACTED, scrub};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -113,6 +113,14 @@ impl KvpLayer {
 impl KvpLayerBuilder {
     /// The VM id for keys (default: detected from DMI, see
     /// [`crate::detect_vm_id`]; all zeros when unreadable).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .vm_id("0f3c4d5e-0000-0000-0000-000000000001")
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn vm_id(mut self, vm_id: impl Into<String>) -> Self {
         self.vm_id = Some(vm_id.into());
         self
@@ -120,6 +128,14 @@ impl KvpLayerBuilder {
 
     /// The environment variable holding this layer's filter directives
     /// (default [`DEFAULT_ENV_VAR`]).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .env_var("MY_AGENT_KVP_LOG") // read instead of KVP_LOG
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env_var(mut self, name: impl Into<String>) -> Self {
         self.env_var = name.into();
         self
@@ -127,6 +143,14 @@ impl KvpLayerBuilder {
 
     /// The directives used when the environment variable is unset (default
     /// [`DEFAULT_DIRECTIVE`]), in `EnvFilter` syntax.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .filter("warn,my_agent=info")
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
         self.directive = directives.into();
         self
@@ -134,6 +158,14 @@ impl KvpLayerBuilder {
 
     /// Also write a record when a span opens (default off), so a span that
     /// never closes because the process dies still leaves a trace.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .span_open_records(true)
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn span_open_records(mut self, on: bool) -> Self {
         self.span_open_records = on;
         self
@@ -176,18 +208,43 @@ impl KvpLayerBuilder {
 
     /// The per-callsite rate limit (default [`RateLimit::DEFAULT`]: a burst
     /// of 10 records, then 1 per second); `None` turns it off.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// use tracing_kvp::RateLimit;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .rate_limit(Some(RateLimit { burst: 50, per_second: 5.0 })) // None: no limit
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.rate_limit = limit;
         self
     }
 
     /// Where timestamps come from (default `SystemTime::now`).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .clock(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_262_400))
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }
 
     /// Where record ids come from (default [`Ids::for_process`]).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .ids(tracing_kvp::Ids::with_tag(0x1234))
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ids(mut self, ids: Ids) -> Self {
         self.ids = Some(Arc::new(ids));
         self
@@ -196,6 +253,13 @@ impl KvpLayerBuilder {
     /// The layer's filter: the environment variable's directives when set
     /// and valid, else the builder's, else [`DEFAULT_DIRECTIVE`]. An invalid
     /// directive is reported on stderr and replaced, never a panic.
+    ///
+    /// ```
+    /// let builder = tracing_kvp::KvpLayer::builder("my-agent").filter("info");
+    /// let filter = builder.make_filter(); // an EnvFilter, to combine with your own
+    /// # drop(filter);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn make_filter(&self) -> EnvFilter {
         let (source, directives) = match std::env::var(&self.env_var) {
             Ok(v) if !v.trim().is_empty() => (self.env_var.as_str(), v),
@@ -212,6 +276,15 @@ impl KvpLayerBuilder {
     }
 
     /// The layer without a filter, for callers that filter themselves.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// use tracing_subscriber::{Layer as _, filter::LevelFilter, prelude::*};
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent").build_unfiltered(sink)?;
+    /// let subscriber = tracing_subscriber::registry().with(layer.with_filter(LevelFilter::WARN));
+    /// # drop(subscriber);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build_unfiltered(self, sink: Sink) -> Result<KvpLayer, BuildError> {
         let invalid = |reason| BuildError::InvalidPrefix {
             prefix: self.prefix.clone(),
@@ -257,6 +330,15 @@ impl KvpLayerBuilder {
     }
 
     /// The layer under its own filter ([`KvpLayerBuilder::make_filter`]).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// use tracing_subscriber::prelude::*;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent").filter("info").build(sink)?;
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build<S>(self, sink: Sink) -> Result<Filtered<KvpLayer, EnvFilter, S>, BuildError>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,

@@ -101,3 +101,8 @@ pub use limit::RateLimit;
 pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
 pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

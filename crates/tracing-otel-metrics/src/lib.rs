@@ -95,3 +95,8 @@ mod strings;
 pub use builder::{METER_NAME, MetricsLayerBuilder};
 pub use layer::MetricsLayer;
 pub use stats::{Stats, StatsHandle};
+
+/// The README's examples, run as doctests so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -26,7 +26,7 @@ pub(crate) fn ok(args: &[&str]) -> String {
 
 pub(crate) fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/pools")
+        .join("../kvp-codec/testdata/pools")
         .join(name)
         .display()
         .to_string()
