@@ -5,21 +5,61 @@ use core::fmt;
 use core::str::FromStr;
 
 /// The level part of a key, as `tracing` names levels.
+///
+/// Each level has a fixed number ([`Level::as_u8`], from 0 for `TRACE` to
+/// 4 for `ERROR`), for producers that store a level in a byte or index a
+/// table by it: the numbers are part of this type's contract, not an
+/// accident of declaration order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub enum Level {
     /// `TRACE`
-    Trace,
+    Trace = 0,
     /// `DEBUG`
-    Debug,
+    Debug = 1,
     /// `INFO`
-    Info,
+    Info = 2,
     /// `WARN`
-    Warn,
+    Warn = 3,
     /// `ERROR`
-    Error,
+    Error = 4,
 }
 
 impl Level {
+    /// Every level, in order of its number.
+    pub const ALL: [Level; 5] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+    ];
+
+    /// The level's number: `TRACE` 0, `DEBUG` 1, `INFO` 2, `WARN` 3,
+    /// `ERROR` 4.
+    ///
+    /// ```
+    /// use kvp_codec::Level;
+    /// assert_eq!(Level::Error.as_u8(), 4);
+    /// assert_eq!(Level::from_u8(Level::Warn.as_u8()), Some(Level::Warn));
+    /// assert_eq!(Level::from_u8(5), None);
+    /// ```
+    pub const fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// The level numbered `n`, if there is one.
+    pub const fn from_u8(n: u8) -> Option<Level> {
+        match n {
+            0 => Some(Level::Trace),
+            1 => Some(Level::Debug),
+            2 => Some(Level::Info),
+            3 => Some(Level::Warn),
+            4 => Some(Level::Error),
+            _ => None,
+        }
+    }
+
     /// The text used in keys: `TRACE` ... `ERROR`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -17,7 +17,9 @@
 //! - **Decoding** ([`Record`], [`Records`]) is zero-copy, cuts each field at
 //!   its first NUL as the kernel and `hv_kvp_daemon` do, and reports invalid
 //!   UTF-8 and a trailing partial record instead of hiding them.
-//! - **Keys** ([`KeyParts`]) parses `<prefix>|<vm_id>|<LEVEL>|<name>|<id>`.
+//! - **Keys**: [`KeyLayout`] builds `<prefix>|<vm_id>|<LEVEL>|<name>|<id>`
+//!   (parts sanitised, the name shortened to fit) and [`KeyParts`] parses
+//!   it back.
 //! - **Reassembly** (`reassemble`, feature `alloc`) joins chunks back into
 //!   logical records: `|<i>` chunks (ours and cloud-init's) and azure-init's
 //!   older chunks that repeat one key.
@@ -41,9 +43,12 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod check;
 mod decode;
 mod encode;
+mod error;
 mod key;
+mod key_layout;
 mod layout;
 mod limits;
 #[cfg(feature = "alloc")]
@@ -51,8 +56,10 @@ mod reassemble;
 mod split;
 
 pub use decode::{DecodeError, Decoded, Mode, Record, Records, decode, decode_strict};
-pub use encode::{EncodeError, encode, encode_chunk};
+pub use encode::{encode, encode_chunk};
+pub use error::EncodeError;
 pub use key::{KeyParts, Level, split_chunk_suffix};
+pub use key_layout::{KeyLayout, KeyLayoutError, chunk_suffix_len, write_key_part};
 pub use layout::{KEY_SIZE, RECORD_SIZE, VALUE_SIZE};
 pub use limits::{Field, InvalidLimits, Limits, Unit, utf16_len};
 #[cfg(feature = "alloc")]

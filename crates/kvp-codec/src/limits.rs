@@ -9,7 +9,6 @@
 
 use core::fmt;
 
-use crate::encode::EncodeError;
 use crate::layout::{KEY_SIZE, VALUE_SIZE};
 
 /// Which field of a record a limit or an error is about.
@@ -163,66 +162,11 @@ impl Limits {
         self.value_units
     }
 
-    /// Whether `key` is non-empty, has no NUL and fits.
-    pub fn key_fits(&self, key: &str) -> bool {
-        self.check(Field::Key, key).is_ok()
-    }
-
-    /// Whether `value` has no NUL and fits in one record.
-    pub fn value_fits(&self, value: &str) -> bool {
-        self.check(Field::Value, value).is_ok()
-    }
-
     pub(crate) const fn bounds(&self, field: Field) -> (usize, usize) {
         match field {
             Field::Key => (self.key_bytes, self.key_units),
             Field::Value => (self.value_bytes, self.value_units),
         }
-    }
-
-    /// Checks one field's text: not an empty key, no NUL, within both bounds.
-    pub(crate) fn check(&self, field: Field, text: &str) -> Result<(), EncodeError> {
-        if field == Field::Key && text.is_empty() {
-            return Err(EncodeError::EmptyKey);
-        }
-        // `contains` on bytes is core's word-at-a-time memchr; the exact
-        // offset is only looked for on the error path.
-        if text.as_bytes().contains(&0) {
-            let offset = text.bytes().position(|b| b == 0).unwrap_or_default();
-            return Err(EncodeError::Nul { field, offset });
-        }
-        self.check_len(field, text.len(), || utf16_len(text))
-    }
-
-    /// Checks a length in bytes and, only when it could matter, in units
-    /// (`units` is called lazily: a text has no more units than bytes).
-    pub(crate) fn check_len(
-        &self,
-        field: Field,
-        bytes: usize,
-        units: impl FnOnce() -> usize,
-    ) -> Result<(), EncodeError> {
-        let (max_bytes, max_units) = self.bounds(field);
-        if bytes > max_bytes {
-            return Err(EncodeError::TooLong {
-                field,
-                unit: Unit::Bytes,
-                limit: max_bytes,
-                actual: bytes,
-            });
-        }
-        if bytes > max_units {
-            let actual = units();
-            if actual > max_units {
-                return Err(EncodeError::TooLong {
-                    field,
-                    unit: Unit::Utf16,
-                    limit: max_units,
-                    actual,
-                });
-            }
-        }
-        Ok(())
     }
 }
 

@@ -897,7 +897,7 @@ struct CapDrops {
 
 impl CapDrops {
     fn add(&mut self, level: Option<Level>) {
-        self.by_level[level.map_or(5, |l| l as usize)] += 1;
+        self.by_level[level.map_or(5, |l| usize::from(l.as_u8()))] += 1;
     }
 
     fn merge(&mut self, other: &CapDrops) {

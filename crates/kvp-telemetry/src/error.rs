@@ -23,6 +23,15 @@ pub enum Error {
     AlreadyInstalled,
     /// The OTLP exporter could not be built.
     Otlp(String),
+    /// The prefix and the vm_id leave no room in a KVP key for a name.
+    KeyLayout {
+        /// The prefix (the agent's name).
+        prefix: String,
+        /// The vm_id, given or detected.
+        vm_id: String,
+        /// What the layout says.
+        source: kvp_codec::KeyLayoutError,
+    },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +53,16 @@ impl fmt::Display for Error {
                 f.write_str("a global tracing subscriber is already installed")
             }
             Error::Otlp(e) => write!(f, "OTLP exporter: {e}"),
+            Error::KeyLayout {
+                prefix,
+                vm_id,
+                source,
+            } => write!(
+                f,
+                "KVP keys cannot be built with prefix {prefix:?} ({} characters) and vm_id {vm_id:?} ({} characters): {source}",
+                prefix.chars().count(),
+                vm_id.chars().count()
+            ),
         }
     }
 }
@@ -53,6 +72,7 @@ impl std::error::Error for Error {
         match self {
             Error::Pool(e) => Some(e),
             Error::Layer(e) => Some(e),
+            Error::KeyLayout { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -11,12 +11,11 @@
 //! Attributes whose names match [`tracing_kvp::DEFAULT_DENY_LIST`] are
 //! written as `<redacted>`.
 
-use std::fmt::Write as _;
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kvp_codec::{Level, Limits};
+use kvp_codec::{KeyLayout, KeyLayoutError, Level};
 use kvp_sink::Sink;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -31,18 +30,51 @@ use tracing_kvp::{denied_by_default, push_field, push_redacted};
 #[derive(Debug)]
 pub struct KvpMetricExporter {
     sink: Sink,
-    head: String,
+    /// The key layout, or why `prefix` and `vm_id` leave no room for one.
+    keys: Result<KeyLayout<String>, KeyLayoutError>,
     shut_down: AtomicBool,
 }
 
+/// A series id: 16 hex digits and `-m`.
+const SERIES_ID_LEN: usize = 18;
+
 impl KvpMetricExporter {
-    /// An exporter writing keys `<prefix>|<vm_id>|INFO|metric.<name>|<id>`.
+    /// An exporter writing keys `<prefix>|<vm_id>|INFO|metric.<name>|<id>`
+    /// ([`kvp_codec::KeyLayout`]). When `prefix` and `vm_id` leave no room
+    /// in a key for a name, every export fails with an error that says
+    /// so; [`KvpMetricExporter::try_new`] tells at once.
     pub fn new(sink: Sink, prefix: &str, vm_id: &str) -> Self {
-        let clean = |s: &str| s.replace(['|', '\0'], "_");
+        let keys = KeyLayout::new(
+            String::new(),
+            prefix,
+            vm_id,
+            &sink.limits(),
+            1,
+            SERIES_ID_LEN,
+        );
         KvpMetricExporter {
             sink,
-            head: format!("{}|{}|{}|metric.", clean(prefix), clean(vm_id), Level::Info),
+            keys,
             shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// [`KvpMetricExporter::new`], or why `prefix` and `vm_id` leave no
+    /// room in a key for a metric's name.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (sink, _guard, _) = kvp_sink::WriterBuilder::new(dir.path().join("p")).spawn()?;
+    /// use kvp_telemetry::KvpMetricExporter;
+    /// assert!(KvpMetricExporter::try_new(sink.clone(), "agent", "vm-1").is_ok());
+    /// assert!(KvpMetricExporter::try_new(sink, &"p".repeat(300), "vm-1").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_new(sink: Sink, prefix: &str, vm_id: &str) -> Result<Self, KeyLayoutError> {
+        let exporter = KvpMetricExporter::new(sink, prefix, vm_id);
+        match &exporter.keys {
+            Ok(_) => Ok(exporter),
+            Err(e) => Err(*e),
         }
     }
 
@@ -121,20 +153,10 @@ impl KvpMetricExporter {
             h.write(v.as_bytes());
         }
         let id = format!("{:016x}-m", h.finish());
-
-        let mut key = self.head.clone();
-        let room = Limits::SAFE
-            .key_units()
-            .saturating_sub(kvp_codec::utf16_len(&key) + 1 + id.len());
-        key.extend(
-            name.chars()
-                .map(|c| if c == '|' { '_' } else { c })
-                .take(room),
-        );
-        while !Limits::SAFE.key_fits(&format!("{key}|{id}")) && key.len() > self.head.len() {
-            key.pop();
-        }
-        let _ = write!(key, "|{id}");
+        let Ok(keys) = &self.keys else { return };
+        let mut key = String::new();
+        // Writing into a String cannot fail.
+        let _ = keys.write(&mut key, Level::Info, &format!("metric.{name}"), &id);
 
         let mut value = String::new();
         values(&mut value);
@@ -187,6 +209,10 @@ impl PushMetricExporter for KvpMetricExporter {
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
         let result = if self.shut_down.load(Ordering::Relaxed) {
             Err(OTelSdkError::AlreadyShutdown)
+        } else if let Err(e) = &self.keys {
+            Err(OTelSdkError::InternalFailure(format!(
+                "metric records cannot be keyed: {e}"
+            )))
         } else {
             for metric in metrics.scope_metrics().flat_map(|s| s.metrics()) {
                 self.export_metric(metric);

@@ -483,10 +483,7 @@ impl TelemetryBuilder {
                 .reserve_percent(self.reserve_percent)
                 .create_dir(self.create_dir)
                 .truncate_stale(true)
-                .marker_key(format!(
-                    "{}|{vm_id}|WARN|kvp-sink|dropped-m",
-                    self.prefix.replace('|', "_")
-                ))
+                .marker_key(marker_key(&self.prefix, &vm_id)?)
                 .shutdown_timeout(self.flush_timeout)
                 .spawn()
                 .map_err(Error::Pool)?;
@@ -520,7 +517,13 @@ impl TelemetryBuilder {
                     let mut b = SdkMeterProvider::builder();
                     let mut any = false;
                     if let Some(sink) = &guard.sink {
-                        let exporter = KvpMetricExporter::new(sink.clone(), &self.prefix, &vm_id);
+                        let exporter =
+                            KvpMetricExporter::try_new(sink.clone(), &self.prefix, &vm_id)
+                                .map_err(|source| Error::KeyLayout {
+                                    prefix: self.prefix.clone(),
+                                    vm_id: vm_id.clone(),
+                                    source,
+                                })?;
                         b = b.with_reader(
                             PeriodicReader::builder(exporter)
                                 .with_interval(self.metrics_interval)
@@ -651,4 +654,26 @@ impl Drop for Guard {
         }
         drop(self.writer.take());
     }
+}
+
+/// The key of the cap's marker record, in the same layout as every other
+/// record: `<prefix>|<vm_id>|WARN|kvp-sink|dropped-m`, parts sanitised.
+fn marker_key(prefix: &str, vm_id: &str) -> Result<String, Error> {
+    let keys = kvp_codec::KeyLayout::new(
+        String::new(),
+        prefix,
+        vm_id,
+        &kvp_codec::Limits::SAFE,
+        1,
+        "dropped-m".len(),
+    )
+    .map_err(|source| Error::KeyLayout {
+        prefix: prefix.to_owned(),
+        vm_id: vm_id.to_owned(),
+        source,
+    })?;
+    let mut key = String::new();
+    // Writing into a String cannot fail.
+    let _ = keys.write(&mut key, kvp_codec::Level::Warn, "kvp-sink", "dropped-m");
+    Ok(key)
 }

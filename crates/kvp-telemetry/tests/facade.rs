@@ -356,14 +356,16 @@ fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
 
 /// A noisy INFO phase cannot starve the records that matter: with a cap of
 /// 100, 1,000 INFO events, then 5 ERROR events and a provisioning report,
-/// all 5 ERRORs and the report are in the file.
+/// all 5 ERRORs and the report are in the file. Every key, the drop
+/// marker's included, follows one layout: a `|` in the vm_id is `_` in
+/// all of them.
 #[test]
 fn errors_and_the_report_survive_a_full_pool() {
     let dir = tempfile::tempdir().unwrap();
     let pool = dir.path().join(".kvp_pool_1");
     let (dispatch, guard) = Telemetry::builder("agent")
         .pool_path(&pool)
-        .vm_id("vm")
+        .vm_id("vm|x")
         .record_cap(Some(100))
         .kvp_filter("info")
         .rate_limit(None)
@@ -391,7 +393,7 @@ fn errors_and_the_report_survive_a_full_pool() {
     );
     let errors = recs
         .iter()
-        .filter(|(k, _)| k.starts_with("agent|vm|ERROR|"))
+        .filter(|(k, _)| k.starts_with("agent|vm_x|ERROR|"))
         .count();
     assert_eq!(errors, 5);
     assert!(
@@ -407,6 +409,11 @@ fn errors_and_the_report_survive_a_full_pool() {
         marker.1,
         "dropped=911 reason=cap cap=100 reserved=10 INFO=911"
     );
+    for (key, _) in recs.iter().filter(|(k, _)| k != "PROVISIONING_REPORT") {
+        let parts = KeyParts::parse(key).unwrap_or_else(|| panic!("{key}"));
+        assert_eq!((parts.prefix, parts.vm_id), ("agent", "vm_x"), "{key}");
+    }
+    assert_eq!(marker.0, "agent|vm_x|WARN|kvp-sink|dropped-m");
 }
 
 /// With the default rate limit, the guard writes the pending suppression

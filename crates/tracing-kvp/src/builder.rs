@@ -13,8 +13,7 @@ use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::Renderer;
-use crate::ids::Ids;
-use crate::key::KeyLayout;
+use crate::ids::{Ids, Keys, MAX_ID_LEN};
 use crate::layer::{Clock, KvpLayer};
 use crate::limit::{Limiters, RateLimit};
 use crate::redact::{DEFAULT_DENY_LIST, Redactor};
@@ -304,10 +303,15 @@ impl KvpLayerBuilder {
             .clone()
             .or_else(detect_vm_id)
             .unwrap_or_else(|| UNKNOWN_VM_ID.to_owned());
-        let key = KeyLayout::new(&self.prefix, &vm_id, sink.limits(), sink.max_chunks());
-        if key.name_room() < 8 {
-            return Err(invalid("it leaves no room in the key for a name"));
-        }
+        let key = Keys::new(
+            String::new(),
+            &self.prefix,
+            &vm_id,
+            &sink.limits(),
+            sink.max_chunks(),
+            MAX_ID_LEN,
+        )
+        .map_err(|_| invalid("it leaves no room in the key for a name"))?;
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
         let redactor = Redactor::new(&self.deny_list);
         let renderer = sink.register_renderer(Arc::new(Renderer::new(

@@ -36,8 +36,7 @@ use tracing::field::{Field, Visit};
 
 use crate::fields::{push_field, push_redacted};
 use crate::flags::FieldFlags;
-use crate::ids::IdFormat;
-use crate::key::KeyLayout;
+use crate::ids::{IdFormat, Keys};
 use crate::redact::Redactor;
 use crate::stamp::Stamp;
 
@@ -89,7 +88,7 @@ impl Header {
         let flags =
             if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
         let mut buf = [0u8; HEADER_MAX];
-        buf[..3].copy_from_slice(&[self.kind as u8, self.level as u8, flags]);
+        buf[..3].copy_from_slice(&[self.kind as u8, self.level.as_u8(), flags]);
         buf[3..11].copy_from_slice(&self.id.to_le_bytes());
         let mut at = 11;
         if let Some(span) = self.span {
@@ -138,7 +137,7 @@ impl Header {
             2 => Kind::SpanOpen,
             _ => return None,
         };
-        let level = level_from(r.u8()?)?;
+        let level = Level::from_u8(r.u8()?)?;
         let flags = r.u8()?;
         let id = r.u64()?;
         let span = if flags & HAS_SPAN != 0 {
@@ -164,18 +163,6 @@ impl Header {
             end,
         })
     }
-}
-
-fn level_from(b: u8) -> Option<Level> {
-    [
-        Level::Trace,
-        Level::Debug,
-        Level::Info,
-        Level::Warn,
-        Level::Error,
-    ]
-    .into_iter()
-    .find(|l| *l as u8 == b)
 }
 
 /// Reads a capture; every read is checked, so a malformed capture gives
@@ -363,7 +350,7 @@ fn render_fields(
 
 /// Turns this layer's captures into records, on the writer thread.
 pub(crate) struct Renderer {
-    pub(crate) key: KeyLayout,
+    pub(crate) key: Keys,
     pub(crate) ids: IdFormat,
     /// The layer's deny list, to scrub text values with.
     deny: DenyList,
@@ -372,7 +359,7 @@ pub(crate) struct Renderer {
 }
 
 impl Renderer {
-    pub(crate) fn new(key: KeyLayout, ids: IdFormat, deny: DenyList) -> Self {
+    pub(crate) fn new(key: Keys, ids: IdFormat, deny: DenyList) -> Self {
         Renderer {
             key,
             ids,
@@ -429,7 +416,8 @@ impl Renderer {
             let _ = write!(value, " suppressed={}", h.suppressed);
         }
         render_fields(meta, &mut r, &self.deny, value)?;
-        self.key.write(key, h.level, name, id.as_str());
+        key.clear();
+        self.key.write(key, h.level, name, id.as_str()).ok()?;
         Some(())
     }
 }

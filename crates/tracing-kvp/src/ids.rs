@@ -22,6 +22,13 @@ pub struct Ids {
 /// Turns the counter part of an id into the id. The writer thread keeps a
 /// copy: were it to read the prefix next to the counter, every id the
 /// application's threads take would first win the cache line back.
+/// The longest id [`Ids`] writes: 12 hex digits, `-`, 16 hex digits.
+pub(crate) const MAX_ID_LEN: usize = 29;
+
+/// This crate's keys: the layout of `kvp_codec`, its head kept in a
+/// `String`.
+pub(crate) type Keys = kvp_codec::KeyLayout<String>;
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct IdFormat {
     /// `<12 hex digits>-`, formatted once.

@@ -19,7 +19,7 @@ use crate::capture::{CaptureFields, Header, Kind};
 use crate::fields::push_field;
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
-use crate::key::KeyLayout;
+use crate::ids::Keys;
 use crate::limit::{Admit, Limiters};
 use crate::redact::REDACTED;
 use crate::redact::Redactor;
@@ -34,7 +34,7 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].
 pub struct KvpLayer {
     pub(crate) sink: Sink,
-    pub(crate) key: KeyLayout,
+    pub(crate) key: Keys,
     pub(crate) ids: Arc<Ids>,
     pub(crate) time: TimeSource,
     pub(crate) span_open_records: bool,
@@ -53,7 +53,7 @@ pub struct KvpLayer {
 #[derive(Clone)]
 pub struct KvpHandle {
     sink: Sink,
-    key: KeyLayout,
+    key: Keys,
     ids: Arc<Ids>,
     time: TimeSource,
     limiters: Arc<Limiters>,
@@ -92,7 +92,9 @@ impl KvpHandle {
                 push_field(&mut value, "callsite", &format!("{file}:{line}"));
             }
             let mut key = String::new();
-            self.key
+            // Writing into a String cannot fail.
+            let _ = self
+                .key
                 .write(&mut key, Level::Warn, name, self.ids.next().as_str());
             self.sink.append(Some(Level::Warn), &key, &value);
             written += 1;

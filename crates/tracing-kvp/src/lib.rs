@@ -83,7 +83,6 @@ mod capture;
 mod fields;
 mod flags;
 mod ids;
-mod key;
 mod layer;
 mod limit;
 mod redact;
