@@ -10,12 +10,15 @@
 //!   table of our median beside each peer's or baseline's, with the ratio.
 //! - `cargo xtask flamegraph FILTER`: profiles one bench case and writes an
 //!   SVG flame graph (sampling with pprof: no `perf` needed).
+//! - `cargo xtask tidy`: every source file is named in
+//!   docs/ARCHITECTURE.md, and the private docs build without warnings.
 //! - `cargo xtask compare REV BENCH FILTER [--rounds N]`: one bench target
 //!   at git revision `REV` against the working tree, interleaved round by
 //!   round, with the spread of each.
 
 mod bench;
 mod compare;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,9 +30,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&args[1..]),
         Some("flamegraph") => bench::flamegraph(&args[1..]),
         Some("compare") => compare::compare(&args[1..]),
+        Some("tidy") => tidy::tidy(),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | bench [--quick] [FILTER] | flamegraph FILTER \
+                "usage: cargo xtask ci | tidy | bench [--quick] [FILTER] | flamegraph FILTER \
                  | compare REV BENCH FILTER [--rounds N]"
             );
             return ExitCode::from(2);
@@ -100,6 +104,7 @@ fn ci() -> Result {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    tidy::tidy()?;
     package()?;
     ensure_cargo_deny()?;
     run(

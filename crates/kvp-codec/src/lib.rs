@@ -9,7 +9,7 @@
 //! - **Limits** ([`Limits`]): what the host really receives is at most 254
 //!   UTF-16 code units of key and 1022 of value; [`Limits::SAFE`] (the
 //!   default) enforces that, [`Limits::RAW`] only the field sizes.
-//! - **Encoding** ([`encode`], [`encode_chunk`]) writes into a caller's
+//! - **Encoding** ([`encode()`], [`encode_chunk`]) writes into a caller's
 //!   `[u8; RECORD_SIZE]` and never allocates; bad input is an
 //!   [`EncodeError`] naming the field, the limit and the actual size.
 //! - **Splitting** ([`split_value`]) cuts a long value at character

@@ -1,5 +1,5 @@
 //! What the application hands the writer: a key and a value as text, or a
-//! record captured in a compact form that a [`Render`] turns into text on
+//! record captured in a compact form that a [`Render`](crate::render::Render) turns into text on
 //! the writer thread. Either is kept inline when small, so that sending one
 //! costs no heap allocation.
 

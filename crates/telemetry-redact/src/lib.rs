@@ -9,7 +9,7 @@
 //!   `x-api-key`, `AccountKey`, `sig`, ...) has its value replaced by
 //!   [`REDACTED`], whatever the value is. Names are normalised first: case,
 //!   `_`, `-`, `.` and camelCase boundaries do not matter.
-//! - **Inside text** ([`DenyList::scrub`], [`scrub`]): free text is searched
+//! - **Inside text** ([`DenyList::scrub`], [`scrub()`]): free text is searched
 //!   for `name=value`, `name: value` and `"name":"value"` pairs with a
 //!   denied name, `Bearer` and `Basic` credentials, SAS signatures,
 //!   connection-string keys, PEM private keys and JWTs, and only those

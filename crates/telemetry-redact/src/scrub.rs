@@ -1,7 +1,7 @@
 //! Secrets inside free text: messages, string and `Debug` or `Display`
 //! values, reports, panic messages.
 //!
-//! Replaced with [`REDACTED`](crate::REDACTED):
+//! Replaced with [`REDACTED`]:
 //!
 //! | shape | example | what goes |
 //! |---|---|---|

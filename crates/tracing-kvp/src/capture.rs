@@ -399,8 +399,9 @@ impl Renderer {
                     }
                     None => {
                         value.push_str(" status=open");
-                        // An id has room for the suffix (at most 29 of 32 bytes
-                        // are used); a failure would only shorten the key.
+                        // An id has room for the suffix: at most 29 + 5 of
+                        // its 40 bytes (`MAX_ID_LEN`, which the key layout
+                        // leaves room for).
                         let _ = id.write_str("-open");
                     }
                 }

@@ -22,8 +22,9 @@ pub struct Ids {
 /// Turns the counter part of an id into the id. The writer thread keeps a
 /// copy: were it to read the prefix next to the counter, every id the
 /// application's threads take would first win the cache line back.
-/// The longest id [`Ids`] writes: 12 hex digits, `-`, 16 hex digits.
-pub(crate) const MAX_ID_LEN: usize = 29;
+/// The longest id a key may carry: 12 hex digits, `-`, 16 hex digits, and
+/// the `-open` of a span's open record.
+pub(crate) const MAX_ID_LEN: usize = 12 + 1 + 16 + "-open".len();
 
 /// This crate's keys: the layout of `kvp_codec`, its head kept in a
 /// `String`.
@@ -38,7 +39,7 @@ pub(crate) struct IdFormat {
 impl IdFormat {
     /// The id whose counter part is `n`.
     pub(crate) fn format(&self, n: u64) -> Id {
-        // 13 bytes of prefix and at most 16 hex digits fit the 32-byte buffer.
+        // 13 bytes of prefix and at most 16 hex digits fit the 40-byte buffer.
         let mut id = self.prefix;
         id.push_hex(n, 1);
         id
@@ -89,11 +90,20 @@ impl Ids {
     }
 }
 
-/// An id, stored inline.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+/// An id, stored inline: room for [`MAX_ID_LEN`] bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Id {
-    buf: [u8; 32],
+    buf: [u8; 40],
     len: u8,
+}
+
+impl Default for Id {
+    fn default() -> Self {
+        Id {
+            buf: [0; 40],
+            len: 0,
+        }
+    }
 }
 
 impl Id {
@@ -111,7 +121,7 @@ impl Id {
             let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
             self.buf[start + i] = HEX[nibble as usize];
         }
-        // At most 12 + 1 + 16 = 29 bytes: within the 32-byte buffer.
+        // At most 12 + 1 + 16 = 29 bytes: within the 40-byte buffer.
         self.len += digits as u8;
     }
 }
@@ -130,7 +140,7 @@ impl Write for Id {
             return Err(fmt::Error);
         }
         self.buf[at..end].copy_from_slice(s.as_bytes());
-        self.len = end as u8; // end <= 32
+        self.len = end as u8; // end <= 40
         Ok(())
     }
 }
