@@ -14,10 +14,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::Renderer;
 use crate::ids::{Ids, Keys, MAX_ID_LEN};
-use crate::layer::{Clock, KvpLayer};
+use crate::layer::KvpLayer;
 use crate::limit::{Limiters, RateLimit};
 use crate::redact::{DEFAULT_DENY_LIST, Redactor};
-use crate::stamp::TimeSource;
+use crate::stamp::{Clock, TimeSource};
 use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
 
 /// The environment variable read for the layer's filter unless another is

@@ -5,7 +5,6 @@ use std::fmt::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::SystemTime;
 
 use kvp_codec::Level;
 use kvp_sink::{Entry, INLINE_BYTES, InlineBytes, RendererId, Sink};
@@ -26,9 +25,6 @@ use crate::redact::Redactor;
 use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField};
 use crate::spans::{Fields, SpanData, Spans};
 use crate::stamp::TimeSource;
-
-/// Where the time comes from (injectable for reproducible tests).
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// A `tracing` layer that writes spans and events to a KVP pool through a
 /// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].

@@ -95,10 +95,11 @@ mod vm_id;
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
 pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use ids::Ids;
-pub use layer::{Clock, KvpHandle, KvpLayer};
+pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;
 pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
 pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};
+pub use stamp::Clock;
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};
 
 /// The README's examples, run as doctests so that it cannot drift.

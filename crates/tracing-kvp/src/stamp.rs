@@ -2,9 +2,11 @@
 //! nanoseconds since 1970, read once and used both in the capture and by
 //! the rate limit.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::layer::Clock;
+/// Where the time comes from (injectable for reproducible tests).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Where a layer's time comes from.
 #[derive(Clone)]

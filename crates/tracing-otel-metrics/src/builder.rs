@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::metrics::MeterProvider;
 use telemetry_redact::DenyList;
 use tracing::Subscriber;
 use tracing_subscriber::Layer as _;
@@ -16,7 +16,7 @@ use crate::callsite::Plans;
 use crate::filter::MetricsFilter;
 use crate::instrument::Describe;
 use crate::layer::MetricsLayer;
-use crate::record::{Recorder, Shared, cow};
+use crate::record::{ProvideMeter, Recorder, Shared, cow};
 use crate::stats::StatsHandle;
 
 /// The default instrumentation scope name of the bridge's meter: this
@@ -47,17 +47,6 @@ impl std::fmt::Debug for MetricsLayerBuilder {
     }
 }
 
-/// A meter provider of any type, kept for the life of the layer.
-pub(crate) trait ProvideMeter: Send + Sync {
-    fn meter(&self, scope: InstrumentationScope) -> Meter;
-}
-
-impl<P: MeterProvider + Send + Sync> ProvideMeter for P {
-    fn meter(&self, scope: InstrumentationScope) -> Meter {
-        self.meter_with_scope(scope)
-    }
-}
-
 /// Whether `provider` is `opentelemetry_sdk`'s, the only one known to
 /// implement `bind()`: the API's default implementation returns a handle
 /// that drops measurements.
@@ -69,6 +58,30 @@ fn binds<P: 'static>(provider: &P) -> bool {
 #[cfg(not(feature = "bound-instruments"))]
 fn binds<P: 'static>(_: &P) -> bool {
     false
+}
+
+impl<S> MetricsLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer recording into `provider` with the default options: the
+    /// same call as tracing-opentelemetry's `MetricsLayer::new`. The layer
+    /// keeps the provider alive.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = tracing_otel_metrics::MetricsLayer::new(SdkMeterProvider::default());
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
+    /// ```
+    pub fn new<P>(provider: P) -> Self
+    where
+        P: MeterProvider + Send + Sync + 'static,
+    {
+        MetricsLayerBuilder::new(provider).build()
+    }
 }
 
 impl MetricsLayer<Registry> {
@@ -296,6 +309,7 @@ impl MetricsLayerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::metrics::Meter;
     use opentelemetry_sdk::metrics::SdkMeterProvider;
 
     #[test]

@@ -10,7 +10,6 @@
 use std::any::TypeId;
 use std::fmt;
 
-use opentelemetry::metrics::MeterProvider;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
@@ -55,29 +54,7 @@ impl<S> fmt::Debug for MetricsLayer<S> {
     }
 }
 
-impl<S> MetricsLayer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    /// A layer recording into `provider` with the default options: the
-    /// same call as tracing-opentelemetry's `MetricsLayer::new`. The layer
-    /// keeps the provider alive.
-    ///
-    /// ```
-    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
-    /// use tracing_subscriber::prelude::*;
-    ///
-    /// let layer = tracing_otel_metrics::MetricsLayer::new(SdkMeterProvider::default());
-    /// let subscriber = tracing_subscriber::registry().with(layer);
-    /// # drop(subscriber);
-    /// ```
-    pub fn new<P>(provider: P) -> Self
-    where
-        P: MeterProvider + Send + Sync + 'static,
-    {
-        crate::MetricsLayerBuilder::new(provider).build()
-    }
-
+impl<S> MetricsLayer<S> {
     pub(crate) fn from_filtered(inner: Filtered<Recorder, MetricsFilter, S>) -> Self {
         MetricsLayer { inner }
     }

@@ -7,7 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::InstrumentationScope;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{Key, KeyValue, Value};
 use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
@@ -41,7 +42,18 @@ pub(crate) struct Shared {
     pub(crate) bind: bool,
     pub(crate) stats: StatsHandle,
     /// Keeps the meter provider alive as long as the layer.
-    pub(crate) _provider: Box<dyn crate::builder::ProvideMeter>,
+    pub(crate) _provider: Box<dyn ProvideMeter>,
+}
+
+/// A meter provider of any type, kept for the life of the layer.
+pub(crate) trait ProvideMeter: Send + Sync {
+    fn meter(&self, scope: InstrumentationScope) -> Meter;
+}
+
+impl<P: MeterProvider + Send + Sync> ProvideMeter for P {
+    fn meter(&self, scope: InstrumentationScope) -> Meter {
+        self.meter_with_scope(scope)
+    }
 }
 
 /// Turns `tracing` events with metric fields into OpenTelemetry
