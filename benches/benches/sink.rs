@@ -84,9 +84,42 @@ fn sink_end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
+/// How long a flush takes when the writer has been idle for 25 ms and has
+/// backed off to its longest pause: it must wake the writer, not wait for
+/// its next look (the old `tests/idle.rs` timing, as a bench). Beside it,
+/// the same flush with the writer busy (no pause).
+fn sink_flush_after_pause(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sink_flush_after_pause");
+    group.sample_size(20);
+    for (name, pause) in [
+        ("kvp_sink_after_25ms", Duration::from_millis(25)),
+        ("no_pause_baseline", Duration::ZERO),
+    ] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (sink, _guard, _) = WriterBuilder::new(dir.path().join(".kvp_pool_1"))
+            .record_cap(None)
+            .spawn()
+            .expect("the writer starts");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for i in 0..iters {
+                    sink.append(None, "k", &i.to_string());
+                    std::thread::sleep(pause);
+                    let start = Instant::now();
+                    assert!(sink.flush(Duration::from_secs(5)), "the flush completes");
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = sink_end_to_end
+    targets = sink_end_to_end, sink_flush_after_pause
 }
 criterion_main!(benches);

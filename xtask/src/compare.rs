@@ -3,8 +3,8 @@
 //!
 //! The machines are shared and noisy, so an old and a new binary measured
 //! minutes apart prove little. This builds both bench binaries (the old one
-//! from a `git worktree` of `REV`, sharing `target/` so that only the
-//! workspace's own crates rebuild), then runs them in turn, old then new,
+//! from a `git worktree` of `REV`, into `target/compare/target-old`), then
+//! runs them in turn, old then new,
 //! `rounds` times, and prints for each bench the median over the rounds of
 //! each binary with the spread, and the median and spread of the per-round
 //! ratio new / old.
@@ -42,7 +42,11 @@ pub(crate) fn compare(args: &[String]) -> Result {
         let tree_str = tree.to_str().ok_or("the workspace path is not UTF-8")?;
         run("git", &["worktree", "add", "--detach", tree_str, rev], &[])?;
     }
-    let old = build(&tree, &target, bench)?;
+    // The old tree builds into a target directory of its own: cargo keys a
+    // workspace member's artifacts by its path relative to the workspace,
+    // so the two trees' builds would overwrite each other's artifacts in a
+    // shared directory and leave one of them stale.
+    let old = build(&tree, &target.join("compare/target-old"), bench)?;
     let new = build(&root, &target, bench)?;
     // bench id -> (old medians, new medians), in ns, one per round.
     let mut medians: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
@@ -102,7 +106,7 @@ fn build(dir: &Path, target: &Path, bench: &str) -> Result<PathBuf> {
         .filter(|v| v["target"]["name"] == bench)
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
         .ok_or_else(|| format!("cargo built no executable for bench {bench}"))?;
-    let kept = target.join("compare").join(format!(
+    let kept = workspace_root().join("target/compare").join(format!(
         "{bench}-{}",
         if dir == workspace_root() {
             "new"

@@ -5,21 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use kvp_codec::{KeyParts, Level, Reassembled, reassemble};
+use kvp_codec::{KeyParts, Level};
 use kvp_telemetry::{Error, Telemetry};
-
-fn records(path: &Path) -> Vec<(String, String)> {
-    reassemble(&std::fs::read(path).unwrap())
-        .into_iter()
-        .map(|r| match r {
-            Reassembled::Record(r) => (r.key, r.value),
-            Reassembled::Error { message, .. } => panic!("{message}"),
-        })
-        .collect()
-}
+use test_support::pool_records as records;
 
 /// Names of this process's threads.
 fn threads() -> Vec<String> {
@@ -33,12 +23,7 @@ fn threads() -> Vec<String> {
 /// Runs test `name` of this binary in a child with `env`; returns
 /// (success, stdout, stderr).
 fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env("FACADE_CHILD", "1")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+    let out = test_support::child::run(name, "facade", env);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -47,7 +32,7 @@ fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
 }
 
 fn is_child() -> bool {
-    std::env::var_os("FACADE_CHILD").is_some()
+    test_support::child::role().is_some()
 }
 
 #[test]

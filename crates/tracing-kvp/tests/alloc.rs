@@ -6,12 +6,12 @@
 
 mod common;
 
-use counting_alloc::allocations;
+use test_support::allocations;
 use tracing_kvp::KvpLayer;
 use tracing_subscriber::prelude::*;
 
 #[global_allocator]
-static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+static GLOBAL: test_support::Counting = test_support::Counting;
 
 /// Runs `step(i)` inside an entered span, first to warm up, then 50,000
 /// times counting this thread's allocations, which must be none; `what`

@@ -6,13 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use counting_alloc::allocations;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use test_support::allocations;
 use tracing_otel_metrics::{MetricsLayer, MetricsLayerBuilder};
 use tracing_subscriber::prelude::*;
 
 #[global_allocator]
-static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+static GLOBAL: test_support::Counting = test_support::Counting;
 
 /// Allocations made by 1,000 runs of `emit`, after 100 to warm up.
 fn allocations_per_1000(

@@ -1,7 +1,7 @@
 //! Helpers shared by the sink's integration tests: child processes and
 //! checks on what a pool file holds.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -27,28 +27,18 @@ pub fn intact_keys(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Re-runs this test binary as a child that runs only test `name`, with
-/// `KVP_TEST_CHILD` set to `role` and extra environment. Its stdout is
-/// piped; its stderr goes to ours.
+pub use test_support::child::role as child_role;
+
+/// Re-runs this test binary as a child that runs only test `name` in
+/// `role`, with extra environment. Its stdout is piped; its stderr goes to
+/// ours.
 pub fn spawn_self(name: &str, role: &str, env: &[(&str, String)]) -> Child {
-    spawn_self_with(name, role, env, Stdio::inherit())
+    test_support::child::spawn(name, role, env, Stdio::inherit())
 }
 
 /// [`spawn_self`] with the child's stderr as given.
 pub fn spawn_self_with(name: &str, role: &str, env: &[(&str, String)], stderr: Stdio) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env("KVP_TEST_CHILD", role)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
-}
-
-/// The role this process was started for, when it is a child.
-pub fn child_role() -> Option<String> {
-    std::env::var("KVP_TEST_CHILD").ok()
+    test_support::child::spawn(name, role, env, stderr)
 }
 
 /// A Python child holding a lock on `path` the way another program does:

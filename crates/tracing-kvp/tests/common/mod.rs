@@ -3,11 +3,10 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvp_codec::{Reassembled, reassemble};
 use kvp_sink::{Sink, WriterBuilder, WriterGuard};
 
 pub struct Pool {
@@ -34,15 +33,7 @@ pub fn pool() -> Pool {
 }
 
 /// Logical records (chunks joined) as `(key, value)`.
-pub fn records(path: &Path) -> Vec<(String, String)> {
-    reassemble(&std::fs::read(path).unwrap())
-        .into_iter()
-        .map(|r| match r {
-            Reassembled::Record(r) => (r.key, r.value),
-            Reassembled::Error { message, .. } => panic!("{message}"),
-        })
-        .collect()
-}
+pub use test_support::pool_records as records;
 
 impl Pool {
     pub fn flush(&self) -> Vec<(String, String)> {

@@ -5,12 +5,12 @@
 //!
 //! ```
 //! #[global_allocator]
-//! static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+//! static GLOBAL: test_support::Counting = test_support::Counting;
 //!
 //! fn main() {
-//!     let before = counting_alloc::allocations();
+//!     let before = test_support::allocations();
 //!     let v: Vec<u8> = Vec::with_capacity(8);
-//!     assert_eq!(counting_alloc::allocations() - before, 1);
+//!     assert_eq!(test_support::allocations() - before, 1);
 //!     drop(v);
 //! }
 //! ```
