@@ -121,10 +121,23 @@ fn ci() -> Result {
 /// unpacked package, outside the workspace: they must need no file the
 /// package leaves out.
 fn package() -> Result {
-    run("cargo", &["package", "--workspace", "--allow-dirty"], &[])?;
+    forget_packaged_sources()?;
     let root = workspace_root();
+    // Verification builds compile each package's workspace dependencies as
+    // registry crates, and cargo never rebuilds a registry crate whose
+    // name and version it has built before: a fresh target directory each
+    // time, or a crate changed since the last run is verified against the
+    // old build of its dependency.
+    let build = root.join("target/package-build");
+    let _ = std::fs::remove_dir_all(&build);
+    let build_str = build.to_str().ok_or("the workspace path is not UTF-8")?;
+    run(
+        "cargo",
+        &["package", "--workspace", "--allow-dirty"],
+        &[("CARGO_TARGET_DIR", build_str)],
+    )?;
     let version = env!("CARGO_PKG_VERSION");
-    let krate = root.join(format!("target/package/kvp-codec-{version}.crate"));
+    let krate = build.join(format!("package/kvp-codec-{version}.crate"));
     let outside = std::env::temp_dir().join(format!("kvp-codec-packaged-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&outside);
     std::fs::create_dir_all(&outside).map_err(|e| format!("{}: {e}", outside.display()))?;
@@ -134,7 +147,10 @@ fn package() -> Result {
     );
     run("tar", &["-xzf", krate, "-C", outside_str], &[])?;
     let manifest = outside.join(format!("kvp-codec-{version}/Cargo.toml"));
+    // A fresh target directory: the unpacked files keep the archive's
+    // times, so cargo could take an older build of them for a fresh one.
     let target = root.join("target/packaged");
+    let _ = std::fs::remove_dir_all(&target);
     let result = run(
         "cargo",
         &[
@@ -150,6 +166,58 @@ fn package() -> Result {
     );
     let _ = std::fs::remove_dir_all(&outside);
     result
+}
+
+/// Removes what an earlier `cargo package` left in cargo's home: it
+/// unpacks each verified crate from a local registry under
+/// `$CARGO_HOME/registry/{src,cache}`, keyed by name and version only, and
+/// would use that stale copy of a crate whose version has not changed
+/// since. Only this workspace's crate names are touched, and never in
+/// crates.io's directories.
+fn forget_packaged_sources() -> Result {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let ours: Vec<String> = std::fs::read_dir(workspace_root().join("crates"))
+        .map_err(|e| format!("crates/: {e}"))?
+        .filter_map(|e| e.ok())
+        .map(|e| format!("{}-", e.file_name().to_string_lossy()))
+        .collect();
+    for sub in ["registry/src", "registry/cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join(sub)) else {
+            continue;
+        };
+        for registry in registries.filter_map(|e| e.ok()) {
+            if registry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("index.crates.io")
+            {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(registry.path()) else {
+                continue;
+            };
+            for entry in entries.filter_map(|e| e.ok()) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_ours = ours.iter().any(|o| {
+                    name.strip_prefix(o.as_str())
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                });
+                if is_ours {
+                    let path = entry.path();
+                    let removed = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                    removed.map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn ensure_cargo_deny() -> Result {
