@@ -1,0 +1,212 @@
+//! Configuring and starting a writer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use kvp_codec::Limits;
+
+use super::cap::{Cap, DEFAULT_MARKER_KEY};
+use super::handle::{Sink, WriterGuard};
+use super::thread::{Config, Worker};
+use crate::error::Error;
+use crate::pool::{OpenOptionsPool, OpenReport, PoolFile};
+use crate::render::Renderers;
+use crate::stats::{Counters, add};
+
+/// Configures and starts a writer. See [`WriterBuilder::spawn`].
+#[derive(Clone, Debug)]
+pub struct WriterBuilder {
+    path: PathBuf,
+    open: OpenOptionsPool,
+    capacity: usize,
+    blocking: bool,
+    cap: Option<u64>,
+    reserve_percent: u8,
+    lock_timeout: Duration,
+    retry_interval: Duration,
+    limits: Limits,
+    max_chunks: usize,
+    marker_key: String,
+    shutdown_timeout: Duration,
+    report_interval: Duration,
+}
+
+impl WriterBuilder {
+    /// A writer for the pool file at `path`, with the defaults below.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        WriterBuilder {
+            path: path.into(),
+            open: OpenOptionsPool::default(),
+            capacity: 4096,
+            blocking: false,
+            cap: Some(1024),
+            reserve_percent: 10,
+            lock_timeout: Duration::from_millis(100),
+            retry_interval: Duration::from_millis(50),
+            limits: Limits::SAFE,
+            max_chunks: 16,
+            marker_key: DEFAULT_MARKER_KEY.to_owned(),
+            shutdown_timeout: Duration::from_secs(1),
+            report_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// Entries the queue holds (default 4,096). When it is full, lossy mode
+    /// drops and counts, blocking mode waits.
+    pub fn capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries.max(1);
+        self
+    }
+
+    /// Wait for room in the queue instead of dropping (default: lossy).
+    pub fn blocking(mut self, blocking: bool) -> Self {
+        self.blocking = blocking;
+        self
+    }
+
+    /// The most records the file may hold (default 1,024, as azure-init
+    /// documents; `None` for no cap). When full, new records are dropped and
+    /// counted, and the last slot holds one marker record saying how many.
+    pub fn record_cap(mut self, cap: Option<u64>) -> Self {
+        self.cap = cap.map(|c| c.max(1));
+        self
+    }
+
+    /// The part of the cap, in percent (default 10), that only ERROR records
+    /// and upserts (`PROVISIONING_REPORT`, metric series) may use, so that a
+    /// noisy INFO/WARN phase cannot starve them.
+    pub fn reserve_percent(mut self, percent: u8) -> Self {
+        self.reserve_percent = percent.min(100);
+        self
+    }
+
+    /// How long one attempt waits for the locks (default 100 ms) before it
+    /// gives up, counts a lock timeout and retries later.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The pause between lock attempts (default 50 ms).
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.retry_interval = interval;
+        self
+    }
+
+    /// Key and value limits (default [`Limits::SAFE`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The most records one value may take (default 16); a longer value is
+    /// cut and its last chunk ends with [`TRUNCATED_MARKER`](crate::TRUNCATED_MARKER).
+    pub fn max_chunks(mut self, chunks: usize) -> Self {
+        self.max_chunks = chunks.max(1);
+        self
+    }
+
+    /// The key of the cap's marker record (default [`DEFAULT_MARKER_KEY`]).
+    pub fn marker_key(mut self, key: impl Into<String>) -> Self {
+        self.marker_key = key.into();
+        self
+    }
+
+    /// Create the pool's directory when missing (default: an error).
+    pub fn create_dir(mut self, create: bool) -> Self {
+        self.open.create_dir = create;
+        self
+    }
+
+    /// Truncate data written before this boot when opening (default off).
+    pub fn truncate_stale(mut self, truncate: bool) -> Self {
+        self.open.truncate_stale = truncate;
+        self
+    }
+
+    /// How long dropping the guard waits for the queue to drain (default 1 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// At most one error line on stderr per interval (default 10 s).
+    pub fn report_interval(mut self, interval: Duration) -> Self {
+        self.report_interval = interval;
+        self
+    }
+
+    /// Opens the pool file (see [`PoolFile::open`]; errors such as a missing
+    /// directory or a symlink are returned here) and starts the thread.
+    ///
+    /// ```
+    /// use kvp_sink::WriterBuilder;
+    /// use std::time::Duration;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _report) = WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+    /// sink.append(None, "hello", "world");
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(self) -> Result<(Sink, WriterGuard, OpenReport), Error> {
+        let (pool, report) = PoolFile::open(&self.path, &self.open)?;
+        let counters = Arc::new(Counters::default());
+        if report.torn_tail_bytes.is_some() {
+            add(&counters.torn_tails_repaired, 1);
+        }
+        let (tx, rx) = bounded(self.capacity);
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let renderers = Renderers::default();
+        // The thread gets what it uses, not the whole builder.
+        let config = Config {
+            lock_timeout: self.lock_timeout,
+            retry_interval: self.retry_interval,
+            limits: self.limits,
+            max_chunks: self.max_chunks,
+            report_interval: self.report_interval,
+            cap: Cap {
+                cap: self.cap,
+                reserve_percent: self.reserve_percent,
+                marker_key: self.marker_key.clone(),
+            },
+        };
+        let worker = Worker::new(
+            pool,
+            rx,
+            Arc::clone(&shutdown),
+            Arc::clone(&counters),
+            renderers.clone(),
+            config,
+        );
+        let handle = thread::Builder::new()
+            .name("kvp-writer".into())
+            .spawn(move || worker.run())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                op: "spawn writer thread",
+                source,
+            })?;
+        let sink = Sink {
+            tx,
+            writer: handle.thread().clone(),
+            counters,
+            blocking: self.blocking,
+            limits: self.limits,
+            max_chunks: self.max_chunks,
+            renderers,
+        };
+        let guard = WriterGuard {
+            sink: sink.clone(),
+            shutdown,
+            handle: Some(handle),
+            timeout: self.shutdown_timeout,
+        };
+        Ok((sink, guard, report))
+    }
+}

@@ -1,0 +1,176 @@
+//! What the application holds: the `Sink` it sends entries through and the
+//! `WriterGuard` that flushes and stops the thread on drop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+use kvp_codec::Limits;
+
+use crate::entry::Entry;
+use crate::render::{Render, RendererId, Renderers};
+use crate::stats::{Counters, Stats, add};
+
+/// What travels from the handles to the thread.
+// Entries are the traffic; boxing them would put an allocation back on the
+// caller's path, which is what the inline buffer is there to avoid.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Msg {
+    Entry(Entry),
+    Flush(Sender<()>),
+    Stop(Sender<()>),
+}
+
+/// The application's handle to a writer: cheap to clone, never blocks in
+/// lossy mode.
+#[derive(Clone, Debug)]
+pub struct Sink {
+    pub(super) tx: Sender<Msg>,
+    /// To wake the writer for a flush or a stop, which must not wait for
+    /// its next look at the queue.
+    pub(super) writer: thread::Thread,
+    pub(super) counters: Arc<Counters>,
+    pub(super) blocking: bool,
+    pub(super) limits: Limits,
+    pub(super) max_chunks: usize,
+    pub(super) renderers: Renderers,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Entry(_) => "Entry",
+            Msg::Flush(_) => "Flush",
+            Msg::Stop(_) => "Stop",
+        })
+    }
+}
+
+impl Sink {
+    /// Queues `entry`. Returns `false` when it was dropped (and counted):
+    /// the queue was full in lossy mode, or the writer has stopped.
+    #[inline]
+    pub fn send(&self, entry: Entry) -> bool {
+        let sent = if self.blocking {
+            self.tx.send(Msg::Entry(entry)).is_ok()
+        } else {
+            match self.tx.try_send(Msg::Entry(entry)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if !sent {
+            add(&self.counters.dropped_queue_full, 1);
+        }
+        sent
+    }
+
+    /// Queues a record to append; see [`Sink::send`].
+    pub fn append(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
+        self.send(Entry::append(level, key, value))
+    }
+
+    /// Queues a record to upsert by key; see [`Sink::send`].
+    pub fn upsert(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
+        self.send(Entry::upsert(level, key, value))
+    }
+
+    /// Waits until everything queued before the call has been handled, at
+    /// most `timeout`. Returns `true` when it all reached the file: nothing
+    /// queued was dropped meanwhile (cap, write error) and the writer did not
+    /// stall on another process's lock past the deadline.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let lost_before = self.stats().lost_after_queue();
+        let (ack_tx, ack_rx) = bounded(1);
+        if self.tx.send_deadline(Msg::Flush(ack_tx), deadline).is_err() {
+            return false;
+        }
+        self.writer.unpark();
+        ack_rx.recv_deadline(deadline).is_ok() && self.stats().lost_after_queue() == lost_before
+    }
+
+    /// The writer's counters now.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Entries waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The limits records are encoded with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The most records one value may take.
+    pub fn max_chunks(&self) -> usize {
+        self.max_chunks
+    }
+
+    /// Registers `render` for this writer's captured entries (see
+    /// [`Entry::captured`]). Registration is for the writer's life: do it
+    /// once per producer, not per record.
+    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
+    pub fn register_renderer(&self, render: Arc<dyn Render>) -> RendererId {
+        self.renderers.register(render)
+    }
+}
+
+/// Keeps the writer thread; dropping it flushes what is queued, waiting at
+/// most the shutdown timeout, then stops the thread. Hold it for the life of
+/// the program (in `main`).
+#[derive(Debug)]
+#[must_use = "dropping the guard stops the writer"]
+pub struct WriterGuard {
+    pub(super) sink: Sink,
+    pub(super) shutdown: Arc<AtomicBool>,
+    pub(super) handle: Option<JoinHandle<()>>,
+    pub(super) timeout: Duration,
+}
+
+impl WriterGuard {
+    /// See [`Sink::flush`].
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.sink.flush(timeout)
+    }
+
+    /// The writer's counters now.
+    pub fn stats(&self) -> Stats {
+        self.sink.stats()
+    }
+
+    /// Another handle to the writer.
+    pub fn sink(&self) -> Sink {
+        self.sink.clone()
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + self.timeout;
+        let (ack_tx, ack_rx) = bounded(1);
+        let stopped = self
+            .sink
+            .tx
+            .send_deadline(Msg::Stop(ack_tx), deadline)
+            .is_ok()
+            && {
+                self.sink.writer.unpark();
+                ack_rx.recv_deadline(deadline).is_ok()
+            };
+        if stopped {
+            if let Some(handle) = self.handle.take() {
+                let _ = handle.join();
+            }
+        } else {
+            // The writer is stuck behind another process's lock: tell it to
+            // give up (counting what it drops) and leave it detached.
+            self.shutdown.store(true, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The writer thread: it takes what is queued, encodes it, and writes it
+//! under the pool's locks, counting every record once, written or dropped
+//! with a reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
+
+use super::cap::{Budget, Cap, CapDrops};
+use super::encode::{Encoded, Pending};
+use super::handle::Msg;
+use crate::entry::{Body, Entry, EntryKind};
+use crate::error::Error;
+use crate::pool::{Locked, PoolFile};
+use crate::render::{Render, Renderers};
+use crate::report::Reporter;
+use crate::stats::{Counters, add};
+
+/// Stop collecting a batch past this many bytes of encoded records.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// The writer's first pause on an empty queue, doubled up to the longest.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_LONGEST: Duration = Duration::from_millis(10);
+/// After this long with an empty queue, the writer waits on the queue.
+const WAIT_AFTER: Duration = Duration::from_secs(2);
+
+/// What the thread needs of the builder's options.
+#[derive(Clone, Debug)]
+pub(super) struct Config {
+    pub(super) lock_timeout: Duration,
+    pub(super) retry_interval: Duration,
+    pub(super) limits: Limits,
+    pub(super) max_chunks: usize,
+    pub(super) report_interval: Duration,
+    pub(super) cap: Cap,
+}
+
+/// Why an entry was not encoded.
+enum Rejected {
+    /// Its key or value breaks the limits.
+    Invalid(EncodeError),
+    /// Its renderer could not render it (unknown, or it panicked).
+    Unrendered,
+}
+
+/// The records a failed write left unwritten.
+struct Failed {
+    error: Error,
+    unwritten: u64,
+}
+
+/// What appending one run of records did.
+struct Appended {
+    /// Records written.
+    written: u64,
+    /// Records the cap dropped, by level.
+    dropped: CapDrops,
+    /// Records kept by the cap but lost to a failed write, with the error.
+    failed: Option<(Error, u64)>,
+}
+
+/// The writer thread: the pool and the channel, and the state the batches
+/// work on (kept apart so a held lock can borrow the pool while the state
+/// changes).
+pub(super) struct Worker {
+    pool: PoolFile,
+    rx: Receiver<Msg>,
+    shutdown: Arc<AtomicBool>,
+    state: State,
+}
+
+struct State {
+    counters: Arc<Counters>,
+    reporter: Reporter,
+    pending: Pending,
+    /// Records the cap dropped since the start, by level, for the marker.
+    cap_dropped: CapDrops,
+    /// Renderers of captured entries, and this thread's copy of the list.
+    renderers: Renderers,
+    renderers_seen: Vec<Arc<dyn Render>>,
+    /// Reused text of a rendered entry.
+    key_buf: String,
+    value_buf: String,
+    config: Config,
+}
+
+impl Worker {
+    pub(super) fn new(
+        pool: PoolFile,
+        rx: Receiver<Msg>,
+        shutdown: Arc<AtomicBool>,
+        counters: Arc<Counters>,
+        renderers: Renderers,
+        config: Config,
+    ) -> Worker {
+        Worker {
+            pool,
+            rx,
+            shutdown,
+            state: State {
+                counters,
+                reporter: Reporter::new(config.report_interval),
+                pending: Pending::default(),
+                cap_dropped: CapDrops::default(),
+                renderers,
+                renderers_seen: Vec::new(),
+                key_buf: String::new(),
+                value_buf: String::new(),
+                config,
+            },
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        let mut acks = Vec::new();
+        while let Some(first) = self.next_message() {
+            let mut stop = self.state.take(first, &mut acks);
+            while stop.is_none() && self.state.pending.batch.len() < MAX_BATCH_BYTES {
+                match self.rx.try_recv() {
+                    Ok(msg) => stop = self.state.take(msg, &mut acks),
+                    Err(_) => break,
+                }
+            }
+            self.write_pending();
+            for ack in acks.drain(..) {
+                let _ = ack.send(());
+            }
+            if let Some(ack) = stop {
+                let _ = ack.send(());
+                return;
+            }
+        }
+        // Every handle is gone: write what is left.
+        self.write_pending();
+    }
+
+    /// The next message, looking at the queue every [`POLL_FIRST`] to
+    /// [`POLL_LONGEST`] while records come, waiting on it after
+    /// [`WAIT_AFTER`] without any (see the module docs). `None` once every
+    /// handle is gone.
+    fn next_message(&self) -> Option<Msg> {
+        let empty_since = Instant::now();
+        let mut pause = POLL_FIRST;
+        loop {
+            match self.rx.try_recv() {
+                Ok(msg) => return Some(msg),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) if empty_since.elapsed() < WAIT_AFTER => {
+                    // A flush or stop unparks the thread at once.
+                    thread::park_timeout(pause);
+                    pause = (pause * 2).min(POLL_LONGEST);
+                }
+                Err(TryRecvError::Empty) => return self.rx.recv().ok(),
+            }
+        }
+    }
+
+    /// Writes the pending records, retrying while another process holds
+    /// the locks, until done or told to shut down.
+    fn write_pending(&mut self) {
+        if self.state.pending.is_empty() {
+            return;
+        }
+        loop {
+            match self.pool.lock(self.state.config.lock_timeout) {
+                Ok(locked) => {
+                    self.state.write_locked(locked);
+                    return;
+                }
+                Err(Error::LockTimeout { .. }) => {
+                    add(&self.state.counters.lock_timeouts, 1);
+                    if self.shutdown.load(Ordering::Relaxed) {
+                        let n = self.state.pending.records();
+                        add(&self.state.counters.dropped_lock, n);
+                        self.state.reporter.report(format_args!(
+                            "{}: dropped {n} records at shutdown: the pool stayed locked",
+                            self.pool.path().display()
+                        ));
+                        self.state.pending.clear();
+                        return;
+                    }
+                    thread::sleep(self.state.config.retry_interval);
+                }
+                Err(e) => {
+                    let n = self.state.pending.records();
+                    add(&self.state.counters.write_errors, 1);
+                    add(&self.state.counters.dropped_write_error, n);
+                    self.state
+                        .reporter
+                        .report(format_args!("{e}; dropped {n} records"));
+                    self.state.pending.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// Encodes an entry into the pending records, or collects an ack.
+    /// Returns the ack of a stop request.
+    fn take(&mut self, msg: Msg, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
+        match msg {
+            Msg::Entry(entry) => {
+                if let Err(why) = self.encode(&entry) {
+                    add(&self.counters.dropped_invalid, 1);
+                    match why {
+                        Rejected::Invalid(e) => self.reporter.report(format_args!(
+                            "dropped a record with key {:?}: {e}",
+                            entry.text().map_or(self.key_buf.as_str(), |(k, _)| k)
+                        )),
+                        Rejected::Unrendered => self.reporter.report(format_args!(
+                            "dropped a captured record its renderer could not render"
+                        )),
+                    }
+                }
+                None
+            }
+            Msg::Flush(ack) => {
+                acks.push(ack);
+                None
+            }
+            Msg::Stop(ack) => Some(ack),
+        }
+    }
+
+    /// Renders `entry` if it is captured, and encodes it.
+    fn encode(&mut self, entry: &Entry) -> Result<(), Rejected> {
+        let (mut key, mut value) = (
+            std::mem::take(&mut self.key_buf),
+            std::mem::take(&mut self.value_buf),
+        );
+        let (k, v) = match entry.text() {
+            Some(text) => text,
+            None => {
+                key.clear();
+                value.clear();
+                self.render(entry, &mut key, &mut value);
+                (key.as_str(), value.as_str())
+            }
+        };
+        let limits = self.config.limits;
+        let result = if k.is_empty() {
+            Err(Rejected::Unrendered)
+        } else {
+            match entry.kind() {
+                EntryKind::Append => {
+                    self.pending
+                        .append(entry.level(), k, v, &limits, self.config.max_chunks)
+                }
+                EntryKind::Upsert => self.pending.upsert(k, v, &limits),
+            }
+            .map_err(Rejected::Invalid)
+        };
+        if matches!(result, Ok(Encoded::Truncated)) {
+            add(&self.counters.truncated_values, 1);
+        }
+        self.key_buf = key;
+        self.value_buf = value;
+        result.map(|_| ())
+    }
+
+    /// Renders a captured entry with its renderer. A renderer that panics
+    /// or is unknown leaves the key empty: the record is dropped and
+    /// counted, and the writer goes on.
+    fn render(&mut self, entry: &Entry, key: &mut String, value: &mut String) {
+        let Body::Captured { renderer, context } = entry.body else {
+            return;
+        };
+        let index = renderer.0 as usize;
+        if index >= self.renderers_seen.len() {
+            self.renderers_seen = self.renderers.snapshot();
+        }
+        let Some(render) = self.renderers_seen.get(index) else {
+            return;
+        };
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render.render(context, entry.bytes(), key, value)
+        }));
+        if rendered.is_err() {
+            key.clear();
+        }
+    }
+
+    /// Writes the pending records under the held locks. Every record ends
+    /// up counted exactly once: written or dropped with a reason.
+    fn write_locked(&mut self, mut locked: Locked<'_>) {
+        let pending = std::mem::take(&mut self.pending);
+        if let Err(Failed { error, unwritten }) = self.write_under_lock(&mut locked, &pending) {
+            add(&self.counters.write_errors, 1);
+            add(&self.counters.dropped_write_error, unwritten);
+            self.reporter
+                .report(format_args!("{error}; dropped {unwritten} records"));
+        }
+        // Keep the allocations for the next batch.
+        self.pending = pending;
+        self.pending.clear();
+    }
+
+    fn write_under_lock(
+        &mut self,
+        locked: &mut Locked<'_>,
+        pending: &Pending,
+    ) -> Result<(), Failed> {
+        let total = pending.records();
+        let mut handled = 0;
+        let fail = |error, handled| Failed {
+            error,
+            unwritten: total - handled,
+        };
+        if locked
+            .repair_tail()
+            .map_err(|e| fail(e, handled))?
+            .is_some()
+        {
+            add(&self.counters.torn_tails_repaired, 1);
+        }
+        let batch = pending.batch.as_slice();
+        let mut budget = self
+            .config
+            .cap
+            .budget(locked, pending.levels.len() + pending.upserts.len())
+            .map_err(|e| fail(e, handled))?;
+        let mut dropped = CapDrops::default();
+        // In arrival order: the appends queued before each upsert, then the
+        // upsert. Usually there is no upsert and the batch is one write.
+        let mut done = 0;
+        for (before, record) in &pending.upserts {
+            let run = done..*before;
+            let appended = self.append_run(
+                locked,
+                &batch[run.start * RECORD_SIZE..run.end * RECORD_SIZE],
+                &pending.levels[run.clone()],
+                &mut budget,
+            );
+            handled += run.len() as u64;
+            self.count(appended, &mut dropped);
+            done = *before;
+            // Replacing in place takes no room; a new key may use the reserve.
+            let replaces = locked
+                .find(kvp_codec::Record::new(record).key_bytes())
+                .map_err(|e| fail(e, handled))?
+                .is_some();
+            handled += 1;
+            if !replaces && !budget.take(true) {
+                dropped.upserts += 1;
+                continue;
+            }
+            match locked.upsert(record) {
+                Ok(_) => add(&self.counters.written, 1),
+                Err(e) => {
+                    add(&self.counters.write_errors, 1);
+                    add(&self.counters.dropped_write_error, 1);
+                    self.reporter.report(e);
+                }
+            }
+        }
+        let appended = self.append_run(
+            locked,
+            &batch[done * RECORD_SIZE..],
+            &pending.levels[done..],
+            &mut budget,
+        );
+        handled += (pending.levels.len() - done) as u64;
+        self.count(appended, &mut dropped);
+        if dropped.total() > 0 {
+            add(&self.counters.dropped_cap, dropped.total());
+            self.cap_dropped.merge(&dropped);
+            let marker = self
+                .config
+                .cap
+                .write_marker(locked, &self.cap_dropped, &self.config.limits)
+                .map_err(|e| fail(e, handled))?;
+            if let Some(e) = marker {
+                self.reporter
+                    .report(format_args!("cannot write the cap marker: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts what appending a run did, adding the cap's drops to
+    /// `dropped`.
+    fn count(&mut self, appended: Appended, dropped: &mut CapDrops) {
+        add(&self.counters.written, appended.written);
+        dropped.merge(&appended.dropped);
+        if let Some((e, n)) = appended.failed {
+            add(&self.counters.write_errors, 1);
+            add(&self.counters.dropped_write_error, n);
+            self.reporter
+                .report(format_args!("{e}; dropped {n} records"));
+        }
+    }
+
+    /// Appends the records of `run` the budget admits, with one write.
+    fn append_run(
+        &self,
+        locked: &mut Locked<'_>,
+        run: &[u8],
+        levels: &[Option<Level>],
+        budget: &mut Budget,
+    ) -> Appended {
+        let mut dropped = CapDrops::default();
+        let keep: Vec<bool> = levels
+            .iter()
+            .map(|&level| {
+                let kept = budget.take(level == Some(Level::Error));
+                if !kept {
+                    dropped.add(level);
+                }
+                kept
+            })
+            .collect();
+        let kept = keep.iter().filter(|k| **k).count();
+        let mut appended = Appended {
+            written: 0,
+            dropped,
+            failed: None,
+        };
+        if kept == 0 {
+            return appended;
+        }
+        let compacted: Vec<u8>;
+        let bytes = if kept == levels.len() {
+            run
+        } else {
+            compacted = run
+                .chunks_exact(RECORD_SIZE)
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .flat_map(|(r, _)| r.iter().copied())
+                .collect();
+            &compacted
+        };
+        match locked.append(bytes) {
+            Ok(()) => appended.written = kept as u64,
+            Err(e) => appended.failed = Some((e, kept as u64)),
+        }
+        appended
+    }
+}
