@@ -38,7 +38,7 @@ fn kvp_rate_limit_admitting(dir: &std::path::Path) -> Setup {
 fn kvp_with_limit(dir: &std::path::Path, limit: Option<tracing_kvp::RateLimit>) -> Setup {
     let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1"))
         .record_cap(None)
-        .spawn()
+        .spawn_for::<tracing_kvp::Captured>()
         .expect("a fresh pool opens");
     let layer = KvpLayer::builder("bench")
         .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
@@ -63,7 +63,7 @@ fn kvp_queue_full(dir: &std::path::Path) -> Setup {
         .capacity(1)
         .lock_timeout(std::time::Duration::from_millis(1))
         .shutdown_timeout(std::time::Duration::from_millis(10))
-        .spawn()
+        .spawn_for::<tracing_kvp::Captured>()
         .expect("a fresh pool opens");
     let layer = KvpLayer::builder("bench")
         .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")

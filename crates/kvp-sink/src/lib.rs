@@ -21,6 +21,11 @@
 //! stderr at most once per interval, and a [`WriterGuard`] flushes on drop.
 //! No async runtime is needed.
 //!
+//! A producer that would rather not format its records on its own thread
+//! sends them as a value of its own type ([`Capture`], with
+//! [`WriterBuilder::spawn_for`]); the writer thread renders them. This is
+//! how `tracing-kvp` sends events and spans.
+//!
 //! ```
 //! use kvp_sink::WriterBuilder;
 //! use std::time::Duration;
@@ -37,30 +42,21 @@
 
 mod batch;
 mod boot;
+mod capture;
 mod entry;
 mod error;
 mod inline;
 mod lock;
 mod pool;
-mod render;
 mod report;
 mod stats;
 mod writer;
 
+pub use capture::{Capture, NoCapture, RenderError};
 pub use entry::{Entry, EntryKind};
 pub use error::Error;
-pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
-
-// Plumbing for `tracing-kvp`, which captures records on the caller's
-// thread and renders their text on the writer's. Public only because that
-// crate needs it; hidden from the docs and outside semver until a typed
-// interface between the two crates replaces it.
-#[doc(hidden)]
-pub use entry::INLINE_BYTES;
-#[doc(hidden)]
 pub use inline::InlineBytes;
-#[doc(hidden)]
-pub use render::{Render, RendererId};
+pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
 pub use writer::{DEFAULT_MARKER_KEY, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard};
 

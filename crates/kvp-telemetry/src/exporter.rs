@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvp_codec::{KeyLayout, KeyLayoutError, Level};
-use kvp_sink::Sink;
+use kvp_sink::{Capture, NoCapture, Sink};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
@@ -27,9 +27,12 @@ use tracing_kvp::{denied_by_default, push_field, push_redacted};
 /// An OpenTelemetry push exporter that upserts each metric series into the
 /// pool through a [`Sink`]. Cumulative temporality: a record holds the
 /// series' running total.
+///
+/// `C` is the capture type of the sink it writes through (any: the
+/// exporter sends text records).
 #[derive(Debug)]
-pub struct KvpMetricExporter {
-    sink: Sink,
+pub struct KvpMetricExporter<C: Capture = NoCapture> {
+    sink: Sink<C>,
     /// The key layout, or why `prefix` and `vm_id` leave no room for one.
     keys: Result<KeyLayout<String>, KeyLayoutError>,
     shut_down: AtomicBool,
@@ -38,12 +41,12 @@ pub struct KvpMetricExporter {
 /// A series id: 16 hex digits and `-m`.
 const SERIES_ID_LEN: usize = 18;
 
-impl KvpMetricExporter {
+impl<C: Capture> KvpMetricExporter<C> {
     /// An exporter writing keys `<prefix>|<vm_id>|INFO|metric.<name>|<id>`
     /// ([`kvp_codec::KeyLayout`]). When `prefix` and `vm_id` leave no room
     /// in a key for a name, every export fails with an error that says
     /// so; [`KvpMetricExporter::try_new`] tells at once.
-    pub fn new(sink: Sink, prefix: &str, vm_id: &str) -> Self {
+    pub fn new(sink: Sink<C>, prefix: &str, vm_id: &str) -> Self {
         let keys = KeyLayout::new(
             String::new(),
             prefix,
@@ -70,7 +73,7 @@ impl KvpMetricExporter {
     /// assert!(KvpMetricExporter::try_new(sink, &"p".repeat(300), "vm-1").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_new(sink: Sink, prefix: &str, vm_id: &str) -> Result<Self, KeyLayoutError> {
+    pub fn try_new(sink: Sink<C>, prefix: &str, vm_id: &str) -> Result<Self, KeyLayoutError> {
         let exporter = KvpMetricExporter::new(sink, prefix, vm_id);
         match &exporter.keys {
             Ok(_) => Ok(exporter),
@@ -202,7 +205,7 @@ mod fnv {
     }
 }
 
-impl PushMetricExporter for KvpMetricExporter {
+impl<C: Capture> PushMetricExporter for KvpMetricExporter<C> {
     fn export(
         &self,
         metrics: &ResourceMetrics,

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use kvp_sink::Sink;
+use kvp_sink::{Capture, Sink};
 
 /// Chains a panic hook that records the panic as an ERROR event (through
 /// whatever subscriber is current, so the KVP layer writes it) and flushes
 /// the writer's queue, waiting at most `deadline`, before the previous hook
 /// runs and the process goes down.
-pub(crate) fn install(sink: Sink, deadline: Duration) {
+pub(crate) fn install<C: Capture>(sink: Sink<C>, deadline: Duration) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = info

@@ -9,6 +9,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Dispatch;
+use tracing_kvp::Captured;
 use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Layer, Registry};
@@ -485,7 +486,7 @@ impl TelemetryBuilder {
                 .truncate_stale(true)
                 .marker_key(marker_key(&self.prefix, &vm_id)?)
                 .shutdown_timeout(self.flush_timeout)
-                .spawn()
+                .spawn_for::<Captured>()
                 .map_err(Error::Pool)?;
             let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
@@ -601,8 +602,8 @@ fn layer_filter(layer: &str, directives: &str, default: &str) -> EnvFilter {
 #[must_use = "dropping the guard stops telemetry"]
 pub struct Guard {
     kvp_handle: Option<tracing_kvp::KvpHandle>,
-    sink: Option<Sink>,
-    writer: Option<WriterGuard>,
+    sink: Option<Sink<Captured>>,
+    writer: Option<WriterGuard<Captured>>,
     meter_provider: Option<SdkMeterProvider>,
     tracer_provider: Option<SdkTracerProvider>,
     flush_timeout: Duration,

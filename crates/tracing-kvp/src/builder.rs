@@ -12,7 +12,7 @@ use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::Renderer;
+use crate::capture::{Captured, RenderContext};
 use crate::ids::{Ids, Keys, MAX_ID_LEN};
 use crate::layer::KvpLayer;
 use crate::limit::{Limiters, RateLimit};
@@ -85,7 +85,7 @@ impl KvpLayer {
     /// use tracing_subscriber::prelude::*;
     ///
     /// let dir = tempfile::tempdir()?;
-    /// let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+    /// let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn_for::<tracing_kvp::Captured>()?;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent").vm_id("vm-1").build(sink)?;
     /// let subscriber = tracing_subscriber::registry().with(layer);
     /// tracing::subscriber::with_default(subscriber, || {
@@ -114,7 +114,7 @@ impl KvpLayerBuilder {
     /// [`crate::detect_vm_id`]; all zeros when unreadable).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .vm_id("0f3c4d5e-0000-0000-0000-000000000001")
     ///     .build_unfiltered(sink)?;
@@ -129,7 +129,7 @@ impl KvpLayerBuilder {
     /// (default [`DEFAULT_ENV_VAR`]).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .env_var("MY_AGENT_KVP_LOG") // read instead of KVP_LOG
     ///     .build_unfiltered(sink)?;
@@ -144,7 +144,7 @@ impl KvpLayerBuilder {
     /// [`DEFAULT_DIRECTIVE`]), in `EnvFilter` syntax.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .filter("warn,my_agent=info")
     ///     .build_unfiltered(sink)?;
@@ -159,7 +159,7 @@ impl KvpLayerBuilder {
     /// never closes because the process dies still leaves a trace.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .span_open_records(true)
     ///     .build_unfiltered(sink)?;
@@ -180,7 +180,7 @@ impl KvpLayerBuilder {
     /// (credentials, keys and tokens inside text are still scrubbed).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .deny_list(["password", "tenant_id"])
     ///     .build_unfiltered(sink)?;
@@ -194,7 +194,7 @@ impl KvpLayerBuilder {
     /// Adds entries to the deny list.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .also_deny(["tenant_id"]) // and every default entry
     ///     .build_unfiltered(sink)?;
@@ -209,7 +209,7 @@ impl KvpLayerBuilder {
     /// of 10 records, then 1 per second); `None` turns it off.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// use tracing_kvp::RateLimit;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .rate_limit(Some(RateLimit { burst: 50, per_second: 5.0 })) // None: no limit
@@ -224,7 +224,7 @@ impl KvpLayerBuilder {
     /// Where timestamps come from (default `SystemTime::now`).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .clock(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_262_400))
     ///     .build_unfiltered(sink)?;
@@ -238,7 +238,7 @@ impl KvpLayerBuilder {
     /// Where record ids come from (default [`Ids::for_process`]).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
     ///     .ids(tracing_kvp::Ids::with_tag(0x1234))
     ///     .build_unfiltered(sink)?;
@@ -277,14 +277,14 @@ impl KvpLayerBuilder {
     /// The layer without a filter, for callers that filter themselves.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// use tracing_subscriber::{Layer as _, filter::LevelFilter, prelude::*};
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent").build_unfiltered(sink)?;
     /// let subscriber = tracing_subscriber::registry().with(layer.with_filter(LevelFilter::WARN));
     /// # drop(subscriber);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build_unfiltered(self, sink: Sink) -> Result<KvpLayer, BuildError> {
+    pub fn build_unfiltered(self, sink: Sink<Captured>) -> Result<KvpLayer, BuildError> {
         let invalid = |reason| BuildError::InvalidPrefix {
             prefix: self.prefix.clone(),
             reason,
@@ -314,7 +314,11 @@ impl KvpLayerBuilder {
         .map_err(|_| invalid("it leaves no room in the key for a name"))?;
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
         let redactor = Redactor::new(&self.deny_list);
-        let renderer = sink.register_renderer(Arc::new(Renderer::new(
+        // One per layer, for the life of the process: every record the
+        // layer captures points to it until the writer has rendered it,
+        // which may be after the layer is dropped. A few hundred bytes a
+        // layer built.
+        let render: &'static RenderContext = Box::leak(Box::new(RenderContext::new(
             key.clone(),
             ids.formatter(),
             redactor.list().clone(),
@@ -323,7 +327,7 @@ impl KvpLayerBuilder {
             sink,
             key,
             ids,
-            renderer,
+            render,
             instance: crate::layer::next_instance(),
             spans: Default::default(),
             time: self.clock.map_or(TimeSource::System, TimeSource::Injected),
@@ -336,14 +340,17 @@ impl KvpLayerBuilder {
     /// The layer under its own filter ([`KvpLayerBuilder::make_filter`]).
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn()?.0;
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// use tracing_subscriber::prelude::*;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent").filter("info").build(sink)?;
     /// let subscriber = tracing_subscriber::registry().with(layer);
     /// # drop(subscriber);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build<S>(self, sink: Sink) -> Result<Filtered<KvpLayer, EnvFilter, S>, BuildError>
+    pub fn build<S>(
+        self,
+        sink: Sink<Captured>,
+    ) -> Result<Filtered<KvpLayer, EnvFilter, S>, BuildError>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {

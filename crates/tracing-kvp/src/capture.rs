@@ -3,31 +3,28 @@
 //! The caller's thread does only what cannot wait: it reads the clock, takes
 //! an id, decides redaction, and copies each field's value as it is (a
 //! number as 8 bytes, text as its bytes; a `Debug` or `Display` value must
-//! be formatted here, because it is borrowed). The text of the record
-//! (escaping, timestamps, ids, the key) is made by [`Renderer`] on the
-//! writer thread, through [`kvp_sink::Render`], and is byte for byte what
+//! be formatted here, because it is borrowed). The result is a [`Captured`]:
+//! a typed [`Header`] and the fields' bytes. The sink carries it to the
+//! writer thread ([`kvp_sink::Capture`]), where [`RenderContext`] makes the
+//! record's text (escaping, timestamps, ids, the key), byte for byte what
 //! formatting on the caller's thread would give.
 //!
-//! The captured form, private to this crate:
+//! The fields' bytes, private to this crate:
 //!
 //! ```text
-//! header  kind u8 | level u8 | flags u8 | id u64 | [span or parent u64]
-//!         | suppressed u64 | time | [end time]
-//! time    seconds since 1970 i64 | nanoseconds u32
 //! fields  (index u8 | tag u8 | payload)*
 //! payload u64, i64, f64: 8 bytes; bool: 1 byte; text: length u32, bytes;
 //!         redacted: nothing
 //! ```
 //!
-//! Field names are not copied: the entry's context is the callsite's
+//! Field names are not copied: the capture keeps the callsite's
 //! `&'static Metadata`, which names field `index`.
 
-use std::any::Any;
 use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime};
 
 use kvp_codec::Level;
-use kvp_sink::{InlineBytes, Render};
+use kvp_sink::{Capture, InlineBytes, RenderError};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use telemetry_redact::DenyList;
@@ -48,18 +45,12 @@ pub(crate) enum Kind {
     SpanOpen = 2,
 }
 
-const HAS_SPAN: u8 = 1;
-const ERROR: u8 = 2;
-
 const U64: u8 = 0;
 const I64: u8 = 1;
 const F64: u8 = 2;
 const BOOL: u8 = 3;
 const TEXT: u8 = 4;
 const REDACTED: u8 = 5;
-
-/// The longest header: kind, level, flags, id, span, suppressed, two times.
-const HEADER_MAX: usize = 3 + 8 + 8 + 8 + 12 + 12;
 
 /// The fixed part of a captured record.
 #[derive(Clone, Copy, Debug)]
@@ -77,92 +68,6 @@ pub(crate) struct Header {
     pub(crate) time: Stamp,
     /// A closed span's end.
     pub(crate) end: Option<Stamp>,
-}
-
-impl Header {
-    /// Appends the header to `out`: put together on the stack, where each
-    /// part is a store, then copied in one go (one capacity check, where a
-    /// copy a part costs six).
-    #[inline]
-    pub(crate) fn write<const N: usize>(&self, out: &mut InlineBytes<N>) {
-        let flags =
-            if self.span.is_some() { HAS_SPAN } else { 0 } | if self.error { ERROR } else { 0 };
-        let mut buf = [0u8; HEADER_MAX];
-        buf[..3].copy_from_slice(&[self.kind as u8, self.level.as_u8(), flags]);
-        buf[3..11].copy_from_slice(&self.id.to_le_bytes());
-        let mut at = 11;
-        if let Some(span) = self.span {
-            buf[at..at + 8].copy_from_slice(&span.to_le_bytes());
-            at += 8;
-        }
-        buf[at..at + 8].copy_from_slice(&self.suppressed.to_le_bytes());
-        buf[at + 8..at + 20].copy_from_slice(&self.time.to_bytes());
-        at += 20;
-        if let Some(end) = self.end {
-            buf[at..at + 12].copy_from_slice(&end.to_bytes());
-            at += 12;
-        }
-        out.extend_from_slice(&buf[..at]);
-    }
-
-    /// How many bytes [`Header::write`] writes.
-    pub(crate) fn len(&self) -> usize {
-        3 + 8 + 8 * usize::from(self.span.is_some()) + 8 + 12 + 12 * usize::from(self.end.is_some())
-    }
-
-    /// Fills in a span's close record, written with its end time unknown,
-    /// with what closing the span tells: its status, the records of its
-    /// callsite suppressed meanwhile, and its end. A header too short for
-    /// that (which [`Header::write`] never makes) is left as it is.
-    pub(crate) fn close(bytes: &mut [u8], error: bool, suppressed: u64, end: Stamp) {
-        let Some(flags) = bytes.get_mut(2) else {
-            return;
-        };
-        if error {
-            *flags |= ERROR;
-        }
-        let at = if *flags & HAS_SPAN != 0 { 19 } else { 11 };
-        if let Some(s) = bytes.get_mut(at..at + 8) {
-            s.copy_from_slice(&suppressed.to_le_bytes());
-        }
-        if let Some(e) = bytes.get_mut(at + 20..at + 32) {
-            e.copy_from_slice(&end.to_bytes());
-        }
-    }
-
-    fn read(r: &mut Reader<'_>) -> Option<Header> {
-        let kind = match r.u8()? {
-            0 => Kind::Event,
-            1 => Kind::SpanClose,
-            2 => Kind::SpanOpen,
-            _ => return None,
-        };
-        let level = Level::from_u8(r.u8()?)?;
-        let flags = r.u8()?;
-        let id = r.u64()?;
-        let span = if flags & HAS_SPAN != 0 {
-            Some(r.u64()?)
-        } else {
-            None
-        };
-        let suppressed = r.u64()?;
-        let time = r.stamp()?;
-        let end = if kind == Kind::SpanClose {
-            Some(r.stamp()?)
-        } else {
-            None
-        };
-        Some(Header {
-            kind,
-            level,
-            id,
-            span,
-            error: flags & ERROR != 0,
-            suppressed,
-            time,
-            end,
-        })
-    }
 }
 
 /// Reads a capture; every read is checked, so a malformed capture gives
@@ -183,9 +88,6 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.array()?))
-    }
-    fn stamp(&mut self) -> Option<Stamp> {
-        Stamp::from_bytes(self.array()?)
     }
     fn text(&mut self) -> Option<&'a str> {
         let len = u32::from_le_bytes(self.array()?) as usize;
@@ -348,19 +250,82 @@ fn render_fields(
     Some(())
 }
 
-/// Turns this layer's captures into records, on the writer thread.
-pub(crate) struct Renderer {
-    pub(crate) key: Keys,
-    pub(crate) ids: IdFormat,
+/// Bytes of fields a capture keeps inline; more spill to the heap.
+const FIELD_BYTES: usize = 144;
+
+/// A capture's fields ([`CaptureFields`] writes them).
+pub(crate) type FieldBytes = InlineBytes<FIELD_BYTES>;
+
+/// A record as the caller's thread captured it: its header, typed, and its
+/// fields' bytes. The sink carries it to the writer thread, which renders
+/// it (see the module docs). A span's close record is captured when the
+/// span opens and completed when it closes, by setting header fields.
+pub struct Captured {
+    ctx: &'static RenderContext,
+    meta: &'static Metadata<'static>,
+    pub(crate) header: Header,
+    pub(crate) fields: FieldBytes,
+}
+
+impl fmt::Debug for Captured {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Captured")
+            .field("header", &self.header)
+            .field("callsite", &self.meta.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Captured {
+    pub(crate) fn new(
+        ctx: &'static RenderContext,
+        meta: &'static Metadata<'static>,
+        header: Header,
+    ) -> Self {
+        Captured {
+            ctx,
+            meta,
+            header,
+            fields: FieldBytes::new(),
+        }
+    }
+
+    /// The same record with another header and the same fields.
+    pub(crate) fn with_header(&self, header: Header) -> Self {
+        Captured {
+            header,
+            fields: self.fields.clone(),
+            ..*self
+        }
+    }
+}
+
+impl Capture for Captured {
+    fn level(&self) -> Option<Level> {
+        Some(self.header.level)
+    }
+
+    fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError> {
+        self.ctx.render(self, key, value).ok_or(RenderError)
+    }
+}
+
+/// What rendering a layer's records needs, on the writer thread: the key
+/// layout, the id format, the deny list for scrubbing text. One per layer,
+/// for the life of the process (every capture points to it, so it cannot
+/// go while one may still be queued).
+pub(crate) struct RenderContext {
+    key: Keys,
+    ids: IdFormat,
     /// The layer's deny list, to scrub text values with.
     deny: DenyList,
     /// The RFC 3339 text of one second, reused while records fall in it.
     second: Mutex<(u64, String)>,
 }
 
-impl Renderer {
+impl RenderContext {
     pub(crate) fn new(key: Keys, ids: IdFormat, deny: DenyList) -> Self {
-        Renderer {
+        RenderContext {
             key,
             ids,
             deny,
@@ -368,15 +333,8 @@ impl Renderer {
         }
     }
 
-    fn render_parts(
-        &self,
-        meta: &Metadata<'static>,
-        bytes: &[u8],
-        key: &mut String,
-        value: &mut String,
-    ) -> Option<()> {
-        let mut r = Reader(bytes);
-        let h = Header::read(&mut r)?;
+    fn render(&self, c: &Captured, key: &mut String, value: &mut String) -> Option<()> {
+        let (h, meta) = (&c.header, c.meta);
         let mut second = self.second.lock();
         let second = &mut *second;
         let (name, id, related_label) = match h.kind {
@@ -416,28 +374,10 @@ impl Renderer {
         if h.suppressed > 0 {
             let _ = write!(value, " suppressed={}", h.suppressed);
         }
-        render_fields(meta, &mut r, &self.deny, value)?;
+        render_fields(meta, &mut Reader(c.fields.as_slice()), &self.deny, value)?;
         key.clear();
         self.key.write(key, h.level, name, id.as_str()).ok()?;
         Some(())
-    }
-}
-
-impl Render for Renderer {
-    fn render(
-        &self,
-        context: &'static (dyn Any + Send + Sync),
-        bytes: &[u8],
-        key: &mut String,
-        value: &mut String,
-    ) {
-        let rendered = context
-            .downcast_ref::<Metadata<'static>>()
-            .and_then(|meta| self.render_parts(meta, bytes, key, value));
-        if rendered.is_none() {
-            // The writer drops a record with an empty key, and counts it.
-            key.clear();
-        }
     }
 }
 
@@ -481,49 +421,4 @@ fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: Sy
     out.push_str(&second.1);
     push_thousandths(out, since.subsec_millis() as u16);
     out.push('Z');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, SystemTime};
-
-    /// A close record written at open and patched at close reads back as
-    /// if it had been written at close, with a parent and without.
-    #[test]
-    fn a_patched_close_header_reads_back_whole() {
-        let start = Stamp::of(SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 5));
-        let end = Stamp::of(SystemTime::UNIX_EPOCH + Duration::new(1_795_000_002, 7));
-        for span in [None, Some(0xfeed)] {
-            let open = Header {
-                kind: Kind::SpanClose,
-                level: Level::Info,
-                id: 42,
-                span,
-                error: false,
-                suppressed: 0,
-                time: start,
-                end: Some(start),
-            };
-            let mut out = InlineBytes::<128>::new();
-            open.write(&mut out);
-            assert_eq!(out.len(), open.len());
-            out.extend_from_slice(b"fields");
-            Header::close(out.as_mut_slice(), true, 3, end);
-            let mut r = Reader(out.as_slice());
-            let read = Header::read(&mut r).expect("a header");
-            assert_eq!(
-                (
-                    read.id,
-                    read.span,
-                    read.error,
-                    read.suppressed,
-                    read.time,
-                    read.end
-                ),
-                (42, span, true, 3, start, Some(end))
-            );
-            assert_eq!(r.0, b"fields");
-        }
-    }
 }

@@ -7,14 +7,14 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
 use kvp_codec::Level;
-use kvp_sink::{Entry, INLINE_BYTES, InlineBytes, RendererId, Sink};
+use kvp_sink::{InlineBytes, Sink};
 use tracing::field::Visit;
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::{CaptureFields, Header, Kind};
+use crate::capture::{CaptureFields, Captured, FieldBytes, Header, Kind, RenderContext};
 use crate::fields::push_field;
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
@@ -29,15 +29,15 @@ use crate::stamp::TimeSource;
 /// A `tracing` layer that writes spans and events to a KVP pool through a
 /// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].
 pub struct KvpLayer {
-    pub(crate) sink: Sink,
+    pub(crate) sink: Sink<Captured>,
     pub(crate) key: Keys,
     pub(crate) ids: Arc<Ids>,
     pub(crate) time: TimeSource,
     pub(crate) span_open_records: bool,
     pub(crate) redactor: Redactor,
     pub(crate) limiters: Arc<Limiters>,
-    /// Renders this layer's captured records on the writer thread.
-    pub(crate) renderer: RendererId,
+    /// What the writer thread renders this layer's records with.
+    pub(crate) render: &'static RenderContext,
     /// Tells this layer's entries in [`ENTERED`] from other layers'.
     pub(crate) instance: u64,
     /// The spans open now that this layer writes.
@@ -48,7 +48,7 @@ pub struct KvpLayer {
 /// into a subscriber; see [`KvpLayer::handle`].
 #[derive(Clone)]
 pub struct KvpHandle {
-    sink: Sink,
+    sink: Sink<Captured>,
     key: Keys,
     ids: Arc<Ids>,
     time: TimeSource,
@@ -155,29 +155,18 @@ fn level_of(level: &tracing::Level) -> Level {
 }
 
 impl KvpLayer {
-    /// Sends a captured record, written straight into its entry: its text
-    /// is made on the writer thread. A full queue is counted by the sink;
-    /// the application goes on.
+    /// Sends a captured record: its header, then what `fields` writes. Its
+    /// text is made on the writer thread. A full queue is counted by the
+    /// sink; the application goes on.
     fn send_captured(
         &self,
-        header: &Header,
+        header: Header,
         meta: &'static Metadata<'static>,
-        fields: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
+        fields: impl FnOnce(&mut FieldBytes),
     ) {
-        self.sink.send(self.captured(header, meta, fields));
-    }
-
-    /// A record's header, then what `fields` writes.
-    fn captured(
-        &self,
-        header: &Header,
-        meta: &'static Metadata<'static>,
-        fields: impl FnOnce(&mut InlineBytes<INLINE_BYTES>),
-    ) -> Entry {
-        Entry::captured_with(Some(header.level), self.renderer, meta, |out| {
-            header.write(out);
-            fields(out);
-        })
+        let mut captured = Captured::new(self.render, meta, header);
+        fields(&mut captured.fields);
+        self.sink.capture(captured);
     }
 
     /// Captures a span's fields as `record` visits them into `out`; `true`
@@ -206,8 +195,8 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
         let start = self.time.now();
-        // The close record's header, its end and suppressed count to be
-        // filled in at close (`Header::close`).
+        // The close record's header: its end, status and suppressed count
+        // are set when the span closes.
         let header = Header {
             kind: Kind::SpanClose,
             level: level_of(meta.level()),
@@ -223,12 +212,10 @@ where
         let mut data = SpanData {
             meta,
             id: header.id,
-            record: self.captured(&header, meta, |_| {}),
+            record: Captured::new(self.render, meta, header),
             error: false,
         };
-        if let Some(out) = data.record.captured_mut() {
-            data.error = self.span_fields(meta, out, |v| attrs.record(v));
-        }
+        data.error = self.span_fields(meta, &mut data.record.fields, |v| attrs.record(v));
         if self.span_open_records
             && let Admit::Yes { suppressed } = self.limiters.admit(meta, start)
         {
@@ -239,12 +226,7 @@ where
                 end: None,
                 ..header
             };
-            let fields = data
-                .record
-                .captured_bytes()
-                .and_then(|b| b.get(header.len()..))
-                .unwrap_or_default();
-            self.send_captured(&open, meta, |b| b.extend_from_slice(fields));
+            self.sink.capture(data.record.with_header(open));
         }
         self.spans.open(id, data);
     }
@@ -259,9 +241,7 @@ where
         let error = self.span_fields(meta, &mut fields, |v| values.record(v));
         self.spans.update(id, |data| {
             data.error |= error;
-            if let Some(record) = data.record.captured_mut() {
-                record.extend_from_slice(fields.as_slice());
-            }
+            data.record.fields.extend_from_slice(fields.as_slice());
         });
     }
 
@@ -297,7 +277,7 @@ where
             time,
             end: None,
         };
-        self.send_captured(&header, meta, |out| {
+        self.send_captured(header, meta, |out| {
             event.record(&mut CaptureFields {
                 out,
                 redactor: &self.redactor,
@@ -332,21 +312,19 @@ where
     }
 
     fn on_close(&self, id: SpanId, _: Context<'_, S>) {
-        // Patched where it lies, and moved once, into the queue.
-        let mut closed = self.spans.close(&id);
-        let Some(data) = closed.as_mut() else {
+        // Completed where it lies, and moved once, into the queue.
+        let Some(mut data) = self.spans.close(&id) else {
             return;
         };
         let end = self.time.now();
         let Admit::Yes { suppressed } = self.limiters.admit(data.meta, end) else {
             return;
         };
-        if let Some(record) = data.record.captured_mut() {
-            Header::close(record.as_mut_slice(), data.error, suppressed, end);
-        }
-        if let Some(data) = closed {
-            self.sink.send(data.record);
-        }
+        let header = &mut data.record.header;
+        header.end = Some(end);
+        header.error = data.error;
+        header.suppressed = suppressed;
+        self.sink.capture(data.record);
     }
 }
 

@@ -49,7 +49,7 @@
 //! `Display` values formatted, since they are borrowed), straight into the
 //! entry it hands to the sink's bounded queue. The text
 //! (escaping, timestamps, ids, the key), the encoding and the write happen
-//! on the writer thread, through [`kvp_sink::Render`]. No heap allocation
+//! on the writer thread, through [`kvp_sink::Capture`]. No heap allocation
 //! per event or per span in steady state (tests prove it with a counting
 //! allocator; a span whose fields outgrow its record's inline buffer, about
 //! 140 bytes, is the exception),
@@ -67,7 +67,7 @@
 //! use tracing_subscriber::prelude::*;
 //!
 //! let dir = tempfile::tempdir()?;
-//! let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+//! let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn_for::<tracing_kvp::Captured>()?;
 //! let layer = tracing_kvp::KvpLayer::builder("my-agent").env_var("MY_AGENT_KVP_LOG").build(sink)?;
 //! tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
 //!     let span = tracing::warn_span!("provision", user = "azureuser");
@@ -93,6 +93,7 @@ mod stamp;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
+pub use capture::Captured;
 pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use ids::Ids;
 pub use layer::{KvpHandle, KvpLayer};

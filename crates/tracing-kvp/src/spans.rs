@@ -16,7 +16,9 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 use tracing::{Id as SpanId, Metadata};
 
-use kvp_sink::{Entry, InlineBytes};
+use kvp_sink::InlineBytes;
+
+use crate::capture::Captured;
 
 /// Fields captured apart from a record (late ones, before they are added).
 pub(crate) type Fields = InlineBytes<128>;
@@ -27,10 +29,9 @@ pub(crate) struct SpanData {
     /// The counter part of the span's KVP id ([`crate::ids::Ids::next_n`]).
     pub(crate) id: u64,
     /// The record written when the span closes, captured when it opened:
-    /// its header (the end and the suppressed count to be filled in, see
-    /// [`crate::capture::Header::close`]), then its fields, to which fields
-    /// recorded later are added. Closing the span patches and sends it.
-    pub(crate) record: Entry,
+    /// its header (the end, status and suppressed count set at close) and
+    /// its fields, to which fields recorded later are added.
+    pub(crate) record: Captured,
     pub(crate) error: bool,
 }
 

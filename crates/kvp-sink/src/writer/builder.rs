@@ -12,9 +12,9 @@ use kvp_codec::Limits;
 use super::cap::{Cap, DEFAULT_MARKER_KEY};
 use super::handle::{Sink, WriterGuard};
 use super::thread::{Config, Worker};
+use crate::capture::{Capture, NoCapture};
 use crate::error::Error;
 use crate::pool::{OpenOptionsPool, OpenReport, PoolFile};
-use crate::render::Renderers;
 use crate::stats::{Counters, add};
 
 /// Configures and starts a writer. See [`WriterBuilder::spawn`].
@@ -155,6 +155,29 @@ impl WriterBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn(self) -> Result<(Sink, WriterGuard, OpenReport), Error> {
+        self.spawn_for::<NoCapture>()
+    }
+
+    /// [`WriterBuilder::spawn`] for a producer that sends captured records
+    /// of type `C` ([`Capture`]) as well as text: the sink and the guard
+    /// carry `C`.
+    ///
+    /// ```
+    /// # use kvp_sink::{Capture, RenderError, WriterBuilder};
+    /// # struct Mine;
+    /// # impl Capture for Mine {
+    /// #     fn level(&self) -> Option<kvp_codec::Level> { None }
+    /// #     fn render(&self, k: &mut String, v: &mut String) -> Result<(), RenderError> {
+    /// #         k.push_str("mine"); v.push_str("x=1"); Ok(())
+    /// #     }
+    /// # }
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _) = WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn_for::<Mine>()?;
+    /// sink.capture(Mine);
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_for<C: Capture>(self) -> Result<(Sink<C>, WriterGuard<C>, OpenReport), Error> {
         let (pool, report) = PoolFile::open(&self.path, &self.open)?;
         let counters = Arc::new(Counters::default());
         if report.torn_tail_bytes.is_some() {
@@ -162,7 +185,6 @@ impl WriterBuilder {
         }
         let (tx, rx) = bounded(self.capacity);
         let shutdown = Arc::new(AtomicBool::new(false));
-        let renderers = Renderers::default();
         // The thread gets what it uses, not the whole builder.
         let config = Config {
             lock_timeout: self.lock_timeout,
@@ -181,7 +203,6 @@ impl WriterBuilder {
             rx,
             Arc::clone(&shutdown),
             Arc::clone(&counters),
-            renderers.clone(),
             config,
         );
         let handle = thread::Builder::new()
@@ -199,7 +220,6 @@ impl WriterBuilder {
             blocking: self.blocking,
             limits: self.limits,
             max_chunks: self.max_chunks,
-            renderers,
         };
         let guard = WriterGuard {
             sink: sink.clone(),

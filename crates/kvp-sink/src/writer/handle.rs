@@ -9,25 +9,25 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use kvp_codec::Limits;
 
+use crate::capture::{Capture, NoCapture};
 use crate::entry::Entry;
-use crate::render::{Render, RendererId, Renderers};
 use crate::stats::{Counters, Stats, add};
 
 /// What travels from the handles to the thread.
 // Entries are the traffic; boxing them would put an allocation back on the
 // caller's path, which is what the inline buffer is there to avoid.
 #[allow(clippy::large_enum_variant)]
-pub(super) enum Msg {
-    Entry(Entry),
+pub(super) enum Msg<C> {
+    Entry(Entry<C>),
     Flush(Sender<()>),
     Stop(Sender<()>),
 }
 
 /// The application's handle to a writer: cheap to clone, never blocks in
-/// lossy mode.
-#[derive(Clone, Debug)]
-pub struct Sink {
-    pub(super) tx: Sender<Msg>,
+/// lossy mode. `C` is what a producer may send captured
+/// ([`Sink::capture`]); a sink of text records only is a `Sink`.
+pub struct Sink<C = NoCapture> {
+    pub(super) tx: Sender<Msg<C>>,
     /// To wake the writer for a flush or a stop, which must not wait for
     /// its next look at the queue.
     pub(super) writer: thread::Thread,
@@ -35,10 +35,32 @@ pub struct Sink {
     pub(super) blocking: bool,
     pub(super) limits: Limits,
     pub(super) max_chunks: usize,
-    pub(super) renderers: Renderers,
 }
 
-impl std::fmt::Debug for Msg {
+// By hand: a derive would ask `C: Clone` and `C: Debug` of every capture.
+impl<C> Clone for Sink<C> {
+    fn clone(&self) -> Self {
+        Sink {
+            tx: self.tx.clone(),
+            writer: self.writer.clone(),
+            counters: Arc::clone(&self.counters),
+            blocking: self.blocking,
+            limits: self.limits,
+            max_chunks: self.max_chunks,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Sink<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("queued", &self.tx.len())
+            .field("blocking", &self.blocking)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> std::fmt::Debug for Msg<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Msg::Entry(_) => "Entry",
@@ -48,11 +70,11 @@ impl std::fmt::Debug for Msg {
     }
 }
 
-impl Sink {
+impl<C: Capture> Sink<C> {
     /// Queues `entry`. Returns `false` when it was dropped (and counted):
     /// the queue was full in lossy mode, or the writer has stopped.
     #[inline]
-    pub fn send(&self, entry: Entry) -> bool {
+    pub fn send(&self, entry: Entry<C>) -> bool {
         let sent = if self.blocking {
             self.tx.send(Msg::Entry(entry)).is_ok()
         } else {
@@ -65,6 +87,13 @@ impl Sink {
             add(&self.counters.dropped_queue_full, 1);
         }
         sent
+    }
+
+    /// Queues a producer's record, rendered on the writer thread; see
+    /// [`Sink::send`] and [`Capture`].
+    #[inline]
+    pub fn capture(&self, capture: C) -> bool {
+        self.send(Entry::captured(capture))
     }
 
     /// Queues a record to append; see [`Sink::send`].
@@ -111,29 +140,28 @@ impl Sink {
     pub fn max_chunks(&self) -> usize {
         self.max_chunks
     }
-
-    /// Registers `render` for this writer's captured entries (see
-    /// [`Entry::captured`]). Registration is for the writer's life: do it
-    /// once per producer, not per record.
-    #[doc(hidden)] // plumbing for tracing-kvp; see `lib.rs`
-    pub fn register_renderer(&self, render: Arc<dyn Render>) -> RendererId {
-        self.renderers.register(render)
-    }
 }
 
 /// Keeps the writer thread; dropping it flushes what is queued, waiting at
 /// most the shutdown timeout, then stops the thread. Hold it for the life of
 /// the program (in `main`).
-#[derive(Debug)]
 #[must_use = "dropping the guard stops the writer"]
-pub struct WriterGuard {
-    pub(super) sink: Sink,
+pub struct WriterGuard<C: Capture = NoCapture> {
+    pub(super) sink: Sink<C>,
     pub(super) shutdown: Arc<AtomicBool>,
     pub(super) handle: Option<JoinHandle<()>>,
     pub(super) timeout: Duration,
 }
 
-impl WriterGuard {
+impl<C: Capture> std::fmt::Debug for WriterGuard<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterGuard")
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Capture> WriterGuard<C> {
     /// See [`Sink::flush`].
     pub fn flush(&self, timeout: Duration) -> bool {
         self.sink.flush(timeout)
@@ -145,12 +173,12 @@ impl WriterGuard {
     }
 
     /// Another handle to the writer.
-    pub fn sink(&self) -> Sink {
+    pub fn sink(&self) -> Sink<C> {
         self.sink.clone()
     }
 }
 
-impl Drop for WriterGuard {
+impl<C: Capture> Drop for WriterGuard<C> {
     fn drop(&mut self) {
         let deadline = Instant::now() + self.timeout;
         let (ack_tx, ack_rx) = bounded(1);

@@ -13,10 +13,10 @@ use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
 use super::cap::{Budget, Cap, CapDrops};
 use super::encode::{Encoded, Pending};
 use super::handle::Msg;
+use crate::capture::Capture;
 use crate::entry::{Body, Entry, EntryKind};
 use crate::error::Error;
 use crate::pool::{Locked, PoolFile};
-use crate::render::{Render, Renderers};
 use crate::report::Reporter;
 use crate::stats::{Counters, add};
 
@@ -54,6 +54,17 @@ struct Failed {
     unwritten: u64,
 }
 
+/// Renders a producer's capture. A capture whose `render` fails or panics
+/// is rejected; the writer goes on.
+fn render<C: Capture>(capture: &C, key: &mut String, value: &mut String) -> Result<(), Rejected> {
+    let rendered =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| capture.render(key, value)));
+    match rendered {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(Rejected::Unrendered),
+    }
+}
+
 /// What appending one run of records did.
 struct Appended {
     /// Records written.
@@ -67,9 +78,9 @@ struct Appended {
 /// The writer thread: the pool and the channel, and the state the batches
 /// work on (kept apart so a held lock can borrow the pool while the state
 /// changes).
-pub(super) struct Worker {
+pub(super) struct Worker<C> {
     pool: PoolFile,
-    rx: Receiver<Msg>,
+    rx: Receiver<Msg<C>>,
     shutdown: Arc<AtomicBool>,
     state: State,
 }
@@ -80,24 +91,20 @@ struct State {
     pending: Pending,
     /// Records the cap dropped since the start, by level, for the marker.
     cap_dropped: CapDrops,
-    /// Renderers of captured entries, and this thread's copy of the list.
-    renderers: Renderers,
-    renderers_seen: Vec<Arc<dyn Render>>,
     /// Reused text of a rendered entry.
     key_buf: String,
     value_buf: String,
     config: Config,
 }
 
-impl Worker {
+impl<C: Capture> Worker<C> {
     pub(super) fn new(
         pool: PoolFile,
-        rx: Receiver<Msg>,
+        rx: Receiver<Msg<C>>,
         shutdown: Arc<AtomicBool>,
         counters: Arc<Counters>,
-        renderers: Renderers,
         config: Config,
-    ) -> Worker {
+    ) -> Worker<C> {
         Worker {
             pool,
             rx,
@@ -107,8 +114,6 @@ impl Worker {
                 reporter: Reporter::new(config.report_interval),
                 pending: Pending::default(),
                 cap_dropped: CapDrops::default(),
-                renderers,
-                renderers_seen: Vec::new(),
                 key_buf: String::new(),
                 value_buf: String::new(),
                 config,
@@ -143,7 +148,7 @@ impl Worker {
     /// [`POLL_LONGEST`] while records come, waiting on it after
     /// [`WAIT_AFTER`] without any (see the module docs). `None` once every
     /// handle is gone.
-    fn next_message(&self) -> Option<Msg> {
+    fn next_message(&self) -> Option<Msg<C>> {
         let empty_since = Instant::now();
         let mut pause = POLL_FIRST;
         loop {
@@ -204,7 +209,7 @@ impl Worker {
 impl State {
     /// Encodes an entry into the pending records, or collects an ack.
     /// Returns the ack of a stop request.
-    fn take(&mut self, msg: Msg, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
+    fn take<C: Capture>(&mut self, msg: Msg<C>, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
         match msg {
             Msg::Entry(entry) => {
                 if let Err(why) = self.encode(&entry) {
@@ -230,32 +235,31 @@ impl State {
     }
 
     /// Renders `entry` if it is captured, and encodes it.
-    fn encode(&mut self, entry: &Entry) -> Result<(), Rejected> {
+    fn encode<C: Capture>(&mut self, entry: &Entry<C>) -> Result<(), Rejected> {
         let (mut key, mut value) = (
             std::mem::take(&mut self.key_buf),
             std::mem::take(&mut self.value_buf),
         );
-        let (k, v) = match entry.text() {
-            Some(text) => text,
-            None => {
-                key.clear();
-                value.clear();
-                self.render(entry, &mut key, &mut value);
-                (key.as_str(), value.as_str())
+        key.clear();
+        value.clear();
+        let text = match &entry.body {
+            Body::Text { .. } => entry.text().ok_or(Rejected::Unrendered),
+            Body::Captured(capture) => {
+                render(capture, &mut key, &mut value).map(|()| (key.as_str(), value.as_str()))
             }
         };
         let limits = self.config.limits;
-        let result = if k.is_empty() {
-            Err(Rejected::Unrendered)
-        } else {
-            match entry.kind() {
+        let result = match text {
+            Err(why) => Err(why),
+            Ok(("", _)) => Err(Rejected::Unrendered),
+            Ok((k, v)) => match entry.kind() {
                 EntryKind::Append => {
                     self.pending
                         .append(entry.level(), k, v, &limits, self.config.max_chunks)
                 }
                 EntryKind::Upsert => self.pending.upsert(k, v, &limits),
             }
-            .map_err(Rejected::Invalid)
+            .map_err(Rejected::Invalid),
         };
         if matches!(result, Ok(Encoded::Truncated)) {
             add(&self.counters.truncated_values, 1);
@@ -263,28 +267,6 @@ impl State {
         self.key_buf = key;
         self.value_buf = value;
         result.map(|_| ())
-    }
-
-    /// Renders a captured entry with its renderer. A renderer that panics
-    /// or is unknown leaves the key empty: the record is dropped and
-    /// counted, and the writer goes on.
-    fn render(&mut self, entry: &Entry, key: &mut String, value: &mut String) {
-        let Body::Captured { renderer, context } = entry.body else {
-            return;
-        };
-        let index = renderer.0 as usize;
-        if index >= self.renderers_seen.len() {
-            self.renderers_seen = self.renderers.snapshot();
-        }
-        let Some(render) = self.renderers_seen.get(index) else {
-            return;
-        };
-        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            render.render(context, entry.bytes(), key, value)
-        }));
-        if rendered.is_err() {
-            key.clear();
-        }
     }
 
     /// Writes the pending records under the held locks. Every record ends

@@ -12,8 +12,8 @@ use kvp_sink::{Sink, WriterBuilder, WriterGuard};
 pub struct Pool {
     pub dir: tempfile::TempDir,
     pub path: PathBuf,
-    pub sink: Sink,
-    pub guard: WriterGuard,
+    pub sink: Sink<tracing_kvp::Captured>,
+    pub guard: WriterGuard<tracing_kvp::Captured>,
 }
 
 pub fn pool() -> Pool {
@@ -22,7 +22,7 @@ pub fn pool() -> Pool {
     let (sink, guard, _) = WriterBuilder::new(&path)
         .record_cap(None)
         .capacity(65_536)
-        .spawn()
+        .spawn_for::<tracing_kvp::Captured>()
         .unwrap();
     Pool {
         dir,
