@@ -39,6 +39,7 @@ pub struct Telemetry;
 pub struct TelemetryBuilder {
     prefix: String,
     kvp: bool,
+    require_kvp: bool,
     pool: PathBuf,
     create_dir: bool,
     vm_id: Option<String>,
@@ -88,6 +89,7 @@ impl Telemetry {
         TelemetryBuilder {
             prefix: prefix.into(),
             kvp: true,
+            require_kvp: false,
             pool: PathBuf::from(DEFAULT_POOL),
             create_dir: false,
             vm_id: None,
@@ -126,6 +128,29 @@ impl TelemetryBuilder {
     /// ```
     pub fn kvp(mut self, on: bool) -> Self {
         self.kvp = on;
+        self
+    }
+
+    /// Fail [`build`](Self::build) and [`init`](Self::init) when the pool
+    /// cannot be opened (default off). Off, KVP is best-effort: on a
+    /// machine without the KVP daemon (no `/var/lib/hyperv`: a laptop, CI,
+    /// another cloud) telemetry starts without it, says so in one line on
+    /// stderr, and [`Guard::kvp_enabled`] and [`Guard::kvp_unavailable`]
+    /// tell why. Turn it on in an agent that must not run without KVP.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("no-such-dir/.kvp_pool_1");
+    /// let result = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(&missing)
+    ///     .require_kvp(true)
+    ///     .stderr(false)
+    ///     .build();
+    /// assert!(matches!(result, Err(kvp_telemetry::Error::Pool(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_kvp(mut self, required: bool) -> Self {
+        self.require_kvp = required;
         self
     }
 
@@ -477,8 +502,8 @@ impl TelemetryBuilder {
             .or_else(tracing_kvp::detect_vm_id)
             .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
 
-        if self.kvp {
-            let (sink, writer, _report) = WriterBuilder::new(&self.pool)
+        let writer = if self.kvp {
+            let spawned = WriterBuilder::new(&self.pool)
                 .capacity(self.queue)
                 .record_cap(self.cap)
                 .reserve_percent(self.reserve_percent)
@@ -486,8 +511,24 @@ impl TelemetryBuilder {
                 .truncate_stale(true)
                 .marker_key(marker_key(&self.prefix, &vm_id)?)
                 .shutdown_timeout(self.flush_timeout)
-                .spawn_for::<Captured>()
-                .map_err(Error::Pool)?;
+                .spawn_for::<Captured>();
+            match spawned {
+                Ok(spawned) => Some(spawned),
+                Err(e) if self.require_kvp => return Err(Error::Pool(e)),
+                Err(e) => {
+                    // Best-effort: one line, then on without KVP.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "kvp-telemetry: KVP is unavailable, continuing without it: {e}"
+                    );
+                    guard.kvp_unavailable = Some(e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some((sink, writer, _report)) = writer {
             let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
                 .env_var(env::ENV_KVP_LOG)
@@ -607,6 +648,8 @@ pub struct Guard {
     meter_provider: Option<SdkMeterProvider>,
     tracer_provider: Option<SdkTracerProvider>,
     flush_timeout: Duration,
+    /// Why KVP is off although it was asked for (best-effort).
+    kvp_unavailable: Option<kvp_sink::Error>,
 }
 
 impl Guard {
@@ -637,6 +680,24 @@ impl Guard {
     /// Whether KVP is on (a pool file is open and a writer runs).
     pub fn kvp_enabled(&self) -> bool {
         self.writer.is_some()
+    }
+
+    /// Why KVP is off although it was on: the pool could not be opened and
+    /// KVP was not [required](TelemetryBuilder::require_kvp). `None` when
+    /// KVP runs, or was turned off.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join("no-such-dir/.kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .build()?; // best-effort: no error
+    /// assert!(!guard.kvp_enabled());
+    /// assert!(guard.kvp_unavailable().is_some_and(|e| e.to_string().contains("no-such-dir")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kvp_unavailable(&self) -> Option<&kvp_sink::Error> {
+        self.kvp_unavailable.as_ref()
     }
 }
 

@@ -469,3 +469,62 @@ fn the_trace_layer_has_its_own_filter() {
     assert!(kvp.iter().any(|k| k.contains("|quiet_step|")), "{kvp:?}");
     assert!(kvp.iter().any(|k| k.contains("|loud_step|")), "{kvp:?}");
 }
+
+/// On a machine without the KVP daemon (here: a pool in a directory that
+/// does not exist), `init` succeeds, says so in one stderr line, and the
+/// guard tells why; logging goes on. With `require_kvp(true)` it is an
+/// error and nothing is installed.
+#[test]
+fn kvp_is_best_effort_unless_required() {
+    if is_child() {
+        let pool = std::env::var("TEST_POOL").unwrap();
+        let guard = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .stderr(false)
+            .panic_hook(false)
+            .init()
+            .unwrap();
+        assert!(!guard.kvp_enabled());
+        let why = guard.kvp_unavailable().unwrap();
+        assert!(
+            matches!(why, kvp_sink::Error::MissingDirectory { .. }),
+            "{why:?}"
+        );
+        tracing::error!("still logging");
+        println!("CHILD OK");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join("no-hyperv/.kvp_pool_1");
+    let (ok, out, err) = child(
+        "kvp_is_best_effort_unless_required",
+        &[("TEST_POOL", pool.to_str().unwrap())],
+    );
+    assert!(ok && out.contains("CHILD OK"), "{out}\n{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("kvp-telemetry:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].contains("KVP is unavailable") && lines[0].contains("no-hyperv"),
+        "{}",
+        lines[0]
+    );
+    assert!(!pool.exists() && !pool.parent().unwrap().exists());
+
+    let required = Telemetry::builder("agent")
+        .pool_path(&pool)
+        .require_kvp(true)
+        .stderr(false)
+        .panic_hook(false)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            required,
+            Error::Pool(kvp_sink::Error::MissingDirectory { .. })
+        ),
+        "{required:?}"
+    );
+}
