@@ -286,7 +286,9 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Log to stderr at all (default on).
+    /// Log to stderr at all (default on). Colour is used only when stderr
+    /// is a terminal and `NO_COLOR` is not set, so a journal or a log file
+    /// gets plain text.
     ///
     /// ```
     /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
@@ -491,6 +493,7 @@ impl TelemetryBuilder {
             layers.push(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(stderr_colour())
                     .with_filter(filter)
                     .boxed(),
             );
@@ -622,6 +625,13 @@ impl TelemetryBuilder {
         tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;
         Ok(guard)
     }
+}
+
+/// Colour on stderr only when it is a terminal and `NO_COLOR` is unset or
+/// empty (<https://no-color.org>): a journal or a file gets plain text.
+fn stderr_colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A layer's filter from `directives`; invalid ones are reported on stderr

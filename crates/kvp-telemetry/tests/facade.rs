@@ -528,3 +528,57 @@ fn kvp_is_best_effort_unless_required() {
         "{required:?}"
     );
 }
+
+/// The stderr layer colours only a terminal, and never with `NO_COLOR`:
+/// piped (as into journald) it writes plain text.
+#[test]
+fn stderr_is_plain_unless_it_is_a_terminal() {
+    if is_child() {
+        let _guard = Telemetry::builder("agent")
+            .kvp(false)
+            .metrics(false)
+            .panic_hook(false)
+            .init()
+            .unwrap();
+        tracing::warn!("a warning for stderr");
+        return;
+    }
+    let test = "stderr_is_plain_unless_it_is_a_terminal";
+    let (ok, _, piped) = child(test, &[]);
+    assert!(ok && piped.contains("a warning for stderr"), "{piped}");
+    assert!(
+        !piped.contains('\x1b'),
+        "piped stderr has no colour: {piped:?}"
+    );
+
+    // Under a pseudo-terminal (util-linux `script`), as a person sees it.
+    let exe = std::env::current_exe().unwrap();
+    let on_a_terminal = |no_color: bool| {
+        let command = format!(
+            "{} {test} --exact --nocapture --test-threads=1",
+            exe.display()
+        );
+        let mut script = std::process::Command::new("script");
+        script
+            .args(["-qec", &command, "/dev/null"])
+            .env(test_support::child::ROLE_VAR, "facade");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        } else {
+            script.env_remove("NO_COLOR");
+        }
+        let out = script.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_a_terminal(false);
+    assert!(
+        coloured.contains("a warning for stderr") && coloured.contains('\x1b'),
+        "{coloured:?}"
+    );
+    let plain = on_a_terminal(true);
+    assert!(
+        plain.contains("a warning for stderr") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
