@@ -42,7 +42,7 @@ pub use exporter::KvpMetricExporter;
 pub use redact_spans::RedactSpans;
 pub use telemetry::{
     DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, Guard, RateLimit, Telemetry,
-    TelemetryBuilder,
+    TelemetryBuilder, TelemetryLayer,
 };
 pub use tracing_kvp::ProvisioningReport;
 pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};

@@ -8,10 +8,11 @@ use kvp_sink::{Sink, Stats, WriterBuilder, WriterGuard};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Dispatch;
+use tracing::{Dispatch, Subscriber};
 use tracing_kvp::Captured;
 use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
 use crate::env;
@@ -28,7 +29,9 @@ pub const DEFAULT_STDERR_FILTER: &str = "info";
 /// The OpenTelemetry trace layer's default filter.
 pub const DEFAULT_TRACE_FILTER: &str = "info";
 
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+/// The whole stack as one layer for a subscriber `S`: what
+/// [`TelemetryBuilder::layer`] returns.
+pub type TelemetryLayer<S> = Box<dyn Layer<S> + Send + Sync>;
 
 /// Entry point; see [`Telemetry::builder`].
 #[derive(Debug)]
@@ -483,9 +486,41 @@ impl TelemetryBuilder {
 
     /// Builds the subscriber without installing it, for tests and for
     /// programs that install it themselves.
-    pub fn build(mut self) -> Result<(Dispatch, Guard), Error> {
+    pub fn build(self) -> Result<(Dispatch, Guard), Error> {
+        let (layer, guard) = self.layer::<Registry>()?;
+        Ok((
+            Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+        ))
+    }
+
+    /// The whole stack (stderr, KVP, metrics, traces, each under its own
+    /// filter) as one [`Layer`], for a subscriber the application builds
+    /// itself, next to its own layers (a log file, journald, ...). The
+    /// guard works as [`build`](Self::build)'s. The `log` bridge and the
+    /// global default are the application's to install.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (telemetry, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .layer()?;
+    /// let my_own_layer = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
+    /// let subscriber = tracing_subscriber::registry().with(my_own_layer).with(telemetry);
+    /// tracing::subscriber::with_default(subscriber, || tracing::warn!("to both"));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// assert_eq!(guard.kvp_stats().map(|s| s.written), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn layer<S>(mut self) -> Result<(TelemetryLayer<S>, Guard), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
         self.apply_env()?;
-        let mut layers: Vec<BoxedLayer> = Vec::new();
+        let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
 
         if self.stderr {
@@ -613,10 +648,7 @@ impl TelemetryBuilder {
         }
 
         guard.flush_timeout = self.flush_timeout;
-        Ok((
-            Dispatch::new(tracing_subscriber::registry().with(layers)),
-            guard,
-        ))
+        Ok((layers.boxed(), guard))
     }
 
     /// Builds the subscriber and installs it as the global default.

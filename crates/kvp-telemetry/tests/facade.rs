@@ -582,3 +582,65 @@ fn stderr_is_plain_unless_it_is_a_terminal() {
         "{plain:?}"
     );
 }
+
+/// The application's own layer beside the stack: both see every event,
+/// whichever is added first, and the pool gets its records.
+#[test]
+fn the_stack_composes_with_the_applications_layers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::prelude::*;
+
+    /// The application's layer: counts the events it sees.
+    struct Mine(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Mine {
+        fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    for mine_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let seen = Arc::new(AtomicUsize::new(0));
+        let builder = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm")
+            .stderr(false)
+            .panic_hook(false);
+        let emit = || {
+            tracing::warn!(monotonic_counter.warnings = 1u64, "one");
+            tracing::error!("two");
+        };
+        let guard = if mine_first {
+            let (telemetry, guard) = builder.layer().unwrap();
+            let subscriber = tracing_subscriber::registry()
+                .with(Mine(Arc::clone(&seen)))
+                .with(telemetry);
+            tracing::subscriber::with_default(subscriber, emit);
+            guard
+        } else {
+            let (telemetry, guard) = builder.layer().unwrap();
+            let subscriber = tracing_subscriber::registry()
+                .with(telemetry)
+                .with(Mine(Arc::clone(&seen)));
+            tracing::subscriber::with_default(subscriber, emit);
+            guard
+        };
+        assert_eq!(seen.load(Ordering::Relaxed), 2, "mine_first={mine_first}");
+        drop(guard); // the last metric export, then the pool is flushed
+        let recs = records(&pool);
+        let levels: Vec<&str> = recs
+            .iter()
+            .filter_map(|(k, _)| KeyParts::parse(k).map(|p| p.level.as_str()))
+            .collect();
+        assert!(
+            levels.contains(&"WARN") && levels.contains(&"ERROR"),
+            "mine_first={mine_first}: {recs:?}"
+        );
+        assert!(
+            recs.iter().any(|(k, _)| k.contains("|metric.warnings|")),
+            "mine_first={mine_first}: {recs:?}"
+        );
+    }
+}
