@@ -59,6 +59,7 @@ pub struct TelemetryBuilder {
     meter_provider: Option<SdkMeterProvider>,
     tracer_provider: Option<SdkTracerProvider>,
     panic_hook: bool,
+    log_bridge: bool,
     flush_timeout: Duration,
     #[cfg(feature = "otlp")]
     otlp: Option<String>,
@@ -109,6 +110,7 @@ impl Telemetry {
             meter_provider: None,
             tracer_provider: None,
             panic_hook: true,
+            log_bridge: true,
             flush_timeout: Duration::from_secs(1),
             #[cfg(feature = "otlp")]
             otlp: None,
@@ -421,6 +423,26 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Send records of the `log` crate, which many dependencies use, into
+    /// `tracing` when [`init`](Self::init) installs the subscriber (default
+    /// on), so that they reach stderr and the pool under the same filters;
+    /// their target is the `log` record's. Off, or when another `log`
+    /// logger is already installed (said once on stderr), they go where
+    /// that logger sends them. [`build`](Self::build) and
+    /// [`layer`](Self::layer) install nothing global: call
+    /// `tracing_log::LogTracer::init()` yourself there.
+    ///
+    /// ```no_run
+    /// let _guard = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .log_bridge(false) // the application keeps its own `log` logger
+    ///     .init()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn log_bridge(mut self, on: bool) -> Self {
+        self.log_bridge = on;
+        self
+    }
+
     /// How long the guard's drop and the panic hook wait for the queue
     /// (default 1 s).
     ///
@@ -651,10 +673,18 @@ impl TelemetryBuilder {
         Ok((layers.boxed(), guard))
     }
 
-    /// Builds the subscriber and installs it as the global default.
+    /// Builds the subscriber and installs it as the global default, with
+    /// the `log` bridge ([`log_bridge`](Self::log_bridge)).
     pub fn init(self) -> Result<Guard, Error> {
+        let log_bridge = self.log_bridge;
         let (dispatch, guard) = self.build()?;
         tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;
+        if log_bridge && let Err(e) = tracing_log::LogTracer::init() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "kvp-telemetry: `log` records are not bridged into tracing: {e}"
+            );
+        }
         Ok(guard)
     }
 }

@@ -644,3 +644,44 @@ fn the_stack_composes_with_the_applications_layers() {
         );
     }
 }
+
+/// Records of the `log` crate (which many dependencies use) reach the pool
+/// through the bridge `init` installs, under the same KVP filter.
+#[test]
+fn log_records_are_bridged() {
+    if is_child() {
+        let pool = std::env::var("TEST_POOL").unwrap();
+        let guard = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm")
+            .stderr(false)
+            .panic_hook(false)
+            .init()
+            .unwrap();
+        log::warn!(target: "some_dependency", "from the log crate");
+        log::info!(target: "some_dependency", "below the KVP filter");
+        assert!(guard.flush(Duration::from_secs(10)));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (ok, _, err) = child(
+        "log_records_are_bridged",
+        &[("TEST_POOL", pool.to_str().unwrap())],
+    );
+    assert!(ok, "{err}");
+    let recs = records(&pool);
+    let bridged: Vec<&(String, String)> = recs
+        .iter()
+        .filter(|(_, v)| v.contains("from the log crate"))
+        .collect();
+    assert_eq!(bridged.len(), 1, "{recs:?}");
+    let parts = KeyParts::parse(&bridged[0].0).unwrap();
+    assert_eq!((parts.level, parts.name), (Level::Warn, "some_dependency"));
+    assert!(
+        !bridged[0].1.contains("log."),
+        "the bridge's own log.* fields are left out: {}",
+        bridged[0].1
+    );
+    assert!(!recs.iter().any(|(_, v)| v.contains("below the KVP filter")));
+}

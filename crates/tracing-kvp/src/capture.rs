@@ -222,6 +222,10 @@ impl fmt::Display for ErrorChain<'_> {
 
 /// Appends the fields of a capture as ` name=value` text, text values
 /// scrubbed of the secrets `deny` finds in them.
+///
+/// An event bridged from the `log` crate (`tracing-log`) carries the log
+/// record's target, module, file and line as `log.*` fields: they are left
+/// out, the target having named the record.
 fn render_fields(
     meta: &Metadata<'static>,
     r: &mut Reader<'_>,
@@ -231,6 +235,10 @@ fn render_fields(
     let names: SmallVec<[&'static str; 32]> = meta.fields().iter().map(|f| f.name()).collect();
     while !r.0.is_empty() {
         let name = *names.get(usize::from(r.u8()?))?;
+        if name.starts_with("log.") {
+            skip_payload(r)?;
+            continue;
+        }
         match r.u8()? {
             U64 => push_field(out, name, itoa::Buffer::new().format(r.u64()?)),
             I64 => push_field(out, name, itoa::Buffer::new().format(r.u64()? as i64)),
@@ -248,6 +256,32 @@ fn render_fields(
         }
     }
     Some(())
+}
+
+/// Reads past one field's tag and payload.
+fn skip_payload(r: &mut Reader<'_>) -> Option<()> {
+    match r.u8()? {
+        U64 | I64 | F64 => r.take(8).map(|_| ()),
+        BOOL => r.take(1).map(|_| ()),
+        TEXT => r.text().map(|_| ()),
+        REDACTED => Some(()),
+        _ => None,
+    }
+}
+
+/// The target of an event bridged from the `log` crate: its `log.target`
+/// field, which names the record instead of the bridge's own target.
+fn log_target<'a>(meta: &Metadata<'static>, fields: &'a [u8]) -> Option<&'a str> {
+    let index = meta.fields().field("log.target")?.index();
+    let mut r = Reader(fields);
+    while !r.0.is_empty() {
+        let at = usize::from(r.u8()?);
+        if at == index {
+            return (r.u8()? == TEXT).then(|| r.text()).flatten();
+        }
+        skip_payload(&mut r)?;
+    }
+    None
 }
 
 /// Bytes of fields a capture keeps inline; more spill to the heap.
@@ -340,7 +374,8 @@ impl RenderContext {
         let (name, id, related_label) = match h.kind {
             Kind::Event => {
                 write_time(second, value, "time", h.time.system_time()?);
-                (meta.target(), self.ids.format(h.id), " span=")
+                let target = log_target(meta, c.fields.as_slice()).unwrap_or(meta.target());
+                (target, self.ids.format(h.id), " span=")
             }
             Kind::SpanClose | Kind::SpanOpen => {
                 write_time(second, value, "start", h.time.system_time()?);
