@@ -325,6 +325,7 @@ impl KvpLayerBuilder {
         )));
         Ok(KvpLayer {
             sink,
+            vm_id: vm_id.clone(),
             key,
             ids,
             render,

@@ -22,7 +22,9 @@ use crate::ids::Keys;
 use crate::limit::{Admit, Limiters};
 use crate::redact::REDACTED;
 use crate::redact::Redactor;
-use crate::report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField};
+use crate::report::{
+    HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField, UNKNOWN_REPORT_VM_ID,
+};
 use crate::spans::{Fields, SpanData, Spans};
 use crate::stamp::TimeSource;
 
@@ -30,6 +32,8 @@ use crate::stamp::TimeSource;
 /// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].
 pub struct KvpLayer {
     pub(crate) sink: Sink<Captured>,
+    /// The VM id in keys, and in reports made without one.
+    pub(crate) vm_id: String,
     pub(crate) key: Keys,
     pub(crate) ids: Arc<Ids>,
     pub(crate) time: TimeSource,
@@ -384,6 +388,13 @@ impl KvpLayer {
             event.record(&mut report);
         }
         let report = self.redactor.scrub(&report.0);
+        // A report made without a vm_id gets the one this layer writes.
+        let unknown = format!("|vm_id={UNKNOWN_REPORT_VM_ID}|");
+        let report = if report.contains(&unknown) {
+            report.replacen(&unknown, &format!("|vm_id={}|", self.vm_id), 1)
+        } else {
+            report.into_owned()
+        };
         self.sink
             .upsert(Some(level), PROVISIONING_REPORT_KEY, &report);
     }

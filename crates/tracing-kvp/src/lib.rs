@@ -99,7 +99,10 @@ pub use ids::Ids;
 pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;
 pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
-pub use report::{HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport};
+pub use report::{
+    DEFAULT_DOCUMENTATION_URL, HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport,
+    UNKNOWN_REPORT_VM_ID,
+};
 pub use stamp::Clock;
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};
 
