@@ -105,6 +105,7 @@ fn ci() -> Result {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     tidy::tidy()?;
+    examples()?;
     package()?;
     ensure_cargo_deny()?;
     run(
@@ -218,6 +219,82 @@ fn forget_packaged_sources() -> Result {
         }
     }
     Ok(())
+}
+
+/// Runs every example (each asserts what it shows); the OTLP one against a
+/// real collector started here.
+fn examples() -> Result {
+    for (package, example) in [
+        ("kvp-telemetry", "full_stack"),
+        ("kvp-telemetry", "reports"),
+        ("tracing-kvp", "own_registry"),
+        ("tracing-otel-metrics", "metrics_only"),
+    ] {
+        run(
+            "cargo",
+            &["run", "-q", "-p", package, "--example", example],
+            &[],
+        )?;
+    }
+    let agent = rotel_agent()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let grpc = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut collector = Command::new(&agent)
+        .args(["start", "--exporter", "blackhole"])
+        .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-endpoint", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", agent.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            let _ = collector.kill();
+            return Err("the rotel collector did not listen".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let result = run(
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "-p",
+            "kvp-telemetry",
+            "--features",
+            "otlp",
+            "--example",
+            "otlp",
+            "--",
+            &endpoint,
+        ],
+        &[],
+    );
+    let _ = collector.kill();
+    let _ = collector.wait();
+    result
+}
+
+/// The `rotel-agent` binary `ensure_rotel` installed, or `ROTEL_AGENT`.
+fn rotel_agent() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ROTEL_AGENT") {
+        return Ok(p.into());
+    }
+    let lib = workspace_root().join("target/tools/rotel-venv/lib");
+    std::fs::read_dir(&lib)
+        .map_err(|e| format!("{}: {e}", lib.display()))?
+        .filter_map(|d| d.ok())
+        .map(|d| d.path().join("site-packages/rotel/rotel-agent"))
+        .find(|p| p.exists())
+        .ok_or_else(|| format!("no rotel-agent under {}", lib.display()))
 }
 
 fn ensure_cargo_deny() -> Result {

@@ -24,7 +24,17 @@
 //! # Crates underneath
 //!
 //! Re-exported so one dependency suffices: [`kvp_codec`], [`kvp_sink`],
-//! [`tracing_kvp`], [`tracing_otel_metrics`].
+//! [`tracing_kvp`], [`tracing_otel_metrics`], [`telemetry_redact`].
+//!
+//! # OpenTelemetry versions
+//!
+//! The builder takes OpenTelemetry types (`SdkMeterProvider`,
+//! `SdkTracerProvider`) of the versions this crate is built with:
+//! [`opentelemetry`] and [`opentelemetry_sdk`] 0.33 (and, with the `otlp`
+//! feature, `opentelemetry_otlp` 0.33), all re-exported here. Build your
+//! providers from these re-exports (`kvp_telemetry::opentelemetry_sdk::...`)
+//! and a version mismatch cannot happen; a new OpenTelemetry release line
+//! is a breaking release of this crate (see the README's "Versioning").
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -46,6 +56,15 @@ pub use telemetry::{
 };
 pub use tracing_kvp::ProvisioningReport;
 pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};
+
+// The OpenTelemetry crates whose types this crate's API takes
+// (`meter_provider`, `tracer_provider`): use these re-exports, and a
+// provider of another OpenTelemetry version cannot be handed in by mistake.
+pub use {opentelemetry, opentelemetry_sdk};
+
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use opentelemetry_otlp;
 
 /// The README's examples, run as doctests so that it cannot drift.
 #[cfg(doctest)]
