@@ -1,4 +1,9 @@
-//! Environment overrides, all under one prefix, each validated.
+//! Environment overrides, all under one prefix, each validated. The
+//! prefix is `KVP_TELEMETRY` unless the builder sets another
+//! (`TelemetryBuilder::env_prefix`): with `AZURE_INIT`, the variables are
+//! `AZURE_INIT_KVP`, `AZURE_INIT_KVP_LOG`, `AZURE_INIT_LOG` and so on. The
+//! constants below are the default names. A value that is not UTF-8 is an
+//! error that names the variable (a pool path may hold any bytes).
 //!
 //! | variable | meaning | values |
 //! |---|---|---|
@@ -14,7 +19,7 @@
 
 use crate::error::Error;
 
-/// The prefix of every override.
+/// The prefix of every override, by default.
 pub const ENV_PREFIX: &str = "KVP_TELEMETRY_";
 
 /// Turns KVP off (`off`, `0`, `false`) or on.
@@ -38,8 +43,136 @@ pub const ENV_LOG: &str = "KVP_TELEMETRY_LOG";
 
 const MAX: u64 = 1_000_000;
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// The default prefix, without its `_`.
+pub(crate) const DEFAULT_PREFIX: &str = "KVP_TELEMETRY";
+
+/// The overrides under one prefix (`KVP_TELEMETRY` unless the builder
+/// says otherwise, see `TelemetryBuilder::env_prefix`).
+#[derive(Clone, Debug)]
+pub(crate) struct Env {
+    prefix: String,
+}
+
+impl Env {
+    pub(crate) fn new(prefix: &str) -> Env {
+        Env {
+            prefix: prefix.trim_end_matches('_').to_owned(),
+        }
+    }
+
+    /// The variable `<prefix>_<suffix>`.
+    pub(crate) fn name(&self, suffix: &str) -> String {
+        format!("{}_{suffix}", self.prefix)
+    }
+
+    /// The variable's value when set and not blank. A value that is not
+    /// UTF-8 is an error that names the variable, never taken for unset.
+    fn var(&self, suffix: &str) -> Result<Option<String>, Error> {
+        let name = self.name(suffix);
+        match std::env::var_os(&name) {
+            None => Ok(None),
+            Some(v) => match v.into_string() {
+                Ok(v) if v.trim().is_empty() => Ok(None),
+                Ok(v) => Ok(Some(v)),
+                Err(raw) => Err(invalid(
+                    &name,
+                    &raw.to_string_lossy(),
+                    "UTF-8 text (the value has bytes that are not)",
+                )),
+            },
+        }
+    }
+
+    /// `<prefix>_KVP`, if set.
+    pub(crate) fn kvp_enabled(&self) -> Result<Option<bool>, Error> {
+        let Some(v) = self.var("KVP")? else {
+            return Ok(None);
+        };
+        match v.trim().to_ascii_lowercase().as_str() {
+            "on" | "1" | "true" | "yes" => Ok(Some(true)),
+            "off" | "0" | "false" | "no" => Ok(Some(false)),
+            _ => Err(invalid(&self.name("KVP"), &v, "on or off")),
+        }
+    }
+
+    /// `<prefix>_POOL`: a path, which may hold bytes that are not UTF-8.
+    pub(crate) fn pool(&self) -> Option<std::path::PathBuf> {
+        std::env::var_os(self.name("POOL"))
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+    }
+
+    pub(crate) fn vm_id(&self) -> Result<Option<String>, Error> {
+        match self.var("VM_ID")? {
+            Some(v) if v.contains('|') || v.chars().any(char::is_control) => Err(invalid(
+                &self.name("VM_ID"),
+                &v,
+                "text without `|` or control characters",
+            )),
+            other => Ok(other),
+        }
+    }
+
+    fn count(&self, suffix: &str, v: &str) -> Result<u64, Error> {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX).contains(n))
+            .ok_or_else(|| invalid(&self.name(suffix), v, "a whole number from 1 to 1000000"))
+    }
+
+    pub(crate) fn queue(&self) -> Result<Option<usize>, Error> {
+        self.var("QUEUE")?
+            .map(|v| self.count("QUEUE", &v).map(|n| n as usize))
+            .transpose()
+    }
+
+    /// `Some(None)` is `none`: no cap.
+    pub(crate) fn cap(&self) -> Result<Option<Option<u64>>, Error> {
+        let Some(v) = self.var("CAP")? else {
+            return Ok(None);
+        };
+        if v.trim().eq_ignore_ascii_case("none") {
+            return Ok(Some(None));
+        }
+        self.count("CAP", &v).map(|n| Some(Some(n))).map_err(|_| {
+            invalid(
+                &self.name("CAP"),
+                &v,
+                "a whole number from 1 to 1000000, or none",
+            )
+        })
+    }
+
+    /// `Some(None)` is `off`.
+    pub(crate) fn rate(&self) -> Result<Option<Option<tracing_kvp::RateLimit>>, Error> {
+        let Some(v) = self.var("RATE")? else {
+            return Ok(None);
+        };
+        if v.trim().eq_ignore_ascii_case("off") {
+            return Ok(Some(None));
+        }
+        v.parse().map(|r| Some(Some(r))).map_err(|_| {
+            invalid(
+                &self.name("RATE"),
+                &v,
+                "<burst>/<records per second> such as 10/1, or off",
+            )
+        })
+    }
+
+    /// `<prefix>_KVP_LOG`'s name, for the KVP layer to read itself.
+    pub(crate) fn kvp_log_var(&self) -> String {
+        self.name("KVP_LOG")
+    }
+
+    pub(crate) fn trace_filter(&self) -> Result<Option<String>, Error> {
+        self.var("TRACE_LOG")
+    }
+
+    pub(crate) fn stderr_filter(&self) -> Result<Option<String>, Error> {
+        self.var("LOG")
+    }
 }
 
 fn invalid(var: &str, value: &str, expected: &'static str) -> Error {
@@ -48,83 +181,4 @@ fn invalid(var: &str, value: &str, expected: &'static str) -> Error {
         value: value.to_owned(),
         expected,
     }
-}
-
-/// `KVP_TELEMETRY_KVP`, if set.
-pub(crate) fn kvp_enabled() -> Result<Option<bool>, Error> {
-    let Some(v) = var(ENV_KVP) else {
-        return Ok(None);
-    };
-    match v.trim().to_ascii_lowercase().as_str() {
-        "on" | "1" | "true" | "yes" => Ok(Some(true)),
-        "off" | "0" | "false" | "no" => Ok(Some(false)),
-        _ => Err(invalid(ENV_KVP, &v, "on or off")),
-    }
-}
-
-pub(crate) fn pool() -> Option<String> {
-    var(ENV_POOL)
-}
-
-pub(crate) fn vm_id() -> Result<Option<String>, Error> {
-    match var(ENV_VM_ID) {
-        Some(v) if v.contains('|') || v.chars().any(char::is_control) => Err(invalid(
-            ENV_VM_ID,
-            &v,
-            "text without `|` or control characters",
-        )),
-        other => Ok(other),
-    }
-}
-
-fn count(name: &str, v: &str) -> Result<u64, Error> {
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (1..=MAX).contains(n))
-        .ok_or_else(|| invalid(name, v, "a whole number from 1 to 1000000"))
-}
-
-pub(crate) fn queue() -> Result<Option<usize>, Error> {
-    var(ENV_QUEUE)
-        .map(|v| count(ENV_QUEUE, &v).map(|n| n as usize))
-        .transpose()
-}
-
-/// `Some(None)` is `none`: no cap.
-pub(crate) fn cap() -> Result<Option<Option<u64>>, Error> {
-    let Some(v) = var(ENV_CAP) else {
-        return Ok(None);
-    };
-    if v.trim().eq_ignore_ascii_case("none") {
-        return Ok(Some(None));
-    }
-    count(ENV_CAP, &v)
-        .map(|n| Some(Some(n)))
-        .map_err(|_| invalid(ENV_CAP, &v, "a whole number from 1 to 1000000, or none"))
-}
-
-/// `Some(None)` is `off`.
-pub(crate) fn rate() -> Result<Option<Option<tracing_kvp::RateLimit>>, Error> {
-    let Some(v) = var(ENV_RATE) else {
-        return Ok(None);
-    };
-    if v.trim().eq_ignore_ascii_case("off") {
-        return Ok(Some(None));
-    }
-    v.parse().map(|r| Some(Some(r))).map_err(|_| {
-        invalid(
-            ENV_RATE,
-            &v,
-            "<burst>/<records per second> such as 10/1, or off",
-        )
-    })
-}
-
-pub(crate) fn trace_filter() -> Option<String> {
-    var(ENV_TRACE_LOG)
-}
-
-pub(crate) fn stderr_filter() -> Option<String> {
-    var(ENV_LOG)
 }

@@ -41,6 +41,7 @@ pub struct Telemetry;
 #[derive(Debug)]
 pub struct TelemetryBuilder {
     prefix: String,
+    env: env::Env,
     kvp: bool,
     require_kvp: bool,
     pool: PathBuf,
@@ -92,6 +93,7 @@ impl Telemetry {
     pub fn builder(prefix: impl Into<String>) -> TelemetryBuilder {
         TelemetryBuilder {
             prefix: prefix.into(),
+            env: env::Env::new(env::DEFAULT_PREFIX),
             kvp: true,
             require_kvp: false,
             pool: PathBuf::from(DEFAULT_POOL),
@@ -133,6 +135,27 @@ impl TelemetryBuilder {
     /// ```
     pub fn kvp(mut self, on: bool) -> Self {
         self.kvp = on;
+        self
+    }
+
+    /// The prefix of the environment overrides (default `KVP_TELEMETRY`),
+    /// so that two agents on one VM can be configured apart, and an agent's
+    /// users keep the names they know: with `AZURE_INIT`, the variables are
+    /// `AZURE_INIT_KVP`, `AZURE_INIT_POOL`, `AZURE_INIT_VM_ID`,
+    /// `AZURE_INIT_QUEUE`, `AZURE_INIT_CAP`, `AZURE_INIT_RATE`,
+    /// `AZURE_INIT_KVP_LOG`, `AZURE_INIT_LOG` and `AZURE_INIT_TRACE_LOG`
+    /// (docs/TELEMETRY.md has the table).
+    ///
+    /// ```
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("azure-init")
+    ///     .env_prefix("AZURE_INIT") // AZURE_INIT_KVP=off turns KVP off
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn env_prefix(mut self, prefix: &str) -> Self {
+        self.env = env::Env::new(prefix);
         self
     }
 
@@ -479,28 +502,29 @@ impl TelemetryBuilder {
     }
 
     fn apply_env(&mut self) -> Result<(), Error> {
-        if let Some(on) = env::kvp_enabled()? {
+        let env = &self.env;
+        if let Some(on) = env.kvp_enabled()? {
             self.kvp = on;
         }
-        if let Some(pool) = env::pool() {
-            self.pool = pool.into();
+        if let Some(pool) = env.pool() {
+            self.pool = pool;
         }
-        if let Some(vm_id) = env::vm_id()? {
+        if let Some(vm_id) = env.vm_id()? {
             self.vm_id = Some(vm_id);
         }
-        if let Some(queue) = env::queue()? {
+        if let Some(queue) = env.queue()? {
             self.queue = queue;
         }
-        if let Some(cap) = env::cap()? {
+        if let Some(cap) = env.cap()? {
             self.cap = cap;
         }
-        if let Some(rate) = env::rate()? {
+        if let Some(rate) = env.rate()? {
             self.rate_limit = rate;
         }
-        if let Some(filter) = env::stderr_filter() {
+        if let Some(filter) = env.stderr_filter()? {
             self.stderr_filter = filter;
         }
-        if let Some(filter) = env::trace_filter() {
+        if let Some(filter) = env.trace_filter()? {
             self.trace_filter = filter;
         }
         Ok(())
@@ -546,7 +570,11 @@ impl TelemetryBuilder {
         let mut guard = Guard::default();
 
         if self.stderr {
-            let filter = layer_filter("stderr", &self.stderr_filter, DEFAULT_STDERR_FILTER);
+            let filter = layer_filter(
+                &format!("stderr filter (stderr_filter or {})", self.env.name("LOG")),
+                &self.stderr_filter,
+                DEFAULT_STDERR_FILTER,
+            );
             layers.push(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
@@ -591,7 +619,7 @@ impl TelemetryBuilder {
         if let Some((sink, writer, _report)) = writer {
             let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
-                .env_var(env::ENV_KVP_LOG)
+                .env_var(self.env.kvp_log_var())
                 .filter(self.kvp_filter.clone())
                 .rate_limit(self.rate_limit)
                 .build(sink.clone())
@@ -659,7 +687,14 @@ impl TelemetryBuilder {
         }
         if let Some(provider) = self.tracer_provider.take() {
             let tracer = provider.tracer(self.prefix.clone());
-            let filter = layer_filter("trace", &self.trace_filter, DEFAULT_TRACE_FILTER);
+            let filter = layer_filter(
+                &format!(
+                    "trace filter (trace_filter or {})",
+                    self.env.name("TRACE_LOG")
+                ),
+                &self.trace_filter,
+                DEFAULT_TRACE_FILTER,
+            );
             layers.push(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)
@@ -702,7 +737,7 @@ fn layer_filter(layer: &str, directives: &str, default: &str) -> EnvFilter {
     EnvFilter::try_new(directives).unwrap_or_else(|e| {
         let _ = writeln!(
             std::io::stderr(),
-            "kvp-telemetry: invalid {layer} filter {directives:?} ({e}); using {default:?}"
+            "kvp-telemetry: invalid {layer}: {directives:?} ({e}); using {default:?}"
         );
         EnvFilter::new(default)
     })

@@ -685,3 +685,43 @@ fn log_records_are_bridged() {
     );
     assert!(!recs.iter().any(|(_, v)| v.contains("below the KVP filter")));
 }
+
+/// With `env_prefix("AZURE_INIT")` the agent reads `AZURE_INIT_*`, not
+/// `KVP_TELEMETRY_*`; a value that is not UTF-8 is an error naming its
+/// variable, not a silent "unset".
+#[test]
+fn the_environment_prefix_is_the_agents() {
+    if is_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = Telemetry::builder("azure-init")
+            .env_prefix("AZURE_INIT")
+            .pool_path(dir.path().join(".kvp_pool_1"))
+            .stderr(false)
+            .panic_hook(false)
+            .build();
+        match result {
+            Ok((_, guard)) => println!("KVP {}", guard.kvp_enabled()),
+            Err(e) => println!("ERROR {e}"),
+        }
+        return;
+    }
+    let test = "the_environment_prefix_is_the_agents";
+    let run = |env: &[(&str, &std::ffi::OsStr)]| {
+        let out = test_support::child::run(test, "facade", env);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let off = std::ffi::OsStr::new("off");
+    assert!(run(&[("AZURE_INIT_KVP", off)]).contains("KVP false"));
+    assert!(
+        run(&[("KVP_TELEMETRY_KVP", off)]).contains("KVP true"),
+        "the default prefix is not read"
+    );
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"o\xffff");
+    let out = run(&[("AZURE_INIT_KVP", bad)]);
+    assert!(
+        out.contains("ERROR environment variable AZURE_INIT_KVP=") && out.contains("UTF-8"),
+        "{out}"
+    );
+}
