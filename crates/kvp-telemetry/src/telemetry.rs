@@ -51,7 +51,10 @@ pub struct TelemetryBuilder {
     cap: Option<u64>,
     reserve_percent: u8,
     rate_limit: Option<RateLimit>,
-    kvp_filter: String,
+    /// Set by `kvp_filter`; `None` for the default (`app_targets` at INFO,
+    /// the rest at WARN).
+    kvp_filter: Option<String>,
+    app_targets: Vec<String>,
     stderr: bool,
     stderr_filter: String,
     trace_filter: String,
@@ -69,8 +72,9 @@ pub struct TelemetryBuilder {
 impl Telemetry {
     /// A builder whose KVP keys start with `prefix` (your agent's name).
     ///
-    /// Defaults: stderr at `info`; KVP on, pool [`DEFAULT_POOL`], its own
-    /// filter at `warn`, queue 4,096, cap 1,024 records; metrics from
+    /// Defaults: stderr at `info`; KVP on (best-effort), pool
+    /// [`DEFAULT_POOL`], its own filter (the agent's crates at `info`, the
+    /// rest at `warn`), queue 4,096, cap 1,024 records; metrics from
     /// `monotonic_counter.`/`counter.`/`histogram.`/`gauge.` fields exported
     /// into the pool every 60 s (one upserted record per series); the panic
     /// hook on. The options that name a `KVP_TELEMETRY_*` variable below
@@ -91,8 +95,10 @@ impl Telemetry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(prefix: impl Into<String>) -> TelemetryBuilder {
+        let prefix = prefix.into();
         TelemetryBuilder {
-            prefix: prefix.into(),
+            app_targets: vec![crate_name_of(&prefix)],
+            prefix,
             env: env::Env::new(env::DEFAULT_PREFIX),
             kvp: true,
             require_kvp: false,
@@ -103,7 +109,7 @@ impl Telemetry {
             cap: Some(1024),
             reserve_percent: 10,
             rate_limit: Some(RateLimit::DEFAULT),
-            kvp_filter: tracing_kvp::DEFAULT_DIRECTIVE.to_owned(),
+            kvp_filter: None,
             stderr: true,
             stderr_filter: DEFAULT_STDERR_FILTER.to_owned(),
             trace_filter: DEFAULT_TRACE_FILTER.to_owned(),
@@ -298,7 +304,12 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The KVP layer's filter (default `warn`; `KVP_TELEMETRY_KVP_LOG`).
+    /// The KVP layer's filter (`KVP_TELEMETRY_KVP_LOG`). The default is
+    /// the application's own crates at INFO and every other crate at WARN:
+    /// `warn,<app target>=info` for each of [`app_targets`](Self::app_targets),
+    /// so that an ERROR record comes with the agent's spans around it
+    /// without every dependency's INFO events. Events whose spans the filter
+    /// leaves out name them anyway (`in=provision/configure_ssh`).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -310,8 +321,37 @@ impl TelemetryBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kvp_filter(mut self, directives: impl Into<String>) -> Self {
-        self.kvp_filter = directives.into();
+        self.kvp_filter = Some(directives.into());
         self
+    }
+
+    /// The targets (crate or module paths) the default KVP filter records
+    /// at INFO. The default is the prefix as a crate name (`my-agent`
+    /// gives `my_agent`); list your crates when they are several.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("azure-init")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .app_targets(["azure_init", "libazureinit"]) // warn,azure_init=info,libazureinit=info
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn app_targets<T: Into<String>>(mut self, targets: impl IntoIterator<Item = T>) -> Self {
+        self.app_targets = targets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The KVP filter's directives: as given, or the default.
+    fn kvp_directives(&self) -> String {
+        self.kvp_filter.clone().unwrap_or_else(|| {
+            let mut directives = tracing_kvp::DEFAULT_DIRECTIVE.to_owned();
+            for target in &self.app_targets {
+                directives.push_str(&format!(",{target}=info"));
+            }
+            directives
+        })
     }
 
     /// Log to stderr at all (default on). Colour is used only when stderr
@@ -620,7 +660,7 @@ impl TelemetryBuilder {
             let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
                 .env_var(self.env.kvp_log_var())
-                .filter(self.kvp_filter.clone())
+                .filter(self.kvp_directives())
                 .rate_limit(self.rate_limit)
                 .build(sink.clone())
                 .map_err(Error::Layer)?;
@@ -845,4 +885,17 @@ fn marker_key(prefix: &str, vm_id: &str) -> Result<String, Error> {
     // Writing into a String cannot fail.
     let _ = keys.write(&mut key, kvp_codec::Level::Warn, "kvp-sink", "dropped-m");
     Ok(key)
+}
+
+/// `prefix` as a crate name: `-` becomes `_`, and what a target cannot
+/// hold is left out (`my-agent` gives `my_agent`).
+fn crate_name_of(prefix: &str) -> String {
+    prefix
+        .chars()
+        .filter_map(|c| match c {
+            '-' => Some('_'),
+            c if c.is_ascii_alphanumeric() || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
 }

@@ -725,3 +725,50 @@ fn the_environment_prefix_is_the_agents() {
         "{out}"
     );
 }
+
+/// By default the KVP filter records the agent's own crates at INFO (from
+/// its prefix, `my-agent` -> `my_agent`) and other crates at WARN; an
+/// event whose spans are left out names them.
+#[test]
+fn the_default_kvp_filter_keeps_the_agents_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (dispatch, guard) = Telemetry::builder("my-agent")
+        .pool_path(&pool)
+        .vm_id("vm")
+        .stderr(false)
+        .metrics(false)
+        .panic_hook(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let _span = tracing::info_span!(target: "my_agent::provision", "provision").entered();
+        tracing::info!(target: "my_agent::provision", "the agent's own info");
+        tracing::info!(target: "some_dependency", "a dependency's info");
+        let _dep = tracing::info_span!(target: "some_dependency", "connect").entered();
+        tracing::warn!(target: "some_dependency", "a dependency's warning");
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let recs = records(&pool);
+    let text: Vec<&str> = recs.iter().map(|(_, v)| v.as_str()).collect();
+    assert!(
+        text.iter().any(|v| v.contains("the agent's own info")),
+        "{text:#?}"
+    );
+    assert!(
+        !text.iter().any(|v| v.contains("a dependency's info")),
+        "{text:#?}"
+    );
+    let warning = text
+        .iter()
+        .find(|v| v.contains("a dependency's warning"))
+        .unwrap();
+    assert!(
+        warning.contains("span=") && !warning.contains("in="),
+        "the agent's span is recorded, so the event names it by id: {warning}"
+    );
+    assert!(
+        recs.iter().any(|(k, _)| k.contains("|INFO|provision|")),
+        "the agent's INFO span is recorded: {recs:?}"
+    );
+}

@@ -331,6 +331,7 @@ impl KvpLayerBuilder {
             render,
             instance: crate::layer::next_instance(),
             spans: Default::default(),
+            registered: std::sync::OnceLock::new(),
             time: self.clock.map_or(TimeSource::System, TimeSource::Injected),
             span_open_records: self.span_open_records,
             redactor,

@@ -220,6 +220,22 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// The pseudo-field index of `in=`: the path of an event's spans that this
+/// layer does not record (its filter left them out), so that a reader
+/// still sees where the event happened. Callsites have at most 32 fields.
+const SCOPE_INDEX: u8 = u8::MAX;
+
+/// The name [`SCOPE_INDEX`] renders as.
+const SCOPE_NAME: &str = "in";
+
+/// Appends the `in=` pseudo-field (see [`SCOPE_INDEX`]) to a capture.
+pub(crate) fn push_scope<const N: usize>(out: &mut InlineBytes<N>, path: &str) {
+    let len = u32::try_from(path.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&[SCOPE_INDEX, TEXT]);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&path.as_bytes()[..len as usize]);
+}
+
 /// Appends the fields of a capture as ` name=value` text, text values
 /// scrubbed of the secrets `deny` finds in them.
 ///
@@ -234,7 +250,12 @@ fn render_fields(
 ) -> Option<()> {
     let names: SmallVec<[&'static str; 32]> = meta.fields().iter().map(|f| f.name()).collect();
     while !r.0.is_empty() {
-        let name = *names.get(usize::from(r.u8()?))?;
+        let index = r.u8()?;
+        let name = if index == SCOPE_INDEX {
+            SCOPE_NAME
+        } else {
+            *names.get(usize::from(index))?
+        };
         if name.starts_with("log.") {
             skip_payload(r)?;
             continue;

@@ -2,19 +2,22 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 
 use kvp_codec::Level;
 use kvp_sink::{InlineBytes, Sink};
+use tracing::dispatcher::WeakDispatch;
 use tracing::field::Visit;
 use tracing::span::{Attributes, Record};
-use tracing::{Event, Id as SpanId, Metadata, Subscriber};
+use tracing::{Dispatch, Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::{CaptureFields, Captured, FieldBytes, Header, Kind, RenderContext};
+use crate::capture::{
+    CaptureFields, Captured, FieldBytes, Header, Kind, RenderContext, push_scope,
+};
 use crate::fields::push_field;
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
@@ -46,6 +49,9 @@ pub struct KvpLayer {
     pub(crate) instance: u64,
     /// The spans open now that this layer writes.
     pub(crate) spans: Spans,
+    /// The dispatcher the layer is part of, to name spans its filter
+    /// leaves out (set once, when it is registered).
+    pub(crate) registered: OnceLock<WeakDispatch>,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -148,6 +154,36 @@ pub(crate) fn next_instance() -> u64 {
     NEXT.fetch_add(1, Relaxed)
 }
 
+impl KvpLayer {
+    /// The names of the spans an event happened in, outermost first and
+    /// joined by `/` (`provision/configure_ssh`), from the registry itself,
+    /// so that spans this layer's filter left out are there too. `None`
+    /// when the event is in no span. With a subscriber not built on a
+    /// `tracing_subscriber::Registry`, only the innermost span is named.
+    fn unrecorded_scope<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<String>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let current = ctx.current_span();
+        let id = if event.is_contextual() {
+            current.id()?.clone()
+        } else {
+            event.parent()?.clone()
+        };
+        // The layer's own context hides the spans its filter left out; the
+        // dispatcher it was registered with (kept weakly) does not.
+        let dispatch = self.registered.get().and_then(WeakDispatch::upgrade);
+        let path = dispatch.as_ref().and_then(|d| {
+            let span = d
+                .downcast_ref::<tracing_subscriber::Registry>()?
+                .span(&id)?;
+            let names: Vec<&str> = span.scope().from_root().map(|s| s.name()).collect();
+            Some(names.join("/"))
+        });
+        path.or_else(|| Some(current.metadata()?.name().to_owned()))
+    }
+}
+
 fn level_of(level: &tracing::Level) -> Level {
     match *level {
         tracing::Level::TRACE => Level::Trace,
@@ -196,6 +232,10 @@ impl<S> tracing_subscriber::Layer<S> for KvpLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        let _ = self.registered.set(dispatch.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
         let start = self.time.now();
@@ -281,13 +321,23 @@ where
             time,
             end: None,
         };
+        // The event's spans this layer leaves out still say where it
+        // happened; looked up only when it records none of them.
+        let scope = if span_id.is_none() {
+            self.unrecorded_scope(event, &ctx)
+        } else {
+            None
+        };
         self.send_captured(header, meta, |out| {
             event.record(&mut CaptureFields {
                 out,
                 redactor: &self.redactor,
                 flags,
                 error: false,
-            })
+            });
+            if let Some(path) = &scope {
+                push_scope(out, path);
+            }
         });
     }
 

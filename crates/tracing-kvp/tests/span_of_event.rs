@@ -177,3 +177,57 @@ fn a_debug_impl_that_logs_while_a_span_records_a_field() {
     assert!(close.contains("late=logged"), "{close}");
     assert!(close.contains("status=error"), "{close}");
 }
+
+/// Spans the layer's filter leaves out are still named: an event in no
+/// recorded span says where it happened with `in=<outer>/<inner>`; an
+/// event in a recorded span names that span only.
+#[test]
+fn an_event_in_filtered_out_spans_names_them() {
+    let pool = common::pool();
+    let layer = KvpLayer::builder("agent")
+        .vm_id("vm")
+        .env_var("TRACING_KVP_TEST_UNSET_VARIABLE")
+        .filter("warn")
+        .rate_limit(None)
+        .build(pool.sink.clone())
+        .unwrap();
+    // Another layer that wants everything (stderr at info, in an agent):
+    // without one, no layer wants the INFO spans and they do not exist.
+    struct Everything;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Everything {}
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer).with(Everything));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let provision = tracing::info_span!("provision");
+        let _p = provision.enter();
+        let ssh = tracing::info_span!("configure_ssh");
+        let _s = ssh.enter();
+        tracing::warn!(name = "deep", "sshd config replaced");
+        let recorded = tracing::warn_span!("recorded");
+        let _r = recorded.enter();
+        tracing::error!(name = "in_recorded", "failed");
+    });
+    let records = pool.flush();
+    let by_name = |n: &str| -> HashMap<String, String> {
+        records
+            .iter()
+            .map(|(_, v)| {
+                parse_fields(v)
+                    .unwrap()
+                    .into_iter()
+                    .collect::<HashMap<_, _>>()
+            })
+            .find(|f| f.get("name").is_some_and(|x| x == n))
+            .unwrap_or_else(|| panic!("{n} in {records:#?}"))
+    };
+    let deep = by_name("deep");
+    assert_eq!(
+        deep.get("in").map(String::as_str),
+        Some("provision/configure_ssh")
+    );
+    assert!(!deep.contains_key("span"));
+    let recorded = by_name("in_recorded");
+    assert!(
+        recorded.contains_key("span") && !recorded.contains_key("in"),
+        "{recorded:?}"
+    );
+}
