@@ -133,7 +133,15 @@ impl PoolFile {
                     path: path.to_path_buf(),
                     kind: "directory",
                 },
-                _ => io_err("open", e),
+                // A Unix socket cannot be opened at all (`ENXIO`): say what
+                // is there rather than the errno.
+                _ => match std::fs::symlink_metadata(path).map(|m| m.file_type()) {
+                    Ok(t) if t.is_socket() => Error::NotAFile {
+                        path: path.to_path_buf(),
+                        kind: "socket",
+                    },
+                    _ => io_err("open", e),
+                },
             })?;
         let file_type = file.metadata().map_err(|e| io_err("stat", e))?.file_type();
         if !file_type.is_file() {

@@ -255,8 +255,15 @@ fn symlinks_fifos_directories_and_devices_are_refused_at_once() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let subdir = dir.path().join("dir");
     std::fs::create_dir(&subdir).unwrap();
+    let socket = dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
 
-    for (path, kind) in [(&link, "symlink"), (&fifo, "FIFO"), (&subdir, "directory")] {
+    for (path, kind) in [
+        (&link, "symlink"),
+        (&fifo, "FIFO"),
+        (&subdir, "directory"),
+        (&socket, "socket"),
+    ] {
         let t = Instant::now();
         let err = PoolFile::open(path, &OpenOptionsPool::default()).unwrap_err();
         assert!(
