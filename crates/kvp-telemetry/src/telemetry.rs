@@ -606,6 +606,15 @@ impl TelemetryBuilder {
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         self.apply_env()?;
+        // Everything that can be refused is checked before anything is
+        // opened or installed: a failing call leaves no pool file, thread
+        // or panic hook behind.
+        #[cfg(feature = "otlp")]
+        let otlp = self
+            .otlp
+            .as_deref()
+            .map(crate::otlp::Otlp::new)
+            .transpose()?;
         let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
 
@@ -666,19 +675,9 @@ impl TelemetryBuilder {
                 .map_err(Error::Layer)?;
             guard.kvp_handle = Some(layer.inner().handle());
             layers.push(layer.boxed());
-            if self.panic_hook {
-                crate::panic::install(sink.clone(), self.flush_timeout);
-            }
             guard.sink = Some(sink);
             guard.writer = Some(writer);
         }
-
-        #[cfg(feature = "otlp")]
-        let otlp = self
-            .otlp
-            .as_deref()
-            .map(crate::otlp::Otlp::new)
-            .transpose()?;
 
         if self.metrics {
             let provider = match self.meter_provider.take() {
@@ -744,6 +743,12 @@ impl TelemetryBuilder {
             guard.tracer_provider = Some(provider);
         }
 
+        // Last, once nothing else can fail.
+        if self.panic_hook
+            && let Some(sink) = &guard.sink
+        {
+            crate::panic::install(sink.clone(), self.flush_timeout);
+        }
         guard.flush_timeout = self.flush_timeout;
         Ok((layers.boxed(), guard))
     }
@@ -751,6 +756,11 @@ impl TelemetryBuilder {
     /// Builds the subscriber and installs it as the global default, with
     /// the `log` bridge ([`log_bridge`](Self::log_bridge)).
     pub fn init(self) -> Result<Guard, Error> {
+        // Refused before anything is built: no pool file, writer or panic
+        // hook for a call that cannot install its subscriber.
+        if tracing::dispatcher::has_been_set() {
+            return Err(Error::AlreadyInstalled);
+        }
         let log_bridge = self.log_bridge;
         let (dispatch, guard) = self.build()?;
         tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;

@@ -772,3 +772,55 @@ fn the_default_kvp_filter_keeps_the_agents_info() {
         "the agent's INFO span is recorded: {recs:?}"
     );
 }
+
+/// A failing `init` has no side effect: with a subscriber already set, it
+/// creates no pool file and installs no panic hook, so one panic after
+/// three failed calls is one record, not four.
+#[test]
+fn a_failing_init_leaves_nothing_behind() {
+    if is_child() {
+        let pool = std::path::PathBuf::from(std::env::var("TEST_POOL").unwrap());
+        let _guard = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm")
+            .stderr(false)
+            .init()
+            .unwrap();
+        for i in 0..3 {
+            let other = pool.with_file_name(format!("other-{i}"));
+            let err = Telemetry::builder("agent")
+                .pool_path(&other)
+                .stderr(false)
+                .init()
+                .unwrap_err();
+            assert!(matches!(err, Error::AlreadyInstalled), "{err:?}");
+            assert!(!other.exists(), "no pool file for a failed call");
+        }
+        std::panic::set_hook({
+            let hook = std::panic::take_hook();
+            Box::new(move |info| {
+                hook(info);
+                std::process::abort();
+            })
+        });
+        panic!("once");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let (ok, _, err) = child(
+        "a_failing_init_leaves_nothing_behind",
+        &[("TEST_POOL", pool.to_str().unwrap())],
+    );
+    assert!(!ok, "the child aborts: {err}");
+    let panics = records(&pool)
+        .into_iter()
+        .filter(|(k, _)| k.contains("|ERROR|panic|"))
+        .count();
+    assert_eq!(panics, 1, "{err}");
+    let others: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("other-"))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+}
