@@ -609,12 +609,20 @@ impl TelemetryBuilder {
         // Everything that can be refused is checked before anything is
         // opened or installed: a failing call leaves no pool file, thread
         // or panic hook behind.
+        // The builder's endpoint, else OTEL_EXPORTER_OTLP_ENDPOINT; none
+        // at all with OTEL_SDK_DISABLED=true.
         #[cfg(feature = "otlp")]
-        let otlp = self
-            .otlp
-            .as_deref()
-            .map(crate::otlp::Otlp::new)
-            .transpose()?;
+        let otlp = if crate::otlp::sdk_disabled() {
+            None
+        } else {
+            self.otlp
+                .clone()
+                .or_else(crate::otlp::env_endpoint)
+                .as_deref()
+                .map(crate::otlp::Otlp::new)
+                .transpose()?
+        };
+        let resource = resource(&self.prefix);
         let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
 
@@ -683,7 +691,7 @@ impl TelemetryBuilder {
             let provider = match self.meter_provider.take() {
                 Some(p) => Some(p),
                 None => {
-                    let mut b = SdkMeterProvider::builder();
+                    let mut b = SdkMeterProvider::builder().with_resource(resource.clone());
                     let mut any = false;
                     if let Some(sink) = &guard.sink {
                         let exporter =
@@ -722,7 +730,7 @@ impl TelemetryBuilder {
         if self.tracer_provider.is_none()
             && let Some(otlp) = &otlp
         {
-            self.tracer_provider = Some(otlp.tracer_provider()?);
+            self.tracer_provider = Some(otlp.tracer_provider(resource.clone())?);
         }
         if let Some(provider) = self.tracer_provider.take() {
             let tracer = provider.tracer(self.prefix.clone());
@@ -743,6 +751,10 @@ impl TelemetryBuilder {
             guard.tracer_provider = Some(provider);
         }
 
+        #[cfg(feature = "otlp")]
+        {
+            guard.otlp_failures = otlp.as_ref().map(crate::otlp::Otlp::failures);
+        }
         // Last, once nothing else can fail.
         if self.panic_hook
             && let Some(sink) = &guard.sink
@@ -807,6 +819,8 @@ pub struct Guard {
     flush_timeout: Duration,
     /// Why KVP is off although it was asked for (best-effort).
     kvp_unavailable: Option<kvp_sink::Error>,
+    #[cfg(feature = "otlp")]
+    otlp_failures: Option<crate::otlp::Failures>,
 }
 
 impl Guard {
@@ -855,6 +869,17 @@ impl Guard {
     /// ```
     pub fn kvp_unavailable(&self) -> Option<&kvp_sink::Error> {
         self.kvp_unavailable.as_ref()
+    }
+
+    /// OTLP exports (traces and metrics) that failed so far; each failure
+    /// is also reported on stderr, at most once a minute. `None` without
+    /// OTLP.
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    pub fn otlp_export_failures(&self) -> Option<u64> {
+        self.otlp_failures
+            .as_ref()
+            .map(crate::otlp::Failures::count)
     }
 }
 
@@ -908,4 +933,21 @@ fn crate_name_of(prefix: &str) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// The OpenTelemetry resource: the SDK's detectors (`OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`), with `service.name` the agent's prefix
+/// unless the environment names the service.
+fn resource(prefix: &str) -> opentelemetry_sdk::Resource {
+    let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty())
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| {
+            v.split(',')
+                .any(|kv| kv.trim_start().starts_with("service.name="))
+        });
+    let builder = opentelemetry_sdk::Resource::builder();
+    if named {
+        builder.build()
+    } else {
+        builder.with_service_name(prefix.to_owned()).build()
+    }
 }

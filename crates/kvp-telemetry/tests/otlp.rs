@@ -182,9 +182,123 @@ fn a_malformed_endpoint_is_a_typed_error() {
         .otlp("127.0.0.1:4318")
         .build()
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("must start with http:// or https://"),
-        "{err}"
+    assert!(err.to_string().contains("must start with http://"), "{err}");
+}
+
+#[test]
+fn https_without_tls_is_refused_with_a_clear_error() {
+    let err = Telemetry::builder("otlp-test")
+        .kvp(false)
+        .otlp("https://collector.example:4318")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("no TLS backend"), "{err}");
+}
+
+/// Runs test `name` of this binary as a child with `env`; (success,
+/// stdout, stderr).
+fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = test_support::child::run(name, "otlp", env);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An unreachable collector is counted and said on stderr, once (the
+/// report is rate-limited), not only seen as `flush` returning `false`.
+#[test]
+fn a_failed_export_is_counted_and_reported_once() {
+    if test_support::child::role().is_some() {
+        let port = std::env::var("TEST_PORT").unwrap();
+        let (dispatch, guard) = Telemetry::builder("otlp-test")
+            .kvp(false)
+            .stderr(false)
+            .otlp(format!("http://127.0.0.1:{port}"))
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!(monotonic_counter.kvp_otlp_lost = 1u64);
+        });
+        assert!(!guard.flush(Duration::from_secs(5)));
+        assert!(!guard.flush(Duration::from_secs(5)));
+        let failures = guard.otlp_export_failures().unwrap();
+        println!("FAILURES {failures}");
+        return;
+    }
+    let port = free_port().to_string();
+    let (ok, out, err) = child(
+        "a_failed_export_is_counted_and_reported_once",
+        &[("TEST_PORT", &port)],
     );
+    assert!(ok, "{out}\n{err}");
+    let failures: u64 = out
+        .split("FAILURES ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(failures >= 2, "{out}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("OTLP metrics export"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for all the failures: {err}");
+    assert!(
+        lines[0].contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        lines[0]
+    );
+}
+
+/// The standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` when the builder
+/// names none, `OTEL_SERVICE_NAME` over the default `service.name` (the
+/// agent's prefix), and `OTEL_SDK_DISABLED` turning OTLP off.
+#[test]
+fn the_standard_otel_variables_are_honoured() {
+    if let Some(role) = test_support::child::role() {
+        let (dispatch, guard) = Telemetry::builder("prefix-service")
+            .kvp(false)
+            .stderr(false)
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _s = tracing::info_span!("kvp_otlp_env_span").entered();
+        });
+        let delivered = guard.flush(Duration::from_secs(10));
+        println!(
+            "ROLE {role} DELIVERED {delivered} OTLP {:?}",
+            guard.otlp_export_failures()
+        );
+        return;
+    }
+    let test = "the_standard_otel_variables_are_honoured";
+    let collector = Collector::start();
+    let endpoint = format!("http://127.0.0.1:{}", collector.http);
+    let (ok, out, err) = child(test, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    assert!(ok && out.contains("DELIVERED true"), "{out}\n{err}");
+    let seen = collector.wait_for(&["kvp_otlp_env_span", "prefix-service"]);
+    assert!(seen.contains("service.name"), "{seen}");
+
+    let renamed = Collector::start();
+    let endpoint = format!("http://127.0.0.1:{}", renamed.http);
+    let (ok, out, err) = child(
+        test,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_SERVICE_NAME", "named-by-env"),
+        ],
+    );
+    assert!(ok && out.contains("DELIVERED true"), "{out}\n{err}");
+    renamed.wait_for(&["kvp_otlp_env_span", "named-by-env"]);
+
+    let (ok, out, _) = child(
+        test,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_SDK_DISABLED", "true"),
+        ],
+    );
+    assert!(ok && out.contains("OTLP None"), "OTLP is off: {out}");
 }
