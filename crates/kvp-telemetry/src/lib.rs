@@ -43,6 +43,8 @@ mod error;
 mod exporter;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+mod otlp_logs;
 mod panic;
 mod redact_spans;
 mod telemetry;

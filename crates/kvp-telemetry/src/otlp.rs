@@ -1,11 +1,12 @@
-//! OTLP/HTTP export of traces and metrics to an OpenTelemetry collector
+//! OTLP/HTTP export of traces, metrics and logs to an OpenTelemetry collector
 //! (feature `otlp`). Uses the blocking HTTP client, so no async runtime is
 //! needed; the SDK's batch span processor and periodic reader run on their
 //! own threads.
 //!
 //! The standard variables are honoured: `OTEL_EXPORTER_OTLP_ENDPOINT` (when
 //! the builder gives no endpoint), `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
-//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (full URLs, per signal), and
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
+//! (full URLs, per signal), and
 //! `OTEL_SDK_DISABLED=true` (no OTLP export at all). A failed export is
 //! counted and reported on stderr, at most once a minute.
 
@@ -13,9 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{LogExporter, MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, Temporality};
@@ -25,10 +27,11 @@ use parking_lot::Mutex;
 use crate::error::Error;
 use crate::redact_spans::RedactSpans;
 
-/// Where traces and metrics go.
+/// Where traces, metrics and logs go.
 pub(crate) struct Otlp {
     traces: String,
     metrics: String,
+    logs: String,
     failures: Failures,
 }
 
@@ -74,6 +77,7 @@ impl Otlp {
         Ok(Otlp {
             traces: signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?,
             metrics: signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")?,
+            logs: signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs")?,
             failures: Failures::default(),
         })
     }
@@ -98,6 +102,20 @@ impl Otlp {
             endpoint: self.traces.clone(),
         };
         Ok(SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_batch_exporter(exporter)
+            .build())
+    }
+
+    /// Events as log records ([`crate::otlp_logs`]), batched to the
+    /// collector.
+    pub(crate) fn logger_provider(&self, resource: Resource) -> Result<SdkLoggerProvider, Error> {
+        let exporter = LogExporter::builder()
+            .with_http()
+            .with_endpoint(&self.logs)
+            .build()
+            .map_err(|e| Error::Otlp(e.to_string()))?;
+        Ok(SdkLoggerProvider::builder()
             .with_resource(resource)
             .with_batch_exporter(exporter)
             .build())

@@ -523,8 +523,9 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Also export traces and metrics to an OTLP/HTTP collector at
-    /// `endpoint` (such as `http://127.0.0.1:4318`).
+    /// Also export traces, metrics and logs (events as log records) to an
+    /// OTLP/HTTP collector at `endpoint` (such as `http://127.0.0.1:4318`);
+    /// see docs/TELEMETRY.md for the `OTEL_*` variables it honours.
     ///
     /// ```
     /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
@@ -752,8 +753,25 @@ impl TelemetryBuilder {
         }
 
         #[cfg(feature = "otlp")]
-        {
-            guard.otlp_failures = otlp.as_ref().map(crate::otlp::Otlp::failures);
+        if let Some(otlp) = &otlp {
+            guard.otlp_failures = Some(otlp.failures());
+            // Events as log records, under the trace filter: the same
+            // events a collector sees as span events.
+            let provider = otlp.logger_provider(resource.clone())?;
+            let filter = layer_filter(
+                &format!(
+                    "trace filter (trace_filter or {})",
+                    self.env.name("TRACE_LOG")
+                ),
+                &self.trace_filter,
+                DEFAULT_TRACE_FILTER,
+            );
+            layers.push(
+                crate::otlp_logs::LogsLayer::new(&provider, &self.prefix)
+                    .with_filter(filter)
+                    .boxed(),
+            );
+            guard.logger_provider = Some(provider);
         }
         // Last, once nothing else can fail.
         if self.panic_hook
@@ -821,6 +839,8 @@ pub struct Guard {
     kvp_unavailable: Option<kvp_sink::Error>,
     #[cfg(feature = "otlp")]
     otlp_failures: Option<crate::otlp::Failures>,
+    #[cfg(feature = "otlp")]
+    logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
 }
 
 impl Guard {
@@ -835,6 +855,10 @@ impl Guard {
             ok &= p.force_flush().is_ok();
         }
         if let Some(p) = &self.tracer_provider {
+            ok &= p.force_flush().is_ok();
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(p) = &self.logger_provider {
             ok &= p.force_flush().is_ok();
         }
         if let Some(sink) = &self.sink {
@@ -891,6 +915,10 @@ impl Drop for Guard {
             let _ = p.shutdown_with_timeout(self.flush_timeout);
         }
         if let Some(p) = self.tracer_provider.take() {
+            let _ = p.shutdown_with_timeout(self.flush_timeout);
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(p) = self.logger_provider.take() {
             let _ = p.shutdown_with_timeout(self.flush_timeout);
         }
         if let Some(h) = self.kvp_handle.take() {

@@ -1,4 +1,4 @@
-//! OTLP export of traces and metrics to a real OpenTelemetry collector on
+//! OTLP export of traces, metrics and logs to a real OpenTelemetry collector on
 //! loopback: `rotel-agent` from the `rotel` package on PyPI, which prints
 //! what it receives. `cargo xtask ci` installs it under `target/tools/`; set
 //! `ROTEL_AGENT` to use another. The test fails, not skips, without it.
@@ -61,6 +61,8 @@ impl Collector {
                 "traces",
                 "--debug-log",
                 "metrics",
+                "--debug-log",
+                "logs",
                 "--debug-log-verbosity",
                 "detailed",
             ])
@@ -121,7 +123,7 @@ impl Drop for Collector {
 }
 
 #[test]
-fn traces_and_metrics_reach_a_real_collector() {
+fn traces_metrics_and_logs_reach_a_real_collector() {
     let collector = Collector::start();
     let (dispatch, guard) = Telemetry::builder("otlp-test")
         .kvp(false)
@@ -143,11 +145,24 @@ fn traces_and_metrics_reach_a_real_collector() {
         );
         tracing::info!("login with password=OTLP-EVENT-hunter2");
     });
+    // Outside any span, so that only a log record carries it (an event in
+    // a span is also a span event).
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::warn!(
+            attempt = 2,
+            apiKey = "OTLP-LOG-hunter2",
+            "kvp_otlp_test_log"
+        );
+    });
     assert!(
         guard.flush(Duration::from_secs(10)),
         "the collector accepted the export"
     );
-    let out = collector.wait_for(&["kvp_otlp_test_span", "kvp_otlp_test_counter"]);
+    let out = collector.wait_for(&[
+        "kvp_otlp_test_span",
+        "kvp_otlp_test_counter",
+        "kvp_otlp_test_log",
+    ]);
     assert!(out.contains("azureuser") || out.contains("user"), "{out}");
     assert!(out.contains("<redacted>"), "{out}");
     assert!(
