@@ -343,6 +343,19 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The filter of the layers that send to OpenTelemetry (traces, and
+    /// logs with OTLP).
+    fn trace_layer_filter(&self) -> EnvFilter {
+        layer_filter(
+            &format!(
+                "trace filter (trace_filter or {})",
+                self.env.name("TRACE_LOG")
+            ),
+            &self.trace_filter,
+            DEFAULT_TRACE_FILTER,
+        )
+    }
+
     /// The KVP filter's directives: as given, or the default.
     fn kvp_directives(&self) -> String {
         self.kvp_filter.clone().unwrap_or_else(|| {
@@ -735,14 +748,7 @@ impl TelemetryBuilder {
         }
         if let Some(provider) = self.tracer_provider.take() {
             let tracer = provider.tracer(self.prefix.clone());
-            let filter = layer_filter(
-                &format!(
-                    "trace filter (trace_filter or {})",
-                    self.env.name("TRACE_LOG")
-                ),
-                &self.trace_filter,
-                DEFAULT_TRACE_FILTER,
-            );
+            let filter = self.trace_layer_filter();
             layers.push(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)
@@ -758,14 +764,7 @@ impl TelemetryBuilder {
             // Events as log records, under the trace filter: the same
             // events a collector sees as span events.
             let provider = otlp.logger_provider(resource.clone())?;
-            let filter = layer_filter(
-                &format!(
-                    "trace filter (trace_filter or {})",
-                    self.env.name("TRACE_LOG")
-                ),
-                &self.trace_filter,
-                DEFAULT_TRACE_FILTER,
-            );
+            let filter = self.trace_layer_filter();
             layers.push(
                 crate::otlp_logs::LogsLayer::new(&provider, &self.prefix)
                     .with_filter(filter)

@@ -23,12 +23,7 @@ fn threads() -> Vec<String> {
 /// Runs test `name` of this binary in a child with `env`; returns
 /// (success, stdout, stderr).
 fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = test_support::child::run(name, "facade", env);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    test_support::child::run_text(name, "facade", env)
 }
 
 fn is_child() -> bool {
@@ -306,13 +301,7 @@ fn a_panic_is_recorded_and_flushed_before_the_process_dies() {
         tracing::warn!("about to fail");
         // Exit without unwinding into the guard's drop: only the hook can
         // have flushed what follows.
-        std::panic::set_hook({
-            let hook = std::panic::take_hook();
-            Box::new(move |info| {
-                hook(info);
-                std::process::abort();
-            })
-        });
+        test_support::child::abort_on_panic();
         panic!("disk on fire: password=PANIC-hunter2");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -796,13 +785,7 @@ fn a_failing_init_leaves_nothing_behind() {
             assert!(matches!(err, Error::AlreadyInstalled), "{err:?}");
             assert!(!other.exists(), "no pool file for a failed call");
         }
-        std::panic::set_hook({
-            let hook = std::panic::take_hook();
-            Box::new(move |info| {
-                hook(info);
-                std::process::abort();
-            })
-        });
+        test_support::child::abort_on_panic();
         panic!("once");
     }
     let dir = tempfile::tempdir().unwrap();

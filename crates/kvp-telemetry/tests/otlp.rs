@@ -213,12 +213,7 @@ fn https_without_tls_is_refused_with_a_clear_error() {
 /// Runs test `name` of this binary as a child with `env`; (success,
 /// stdout, stderr).
 fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = test_support::child::run(name, "otlp", env);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    test_support::child::run_text(name, "otlp", env)
 }
 
 /// An unreachable collector is counted and said on stderr, once (the

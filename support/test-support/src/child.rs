@@ -68,3 +68,33 @@ pub fn spawn<K: AsRef<OsStr>, V: AsRef<OsStr>>(
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {test} as a child: {e}"))
 }
+
+/// [`run`], and what the child did: whether it succeeded, its stdout and
+/// its stderr as text.
+///
+/// # Panics
+///
+/// When the child cannot be started.
+pub fn run_text<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    test: &str,
+    role: &str,
+    env: &[(K, V)],
+) -> (bool, String, String) {
+    let out = run(test, role, env);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Makes a panic in this (child) process abort it after the installed
+/// hooks ran, so that it dies without unwinding into guards' drops, as a
+/// process that panics in `main` with `panic = "abort"` would.
+pub fn abort_on_panic() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        hook(info);
+        std::process::abort();
+    }));
+}
