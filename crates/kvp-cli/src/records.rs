@@ -98,13 +98,15 @@ impl Item {
                 value,
                 complete,
             } => {
-                let mut note = String::new();
-                if *chunks > 1 {
-                    note = format!(
-                        "  [{chunks} chunks{}]",
-                        if *complete { "" } else { ", incomplete" }
-                    );
-                }
+                // A series that lost its first chunks is marked even when
+                // only one chunk survives, so the table says what the JSON
+                // says.
+                let note = match (*chunks, *complete) {
+                    (1, true) => String::new(),
+                    (1, false) => String::from("  [1 chunk, incomplete]"),
+                    (n, true) => format!("  [{n} chunks]"),
+                    (n, false) => format!("  [{n} chunks, incomplete]"),
+                };
                 format!("{index:>5}  {key}{note}\n       {value}")
             }
             Item::Error { index, message } => format!("{index:>5}  !! {message}"),

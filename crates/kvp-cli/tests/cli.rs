@@ -174,6 +174,39 @@ fn write_upsert_and_clear() {
 }
 
 #[test]
+fn plain_keys_keep_their_records_and_lost_chunks_show_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    let p = p.to_str().unwrap();
+    ok(&["write", p, "status", &"x".repeat(1022)]);
+    ok(&["write", p, "status", "second"]);
+    ok(&["write", p, "pipe|key|1", "plain"]);
+    ok(&[
+        "write",
+        p,
+        "p|vm|INFO|n|ab-1|2",
+        "a lost series' last chunk",
+    ]);
+    let lines = json_lines(&ok(&["dump", "--json", p]));
+    let keys: Vec<_> = lines.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["status", "status", "pipe|key|1", "p|vm|INFO|n|ab-1"]);
+    assert_eq!(lines[1]["value"], "second");
+    assert!(lines[2].get("incomplete").is_none());
+    assert_eq!(lines[3]["incomplete"], true);
+    let s: Value = serde_json::from_str(&ok(&["stats", "--json", p])).unwrap();
+    assert_eq!(
+        (s["records"].clone(), s["logical_records"].clone()),
+        (4.into(), 4.into())
+    );
+    let table = ok(&["dump", p]);
+    assert!(
+        table.contains("p|vm|INFO|n|ab-1  [1 chunk, incomplete]"),
+        "{table}"
+    );
+    assert!(table.contains("pipe|key|1\n"), "{table}");
+}
+
+#[test]
 fn follow_prints_records_as_they_are_appended() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(".kvp_pool_1");

@@ -7,10 +7,17 @@
 //!   next expected index it carries; any other index starts a new record,
 //!   marked incomplete when it is not 0.
 //! - **Shared-key chunks** (azure-init up to 0.1.x): consecutive records with
-//!   the same key, where the earlier value is a full 1022-byte chunk.
-//!   azure-init cut at byte 1022 even inside a character, so values are
-//!   joined as bytes and checked as UTF-8 only once whole: its split `é`
-//!   comes back intact.
+//!   the same key, where the key carries a unique event id (the layout
+//!   `<prefix>|<vm_id>|<LEVEL>|<name>|<id>`) and the earlier value is a full
+//!   1022-byte chunk. A plain key repeated is separate records, whatever
+//!   their length. azure-init cut at byte 1022 even inside a character, so
+//!   values are joined as bytes and checked as UTF-8 only once whole: its
+//!   split `é` comes back intact.
+//!
+//! A key that ends in `|<digits>` with no sibling chunk, and whose stem is
+//! not an event key, is not a chunk: it is a record of its own, under its
+//! whole key. A lone chunk of an event key is a series that lost its
+//! siblings, and stays marked incomplete unless it is chunk 0.
 //!
 //! cloud-init's chunk values are each a JSON object carrying one slice of
 //! the message (`"msg_i"`, `"msg"`); the chunks are joined here by key, and
@@ -21,7 +28,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::decode::{DecodeError, Record};
-use crate::key::split_chunk_suffix;
+use crate::key::{KeyParts, split_chunk_suffix};
 use crate::layout::RECORD_SIZE;
 use crate::limits::Field;
 
@@ -81,6 +88,8 @@ impl Reassembled {
 struct Group {
     index: usize,
     key: String,
+    /// The first record's whole key, for a lone "chunk" that is not one.
+    first_key: String,
     chunked: bool,
     next_chunk: Option<u32>,
     complete: bool,
@@ -136,6 +145,7 @@ pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
                 !g.chunked
                     && g.key == key
                     && g.ranges.last().is_some_and(|r| r.len() >= AZURE_INIT_CHUNK)
+                    && KeyParts::parse(key).is_some()
             }),
         };
         let at = match joins {
@@ -144,6 +154,7 @@ pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
                 groups.push(Group {
                     index,
                     key: String::from(if chunk.is_some() { base } else { key }),
+                    first_key: String::from(key),
                     chunked: chunk.is_some(),
                     next_chunk: None,
                     complete: chunk.is_none_or(|i| i == 0),
@@ -174,7 +185,13 @@ pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
     out
 }
 
-fn finish(group: Group) -> Reassembled {
+fn finish(mut group: Group) -> Reassembled {
+    // A lone `|<digits>` key outside the event layout is a plain key that
+    // happens to end in digits, not a series that lost its siblings.
+    if group.chunked && group.ranges.len() == 1 && KeyParts::parse(&group.key).is_none() {
+        group.key = core::mem::take(&mut group.first_key);
+        group.complete = true;
+    }
     match String::from_utf8(group.value) {
         Ok(value) => Reassembled::Record(LogicalRecord {
             index: group.index,
