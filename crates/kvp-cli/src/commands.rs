@@ -235,7 +235,8 @@ fn other_layout(key: &str) -> (String, String) {
 pub(crate) struct ClearArgs {
     #[command(flatten)]
     target: Target,
-    /// Only when the file was last written before this boot.
+    /// Only when the file was last written before this boot, or in its
+    /// first second (`mtime <= btime`, as azure-init counts it).
     #[arg(long)]
     if_stale: bool,
 }

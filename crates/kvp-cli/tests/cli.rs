@@ -169,6 +169,17 @@ fn write_upsert_and_clear() {
         .unwrap();
     assert!(ok(&["clear", p, "--if-stale"]).starts_with("cleared"));
     assert_eq!(std::fs::metadata(p).unwrap().len(), 0);
+    // Empty, and from an earlier boot: stale like any other file.
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(
+        ok(&["clear", p, "--if-stale"]),
+        format!("cleared {p} (0 records)\n")
+    );
     ok(&["write", p, "k", "v"]);
     assert!(ok(&["clear", p]).contains("(1 records)"));
 }

@@ -84,8 +84,10 @@ impl PoolFile {
         match pool.lock(options.lock_timeout) {
             Ok(mut locked) => {
                 if options.truncate_stale && locked.is_stale()? {
+                    // An empty stale file has nothing to cut, and the
+                    // report says only what was removed.
+                    report.truncated_stale = locked.len()? > 0;
                     locked.truncate()?;
-                    report.truncated_stale = true;
                 }
                 report.torn_tail_bytes = locked.repair_tail()?;
                 report.records = locked.records()?;
@@ -226,7 +228,10 @@ impl Locked<'_> {
         Ok(self.len()? / RECORD_SIZE as u64)
     }
 
-    /// Whether the file was last written before this boot.
+    /// Whether the file was last written before this boot, or at its very
+    /// second: `mtime <= btime`, azure-init's rule. An empty file is judged
+    /// by its time like any other, so an empty file from an earlier boot is
+    /// stale too.
     pub fn is_stale(&self) -> Result<bool, Error> {
         let meta = self
             .pool
@@ -234,7 +239,7 @@ impl Locked<'_> {
             .metadata()
             .map_err(|e| self.pool.io_err("stat", e))?;
         let boot = boot::boot_time().map_err(|e| self.pool.io_err("read /proc/stat", e))?;
-        Ok(meta.len() > 0 && meta.mtime() < boot)
+        Ok(meta.mtime() <= boot)
     }
 
     /// Cuts a trailing partial record, returning how many bytes were cut.

@@ -68,6 +68,21 @@ fn stale_data_is_truncated_only_when_asked() {
     assert!(report.truncated_stale);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
 
+    // Written at the boot's very second: stale, as azure-init counts it.
+    write_records(&path, 1);
+    let boot = boot_time();
+    let at_boot = SystemTime::UNIX_EPOCH + Duration::from_secs(boot);
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(at_boot).unwrap();
+    let (p, report) = PoolFile::open(&path, &options).unwrap();
+    assert!(report.truncated_stale);
+    // An empty file from an earlier boot is stale, with nothing reported cut.
+    f.set_modified(before_boot).unwrap();
+    assert!(p.lock(Duration::from_secs(5)).unwrap().is_stale().unwrap());
+    let (_p, report) = PoolFile::open(&path, &options).unwrap();
+    assert!(!report.truncated_stale);
+    drop(f);
+
     // Written this boot: kept.
     write_records(&path, 2);
     let (_p, report) = PoolFile::open(&path, &options).unwrap();
@@ -414,4 +429,16 @@ fn an_upsert_into_a_full_pool_is_counted() {
         marker.value,
         "dropped=13 reason=cap cap=10 reserved=2 ERROR=12 upsert=1"
     );
+}
+
+/// This boot's time, in seconds since the epoch, as `/proc/stat` gives it.
+fn boot_time() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

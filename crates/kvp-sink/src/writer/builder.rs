@@ -122,7 +122,8 @@ impl WriterBuilder {
         self
     }
 
-    /// Truncate data written before this boot when opening (default off).
+    /// Truncate data written before this boot (`mtime <= btime`) when
+    /// opening (default off).
     pub fn truncate_stale(mut self, truncate: bool) -> Self {
         self.open.truncate_stale = truncate;
         self
