@@ -272,7 +272,8 @@ pub(crate) struct WriteArgs {
     /// Shorthand for /var/lib/hyperv/.kvp_pool_N (0 to 4).
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
     pool: Option<u8>,
-    /// Replace the record with this key in place (or append it).
+    /// Replace the record with this key, or append it. One record with the
+    /// key remains, where the last one was; the others keep their order.
     #[arg(long)]
     upsert: bool,
 }

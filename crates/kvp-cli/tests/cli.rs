@@ -215,6 +215,17 @@ fn plain_keys_keep_their_records_and_lost_chunks_show_in_the_table() {
         "{table}"
     );
     assert!(table.contains("pipe|key|1\n"), "{table}");
+
+    // Upsert of the repeated key: one left, where the last was.
+    ok(&["write", "--upsert", p, "status", "third"]);
+    let lines = json_lines(&ok(&["dump", "--json", p]));
+    let kv: Vec<_> = lines
+        .iter()
+        .map(|l| (l["key"].as_str().unwrap(), l["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kv.len(), 3, "{kv:?}");
+    assert_eq!(kv[0], ("status", "third"));
+    assert_eq!(kv[1].0, "pipe|key|1");
 }
 
 #[test]

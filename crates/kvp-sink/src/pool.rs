@@ -296,32 +296,55 @@ impl Locked<'_> {
         Ok(data)
     }
 
-    /// The index of the first whole record whose key (up to its NUL) is `key`.
+    /// The index of the last whole record whose key (up to its NUL) is
+    /// `key`: the one azure-init's store and our readers take when a key
+    /// repeats.
     pub fn find(&self, key: &[u8]) -> Result<Option<u64>, Error> {
         let data = self.read_all()?;
-        Ok(data
-            .chunks_exact(RECORD_SIZE)
-            .position(|r| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
-            .map(|i| i as u64))
+        Ok(matching(&data, key).last().map(|i| i as u64))
     }
 
-    /// Replaces the record with the same key in place, or appends it.
+    /// Replaces the record with the same key, or appends it.
+    ///
+    /// Afterwards exactly one record has the key. It sits where the last
+    /// record with that key was, since that is the one readers take; earlier
+    /// duplicates are removed and every other record keeps its order (the
+    /// tail is moved up rather than the last record swapped into the gap,
+    /// which would reorder chunk series).
     pub fn upsert(&mut self, record: &[u8; RECORD_SIZE]) -> Result<Upserted, Error> {
         let key = Record::new(record).key_bytes();
-        match self.find(key)? {
-            Some(index) => {
-                self.pool
-                    .file
-                    .write_all_at(record, index * RECORD_SIZE as u64)
-                    .map_err(|e| self.pool.io_err("write", e))?;
-                Ok(Upserted::Replaced(index))
-            }
-            None => {
-                let index = self.records()?;
-                self.append(record)?;
-                Ok(Upserted::Appended(index))
+        let data = self.read_all()?;
+        let found: Vec<usize> = matching(&data, key).collect();
+        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+            let index = self.records()?;
+            self.append(record)?;
+            return Ok(Upserted::Appended(index));
+        };
+        if first == last {
+            self.pool
+                .file
+                .write_all_at(record, (last * RECORD_SIZE) as u64)
+                .map_err(|e| self.pool.io_err("write", e))?;
+            return Ok(Upserted::Replaced(last as u64));
+        }
+        // Rewrite from the first duplicate on: drop the earlier ones, put the
+        // new record in the last one's place, keep everything else (a torn
+        // tail included) in order.
+        let mut tail = Vec::with_capacity(data.len() - first * RECORD_SIZE);
+        for (i, rec) in data.chunks(RECORD_SIZE).enumerate().skip(first) {
+            if i == last {
+                tail.extend_from_slice(record);
+            } else if found.binary_search(&i).is_err() {
+                tail.extend_from_slice(rec);
             }
         }
+        let at = (first * RECORD_SIZE) as u64;
+        self.pool
+            .file
+            .write_all_at(&tail, at)
+            .map_err(|e| self.pool.io_err("write", e))?;
+        self.set_len(at + tail.len() as u64)?;
+        Ok(Upserted::Replaced((last + 1 - found.len()) as u64))
     }
 
     /// Encodes `key` and `value` with [`kvp_codec::Limits::SAFE`] and
@@ -335,4 +358,12 @@ impl Locked<'_> {
         })?;
         self.upsert(&record)
     }
+}
+
+/// Indices of the whole records in `data` whose key is `key`.
+fn matching<'a>(data: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    data.chunks_exact(RECORD_SIZE)
+        .enumerate()
+        .filter(move |(_, r)| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
+        .map(|(i, _)| i)
 }

@@ -170,6 +170,50 @@ fn upsert_replaces_in_place_or_appends() {
     assert_eq!(locked.upsert_kv("c", "3").unwrap(), Upserted::Appended(3));
 }
 
+/// Another writer left the key three times: after an upsert one record
+/// remains, in the last one's place, and the rest keep their order, chunk
+/// series included.
+#[test]
+fn upsert_of_a_repeated_key_leaves_one_record_where_the_last_was() {
+    let (_dir, path) = pool_path();
+    let records = [
+        ("R", "old-1"),
+        ("s|0", "a"),
+        ("s|1", "b"),
+        ("R", "old-2"),
+        ("c", "3"),
+        ("R", "old-3"),
+        ("d", "4"),
+    ];
+    let mut data = vec![0u8; records.len() * RECORD_SIZE];
+    for ((k, v), slot) in records.iter().zip(data.chunks_exact_mut(RECORD_SIZE)) {
+        kvp_codec::encode(k, v, &Default::default(), slot.try_into().unwrap()).unwrap();
+    }
+    std::fs::write(&path, &data).unwrap();
+
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
+    let mut locked = pool.lock(Duration::from_secs(1)).unwrap();
+    assert_eq!(locked.find(b"R").unwrap(), Some(5));
+    assert_eq!(locked.upsert_kv("R", "new").unwrap(), Upserted::Replaced(3));
+    assert_eq!(locked.find(b"R").unwrap(), Some(3));
+    drop(locked);
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len(), 5 * RECORD_SIZE);
+    let kv: Vec<_> = decode_strict(&data)
+        .map(|r| r.map(|r| (r.key, r.value)).unwrap())
+        .collect();
+    assert_eq!(
+        kv,
+        [
+            ("s|0", "a"),
+            ("s|1", "b"),
+            ("c", "3"),
+            ("R", "new"),
+            ("d", "4")
+        ]
+    );
+}
+
 #[test]
 fn long_values_are_chunked_and_capped() {
     let (_dir, path) = pool_path();
