@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use kvp_telemetry::kvp_codec::{
 use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
+use crate::output::{self, Reader};
 use crate::records::{Item, items};
 use crate::target::Target;
 
@@ -34,16 +34,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        if let Err(e) = writeln!(out, "{line}") {
-            // A closed pipe (`kvp dump | head`) is not an error.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
-            }
-            return Err(e.into());
-        }
-    }
+    output::print_lines(lines)?;
     Ok(())
 }
 
@@ -138,11 +129,12 @@ pub(crate) fn follow(a: &FollowArgs) -> Result {
                     break;
                 }
             }
-            print_lines(lines)?;
-            std::io::stdout().flush()?;
+            if output::print_lines(lines)? == Reader::Gone {
+                return Ok(());
+            }
             offset = end;
         }
-        if a.max.is_some_and(|m| printed >= m) {
+        if a.max.is_some_and(|m| printed >= m) || output::reader_gone() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));

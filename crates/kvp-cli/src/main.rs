@@ -7,6 +7,7 @@
 
 mod commands;
 mod demo;
+mod output;
 mod records;
 mod target;
 mod tree;

@@ -258,6 +258,37 @@ fn follow_prints_records_as_they_are_appended() {
     assert_eq!(lines[0]["index"], 1);
 }
 
+/// `kvp follow | head -1`: once the reader has its line and closes the
+/// pipe, follow ends, successfully, though no record comes after.
+#[test]
+fn follow_ends_when_its_reader_closes_the_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    ok(&["write", p.to_str().unwrap(), "only", "1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvp"))
+        .args(["follow", p.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    assert!(first.contains("only"), "{first}");
+    drop(reader);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("kvp follow kept running after its reader closed the pipe");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
 #[test]
 fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,45 @@
+//! Standard output for commands whose reader may go away: `kvp dump | head`
+//! and `kvp follow | head -1` end quietly when the pipe closes.
+
+use std::io::Write as _;
+use std::os::fd::AsRawFd as _;
+
+/// Whether the reader is still there after a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// Lines can still be written.
+    Open,
+    /// The pipe closed: the command should stop, successfully.
+    Gone,
+}
+
+/// Writes `lines` to stdout, one per line, and flushes. A closed pipe is
+/// [`Reader::Gone`], not an error.
+pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<Reader> {
+    let mut out = std::io::stdout().lock();
+    let written = lines
+        .into_iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => Ok(Reader::Open),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Reader::Gone),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether stdout is a pipe whose reader has closed, checked without
+/// writing: an idle `follow` otherwise notices only at its next record,
+/// which may never come.
+pub(crate) fn reader_gone() -> bool {
+    let mut fd = libc::pollfd {
+        fd: std::io::stdout().as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one valid pollfd that outlives the call, the count
+    // is 1, and a zero timeout makes the call return at once.
+    let rc = unsafe { libc::poll(&mut fd, 1, 0) };
+    // The write end of a pipe reports POLLERR once no reader is left.
+    rc > 0 && fd.revents & libc::POLLERR != 0
+}
