@@ -43,8 +43,9 @@ pub(crate) struct DumpArgs {
     #[command(flatten)]
     target: Target,
     /// One JSON object per line per logical record: index, chunks, key,
-    /// value, and parts when the key follows the layout; a record that
-    /// cannot be decoded is {index, error}.
+    /// value, "incomplete": true for a series missing chunks, and parts and
+    /// fields (the name=value pairs) when the key follows the layout; a
+    /// record that cannot be decoded is {index, error}.
     #[arg(long)]
     json: bool,
 }
@@ -63,7 +64,8 @@ pub(crate) fn dump(a: &DumpArgs) -> Result {
 pub(crate) struct FollowArgs {
     #[command(flatten)]
     target: Target,
-    /// JSON lines, one per record.
+    /// JSON lines, one per record, in `dump --json`'s shape (each record a
+    /// series of one chunk).
     #[arg(long)]
     json: bool,
     /// Only records appended from now on.
@@ -100,28 +102,30 @@ pub(crate) fn follow(a: &FollowArgs) -> Result {
             let mut lines = Vec::new();
             for item in decode(&data[offset..end]) {
                 let base = offset / RECORD_SIZE;
-                let line = match item {
-                    Ok(r) => {
-                        let index = base + r.index;
-                        if a.json {
-                            json!({ "index": index, "key": r.key, "value": r.value }).to_string()
-                        } else {
-                            format!("{index:>5}  {}\n       {}", r.key, r.value)
-                        }
-                    }
+                // Records one at a time, as they land: the shape is dump's,
+                // each record a series of one.
+                let item = match item {
+                    Ok(r) => Item::Record {
+                        index: base + r.index,
+                        chunks: 1,
+                        key: r.key.to_owned(),
+                        value: r.value.to_owned(),
+                        complete: true,
+                    },
                     Err(e) => {
                         let index = base + e.index();
-                        let msg = e.to_string().replacen(
+                        let message = e.to_string().replacen(
                             &format!("record {}", e.index()),
                             &format!("record {index}"),
                             1,
                         );
-                        if a.json {
-                            json!({ "index": index, "error": msg }).to_string()
-                        } else {
-                            format!("{index:>5}  !! {msg}")
-                        }
+                        Item::Error { index, message }
                     }
+                };
+                let line = if a.json {
+                    item.to_json().to_string()
+                } else {
+                    item.to_table()
                 };
                 lines.push(line);
                 printed += 1;

@@ -2,9 +2,10 @@
 //! chunk messages merged.
 
 use kvp_telemetry::kvp_codec::{KeyParts, LogicalRecord, Reassembled, reassemble};
+use kvp_telemetry::tracing_kvp::parse_fields;
 use serde_json::{Map, Value, json};
 
-/// One line of `dump` output.
+/// One line of `dump` or `follow` output, in one shape for both.
 pub(crate) enum Item {
     Record {
         index: usize,
@@ -82,6 +83,15 @@ impl Item {
                         "name": p.name,
                         "id": p.id,
                     });
+                    // Our layout's values are `name=value` fields; a value
+                    // that does not parse is left as the text alone.
+                    if let Ok(fields) = parse_fields(value) {
+                        let fields: Map<String, Value> = fields
+                            .into_iter()
+                            .map(|(name, value)| (name, Value::String(value)))
+                            .collect();
+                        v["fields"] = Value::Object(fields);
+                    }
                 }
                 v
             }

@@ -289,6 +289,27 @@ fn follow_ends_when_its_reader_closes_the_pipe() {
     assert!(status.success(), "{status}");
 }
 
+/// `follow --json` prints what `dump --json` prints for the same records,
+/// our layout's fields parsed in both.
+#[test]
+fn follow_and_dump_print_one_json_shape_with_fields_parsed() {
+    let path = fixture("kvp-demo.kvp");
+    let dumped = json_lines(&ok(&["dump", "--json", &path]));
+    let n = dumped.len().to_string();
+    let followed = json_lines(&ok(&["follow", "--json", "--max", &n, &path]));
+    assert_eq!(followed, dumped);
+    let first = &dumped[0];
+    assert_eq!(first["fields"]["message"], "provisioning started");
+    assert_eq!(first["fields"]["vm_size"], "Standard_D2s_v5");
+    // Keys outside our layout get no parts and no fields.
+    let cloud = json_lines(&ok(&[
+        "dump",
+        "--json",
+        &fixture("cloud-init/cloud-init-main-split.kvp"),
+    ]));
+    assert!(cloud[0].get("fields").is_none());
+}
+
 #[test]
 fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
