@@ -12,9 +12,10 @@ use kvp_telemetry::kvp_codec::{
 use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
+use crate::exit::{No, Usage};
 use crate::output::{self, Reader};
 use crate::records::{Item, items};
-use crate::target::Target;
+use crate::target::{Named, Target};
 
 pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
@@ -281,8 +282,8 @@ impl WriteArgs {
                 Ok((format!("/var/lib/hyperv/.kvp_pool_{n}").into(), key, value))
             }
             (None, [path, key, value]) => Ok((path.into(), key, value)),
-            (Some(_), _) => Err("with --pool, give KEY VALUE".into()),
-            (None, _) => Err("give PATH KEY VALUE (or --pool N KEY VALUE)".into()),
+            (Some(_), _) => Err(Usage("with --pool, give KEY VALUE".into()).into()),
+            (None, _) => Err(Usage("give PATH KEY VALUE (or --pool N KEY VALUE)".into()).into()),
         }
     }
 }
@@ -321,4 +322,107 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
         chunks.len().max(1),
         path.display()
     )])
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReadArgs {
+    /// The key to look up.
+    key: String,
+    #[command(flatten)]
+    target: Named,
+}
+
+/// The last logical record of each key, in the order keys first appear.
+fn last_values(data: &[u8]) -> Vec<(String, String)> {
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut at: BTreeMap<String, usize> = BTreeMap::new();
+    for item in items(data) {
+        if let Item::Record { key, value, .. } = item {
+            match at.get(&key) {
+                Some(&i) => order[i].1 = value,
+                None => {
+                    at.insert(key.clone(), order.len());
+                    order.push((key, value));
+                }
+            }
+        }
+    }
+    order
+}
+
+pub(crate) fn read_key(a: &ReadArgs) -> Result {
+    let path = a.target.path();
+    let data = read(&path)?;
+    match last_values(&data).into_iter().find(|(k, _)| *k == a.key) {
+        Some((_, value)) => print_lines([value]),
+        None => Err(No(format!(
+            "no record with key {:?} in {}",
+            a.key,
+            path.display()
+        ))
+        .into()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EntriesArgs {
+    #[command(flatten)]
+    target: Target,
+    /// One JSON object of key to value.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn entries(a: &EntriesArgs) -> Result {
+    let entries = last_values(&read(&a.target.path())?);
+    if a.json {
+        let object: serde_json::Map<String, serde_json::Value> = entries
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        return print_lines([serde_json::Value::Object(object).to_string()]);
+    }
+    print_lines(entries.into_iter().map(|(k, v)| format!("{k}\t{v}")))
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The key whose records to remove.
+    key: String,
+    #[command(flatten)]
+    target: Named,
+}
+
+pub(crate) fn delete(a: &DeleteArgs) -> Result {
+    let path = a.target.path();
+    // Refuse what is not a pool file before taking its locks.
+    read(&path)?;
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
+    let mut locked = pool.lock(LOCK_WAIT)?;
+    match locked.delete(a.key.as_bytes())? {
+        0 => Err(No(format!(
+            "no record with key {:?} in {}",
+            a.key,
+            path.display()
+        ))
+        .into()),
+        n => print_lines([format!("deleted {n} record(s) from {}", path.display())]),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IsStaleArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+pub(crate) fn is_stale(a: &IsStaleArgs) -> Result {
+    let path = a.target.path();
+    read(&path)?;
+    let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
+    if pool.lock(LOCK_WAIT)?.is_stale()? {
+        print_lines([format!("{} is stale", path.display())])
+    } else {
+        Err(No(format!("{} was written during this boot", path.display())).into())
+    }
 }

@@ -7,6 +7,7 @@
 
 mod commands;
 mod demo;
+mod exit;
 mod output;
 mod records;
 mod target;
@@ -18,7 +19,7 @@ use clap::{Parser, Subcommand};
 
 /// Read and write Hyper-V KVP pool files (/var/lib/hyperv/.kvp_pool_N).
 #[derive(Debug, Parser)]
-#[command(name = "kvp", version, about)]
+#[command(name = "kvp", version, about, after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,6 +43,17 @@ enum Command {
     Clear(commands::ClearArgs),
     /// Append (or upsert) one record, under the pool's locks.
     Write(commands::WriteArgs),
+    /// Print the value of KEY (its last record, as readers take it); exit 1
+    /// when no record has the key.
+    Read(commands::ReadArgs),
+    /// Print the last value of every key, one `key=value`-style line each.
+    Entries(commands::EntriesArgs),
+    /// Remove every record with KEY, keeping the others in order; exit 1
+    /// when there was none.
+    Delete(commands::DeleteArgs),
+    /// Exit 0 when the file was last written before this boot (mtime <=
+    /// btime), 1 when not.
+    IsStale(commands::IsStaleArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,12 +66,16 @@ fn main() -> ExitCode {
         Command::Stats(a) => commands::stats(&a),
         Command::Clear(a) => commands::clear(&a),
         Command::Write(a) => commands::write(&a),
+        Command::Read(a) => commands::read_key(&a),
+        Command::Entries(a) => commands::entries(&a),
+        Command::Delete(a) => commands::delete(&a),
+        Command::IsStale(a) => commands::is_stale(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kvp: {e}");
-            ExitCode::FAILURE
+            exit::status(e.as_ref())
         }
     }
 }

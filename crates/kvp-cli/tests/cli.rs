@@ -92,6 +92,10 @@ fn an_unreadable_file_is_a_clear_error() {
 
 #[test]
 fn pool_shorthand_names_the_hyperv_file() {
+    // No file named: the guest's pool.
+    let out = kvp(&["dump"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/var/lib/hyperv/.kvp_pool_1"), "{err}");
     let out = kvp(&["dump", "--pool", "3"]);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/var/lib/hyperv/.kvp_pool_3"), "{err}");
@@ -310,6 +314,68 @@ fn follow_and_dump_print_one_json_shape_with_fields_parsed() {
     assert!(cloud[0].get("fields").is_none());
 }
 
+/// azure-init's store commands, and one exit status per meaning: 0 ok, 1 a
+/// negative answer, 2 usage, 3 I/O.
+#[test]
+fn read_entries_delete_and_is_stale_with_their_exit_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    let p = p.to_str().unwrap();
+    ok(&["write", p, "a", "1"]);
+    ok(&["write", p, "b", "2"]);
+    ok(&["write", p, "a", "3"]);
+    ok(&["write", p, "long", &"é".repeat(1500)]);
+    let code = |args: &[&str]| kvp(args).status.code().unwrap();
+
+    // read: the last value; --file, --dir and the positional path agree.
+    assert_eq!(ok(&["read", "a", "--file", p]), "3\n");
+    assert_eq!(ok(&["read", "a", "--dir", d]), "3\n");
+    assert_eq!(
+        ok(&["read", "long", "--dir", d]),
+        format!("{}\n", "é".repeat(1500))
+    );
+    assert_eq!(code(&["read", "missing", "--dir", d]), 1);
+
+    // entries: the last value of every key, in first-seen order.
+    assert_eq!(
+        ok(&["entries", "--dir", d])
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["a", "b", "long"]
+    );
+    let json: Value = serde_json::from_str(&ok(&["entries", "--json", p])).unwrap();
+    assert_eq!(json["a"], "3");
+
+    // delete: every record with the key, the others in order.
+    assert!(ok(&["delete", "a", "--file", p]).contains("deleted 2 record(s)"));
+    let keys: Vec<String> = json_lines(&ok(&["dump", "--json", p]))
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["b", "long"]);
+    assert_eq!(code(&["delete", "a", "--file", p]), 1);
+
+    // is-stale: 1 when written this boot, 0 when from an earlier one.
+    assert_eq!(code(&["is-stale", p]), 1);
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(code(&["is-stale", "--dir", d]), 0);
+
+    // Usage is 2 (clap's and ours); a file that cannot be read is 3.
+    assert_eq!(code(&["read"]), 2);
+    assert_eq!(code(&["write", "--pool", "1", p, "k", "v"]), 2);
+    assert_eq!(code(&["read", "a", "--file", "/nonexistent/pool"]), 3);
+    assert_eq!(code(&["is-stale", d]), 3, "a directory is not a pool file");
+    assert!(ok(&["--help"]).contains("Exit status: 0 ok"));
+}
+
 #[test]
 fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
@@ -345,7 +411,10 @@ fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["demo", "tree", "dump", "follow", "stats", "clear", "write"] {
+    for cmd in [
+        "demo", "tree", "dump", "follow", "stats", "clear", "write", "read", "entries", "delete",
+        "is-stale",
+    ] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage: kvp"), "{cmd}: {out}");
     }

@@ -327,15 +327,40 @@ impl Locked<'_> {
                 .map_err(|e| self.pool.io_err("write", e))?;
             return Ok(Upserted::Replaced(last as u64));
         }
-        // Rewrite from the first duplicate on: drop the earlier ones, put the
-        // new record in the last one's place, keep everything else (a torn
-        // tail included) in order.
+        self.rewrite(&data, &found, Some(record))?;
+        Ok(Upserted::Replaced((last + 1 - found.len()) as u64))
+    }
+
+    /// Removes every whole record whose key is `key`, returning how many.
+    /// The records after each one move up, so the rest keep their order.
+    pub fn delete(&mut self, key: &[u8]) -> Result<u64, Error> {
+        let data = self.read_all()?;
+        let found: Vec<usize> = matching(&data, key).collect();
+        if !found.is_empty() {
+            self.rewrite(&data, &found, None)?;
+        }
+        Ok(found.len() as u64)
+    }
+
+    /// Rewrites the file from the first of `found` (sorted record indices,
+    /// at least one) on: the records at `found` are dropped, except that
+    /// `replacement` takes the last one's place; everything else (a torn
+    /// tail included) keeps its order.
+    fn rewrite(
+        &mut self,
+        data: &[u8],
+        found: &[usize],
+        replacement: Option<&[u8; RECORD_SIZE]>,
+    ) -> Result<(), Error> {
+        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+            return Ok(());
+        };
         let mut tail = Vec::with_capacity(data.len() - first * RECORD_SIZE);
         for (i, rec) in data.chunks(RECORD_SIZE).enumerate().skip(first) {
-            if i == last {
-                tail.extend_from_slice(record);
-            } else if found.binary_search(&i).is_err() {
-                tail.extend_from_slice(rec);
+            match replacement {
+                Some(new) if i == last => tail.extend_from_slice(new),
+                _ if found.binary_search(&i).is_ok() => {}
+                _ => tail.extend_from_slice(rec),
             }
         }
         let at = (first * RECORD_SIZE) as u64;
@@ -343,8 +368,7 @@ impl Locked<'_> {
             .file
             .write_all_at(&tail, at)
             .map_err(|e| self.pool.io_err("write", e))?;
-        self.set_len(at + tail.len() as u64)?;
-        Ok(Upserted::Replaced((last + 1 - found.len()) as u64))
+        self.set_len(at + tail.len() as u64)
     }
 
     /// Encodes `key` and `value` with [`kvp_codec::Limits::SAFE`] and
