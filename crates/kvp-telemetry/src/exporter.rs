@@ -5,7 +5,9 @@
 //! hash of the name and the sorted attributes, the same at every export, so
 //! a periodic export replaces the series' record in place and never grows
 //! the file. The value is `kind=... value=...` (or `count= sum= min= max=`
-//! for histograms) and `unit=`, then the attributes, each name prefixed
+//! for histograms), `unit=`, `run=<pid>@<unix ms>` naming the process run
+//! that wrote it (a later run in the same boot replaces the series' record,
+//! and this says whose it is), then the attributes, each name prefixed
 //! with `a.` so that an attribute called `kind` cannot be mistaken for the
 //! series' kind; all escaped as [`tracing_kvp::parse_fields`] reads them.
 //! Attributes whose names match [`tracing_kvp::DEFAULT_DENY_LIST`] are
@@ -13,7 +15,7 @@
 
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kvp_codec::{KeyLayout, KeyLayoutError, Level};
 use kvp_sink::{Capture, NoCapture, Sink};
@@ -35,6 +37,9 @@ pub struct KvpMetricExporter<C: Capture = NoCapture> {
     sink: Sink<C>,
     /// The key layout, or why `prefix` and `vm_id` leave no room for one.
     keys: Result<KeyLayout<String>, KeyLayoutError>,
+    /// `<pid>@<unix ms>` of the exporter's creation: which run wrote a
+    /// record.
+    run: String,
     shut_down: AtomicBool,
 }
 
@@ -55,9 +60,13 @@ impl<C: Capture> KvpMetricExporter<C> {
             1,
             SERIES_ID_LEN,
         );
+        let started_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         KvpMetricExporter {
             sink,
             keys,
+            run: format!("{}@{started_ms}", std::process::id()),
             shut_down: AtomicBool::new(false),
         }
     }
@@ -166,6 +175,7 @@ impl<C: Capture> KvpMetricExporter<C> {
         if !unit.is_empty() {
             push_field(&mut value, "unit", unit);
         }
+        push_field(&mut value, "run", &self.run);
         for (k, v) in &attrs {
             // Attributes come from event fields: keep secrets off the host
             // here too. (The series id above hashes the real value, so

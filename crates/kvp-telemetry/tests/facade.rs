@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kvp_codec::{KeyParts, Level};
 use kvp_telemetry::{Error, Telemetry};
@@ -32,6 +32,7 @@ fn is_child() -> bool {
 
 #[test]
 fn one_call_wires_kvp_and_metrics() {
+    let test_start = SystemTime::now();
     let dir = tempfile::tempdir().unwrap();
     let pool = dir.path().join(".kvp_pool_1");
     let (dispatch, guard) = Telemetry::builder("agent")
@@ -78,13 +79,32 @@ fn one_call_wires_kvp_and_metrics() {
         .iter()
         .find(|(k, _)| k.contains("|metric.users_created|"))
         .unwrap();
-    assert_eq!(metric.1, "kind=sum value=1 a.kind=local");
+    // The run that wrote the series: this process, started within the test.
+    let run = format!("run={}@", std::process::id());
+    let (head, rest) = metric
+        .1
+        .split_once(&run)
+        .unwrap_or_else(|| panic!("{metric:?}"));
+    assert_eq!(head, "kind=sum value=1 ");
+    let (started_ms, attrs) = rest.split_once(' ').unwrap();
+    let started = UNIX_EPOCH + Duration::from_millis(started_ms.parse().unwrap());
+    // The record has whole milliseconds: its start may be below test_start
+    // by less than one.
+    assert!(
+        started + Duration::from_millis(1) > test_start && started <= SystemTime::now(),
+        "{started_ms}"
+    );
+    assert_eq!(attrs, "a.kind=local");
+    let run = format!("{run}{started_ms}");
     assert!(!recs.iter().any(|(_, v)| v.contains("below the KVP filter")));
     let logins = recs
         .iter()
         .find(|(k, _)| k.contains("|metric.logins|"))
         .unwrap_or_else(|| panic!("{recs:#?}"));
-    assert_eq!(logins.1, "kind=sum value=1 a.api_token=<redacted>");
+    assert_eq!(
+        logins.1,
+        format!("kind=sum value=1 {run} a.api_token=<redacted>")
+    );
     assert!(!String::from_utf8_lossy(&std::fs::read(&pool).unwrap()).contains("s3cr3t"));
 
     // Periodic exports upsert: more exports, same number of records.
@@ -99,7 +119,7 @@ fn one_call_wires_kvp_and_metrics() {
         .iter()
         .find(|(k, _)| k.contains("|metric.users_created|"))
         .unwrap();
-    assert_eq!(metric.1, "kind=sum value=2 a.kind=local");
+    assert_eq!(metric.1, format!("kind=sum value=2 {run} a.kind=local"));
     assert_eq!(
         std::fs::metadata(&pool).unwrap().len(),
         before + 2560,
