@@ -8,51 +8,37 @@ use clap::Args;
 /// The guest's pool, the one guest agents write and the host reads.
 pub(crate) const GUEST_POOL: &str = "/var/lib/hyperv/.kvp_pool_1";
 
-/// A pool file given as a path, `--file`, `--dir` or `--pool N`; none of
+/// A pool file given as a path or as one of [`Named`]'s options; none of
 /// them means the guest's pool, [`GUEST_POOL`].
 #[derive(Debug, Args)]
-#[group(required = false, multiple = false)]
 pub(crate) struct Target {
     /// The pool file (the same as --file).
+    #[arg(conflicts_with_all = ["file", "dir", "pool"])]
     path: Option<PathBuf>,
-    /// The pool file.
-    #[arg(long, value_name = "PATH")]
-    file: Option<PathBuf>,
-    /// A directory holding the pool: DIR/.kvp_pool_1.
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-    /// Shorthand for /var/lib/hyperv/.kvp_pool_N (0 to 4; guests write 1).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
-    pool: Option<u8>,
+    #[command(flatten)]
+    named: Named,
 }
 
 impl Target {
     pub(crate) fn from_path(path: PathBuf) -> Self {
         Target {
             path: Some(path),
-            file: None,
-            dir: None,
-            pool: None,
+            named: Named::default(),
         }
     }
 
     pub(crate) fn path(&self) -> PathBuf {
-        if let Some(p) = self.path.as_ref().or(self.file.as_ref()) {
-            return p.clone();
-        }
-        if let Some(dir) = &self.dir {
-            return dir.join(".kvp_pool_1");
-        }
-        match self.pool {
-            Some(n) => PathBuf::from(format!("/var/lib/hyperv/.kvp_pool_{n}")),
-            None => PathBuf::from(GUEST_POOL),
+        match &self.path {
+            Some(p) => p.clone(),
+            None => self.named.path(),
         }
     }
 }
 
-/// The same choice without the positional path, for commands whose
-/// positional arguments are something else (a key).
-#[derive(Debug, Args)]
+/// The file chosen by option alone: `--file`, `--dir` or `--pool N`. Also
+/// used on its own by commands whose positional arguments are something
+/// else (a key).
+#[derive(Debug, Default, Args)]
 #[group(required = false, multiple = false)]
 pub(crate) struct Named {
     /// The pool file.
@@ -68,12 +54,15 @@ pub(crate) struct Named {
 
 impl Named {
     pub(crate) fn path(&self) -> PathBuf {
-        Target {
-            path: None,
-            file: self.file.clone(),
-            dir: self.dir.clone(),
-            pool: self.pool,
+        if let Some(file) = &self.file {
+            return file.clone();
         }
-        .path()
+        if let Some(dir) = &self.dir {
+            return dir.join(".kvp_pool_1");
+        }
+        match self.pool {
+            Some(n) => PathBuf::from(format!("/var/lib/hyperv/.kvp_pool_{n}")),
+            None => PathBuf::from(GUEST_POOL),
+        }
     }
 }

@@ -371,6 +371,12 @@ fn read_entries_delete_and_is_stale_with_their_exit_statuses() {
     // Usage is 2 (clap's and ours); a file that cannot be read is 3.
     assert_eq!(code(&["read"]), 2);
     assert_eq!(code(&["write", "--pool", "1", p, "k", "v"]), 2);
+    assert_eq!(
+        code(&["dump", "--file", p, p]),
+        2,
+        "one way to name the file"
+    );
+    assert_eq!(code(&["dump", "--dir", d, "--pool", "1"]), 2);
     assert_eq!(code(&["read", "a", "--file", "/nonexistent/pool"]), 3);
     assert_eq!(code(&["is-stale", d]), 3, "a directory is not a pool file");
     assert!(ok(&["--help"]).contains("Exit status: 0 ok"));
