@@ -20,18 +20,31 @@ use crate::target::{Named, Target};
 pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
 /// How long commands wait for another process's lock on the pool.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// The whole of the pool file at `path`. Anything but a regular file (a
 /// FIFO, a socket, a device such as `/dev/zero`) is refused before it is
 /// opened: reading one could block or never end.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()).into());
-    }
+    refuse_non_file(path)?;
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
+}
+
+/// An error unless `path` is a regular file (or absent, for commands that
+/// create it): a FIFO, a socket or a device is never a pool file.
+pub(crate) fn refuse_non_file(path: &Path) -> Result {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            Err(format!("{} is not a regular file", path.display()).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An error unless `path` is an existing regular file.
+pub(crate) fn existing_file(path: &Path) -> Result {
+    std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    refuse_non_file(path)
 }
 
 pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
@@ -240,9 +253,7 @@ pub(crate) struct ClearArgs {
 
 pub(crate) fn clear(a: &ClearArgs) -> Result {
     let path = a.target.path();
-    if !path.exists() {
-        return Err(format!("{} does not exist", path.display()).into());
-    }
+    existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     let mut locked = pool.lock(LOCK_WAIT)?;
     let records = locked.records()?;
@@ -257,18 +268,16 @@ pub(crate) fn clear(a: &ClearArgs) -> Result {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    override_usage = "kvp write [--upsert] PATH KEY VALUE\n       kvp write [--upsert] --pool N KEY VALUE"
-)]
+#[command(override_usage = "kvp write [--upsert] [PATH] KEY VALUE\n       \
+                            kvp write [--upsert] [--file PATH | --dir DIR | --pool N] KEY VALUE")]
 pub(crate) struct WriteArgs {
-    /// PATH KEY VALUE, or KEY VALUE with --pool. The key has at most 254
-    /// UTF-16 units; a value longer than one record is split into KEY|0,
-    /// KEY|1, ...
+    /// KEY VALUE, after the file's PATH unless an option names the file.
+    /// The key has at most 254 UTF-16 units; a value longer than one record
+    /// is split into KEY|0, KEY|1, ...
     #[arg(num_args = 2..=3, required = true, value_names = ["PATH", "KEY", "VALUE"])]
     args: Vec<String>,
-    /// Shorthand for /var/lib/hyperv/.kvp_pool_N (0 to 4).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
-    pool: Option<u8>,
+    #[command(flatten)]
+    target: Named,
     /// Replace the record with this key, or append it. One record with the
     /// key remains, where the last one was; the others keep their order.
     #[arg(long)]
@@ -277,19 +286,20 @@ pub(crate) struct WriteArgs {
 
 impl WriteArgs {
     fn parts(&self) -> Result<(std::path::PathBuf, &str, &str)> {
-        match (self.pool, self.args.as_slice()) {
-            (Some(n), [key, value]) => {
-                Ok((format!("/var/lib/hyperv/.kvp_pool_{n}").into(), key, value))
-            }
-            (None, [path, key, value]) => Ok((path.into(), key, value)),
-            (Some(_), _) => Err(Usage("with --pool, give KEY VALUE".into()).into()),
-            (None, _) => Err(Usage("give PATH KEY VALUE (or --pool N KEY VALUE)".into()).into()),
+        match self.args.as_slice() {
+            [key, value] => Ok((self.target.path(), key, value)),
+            [path, key, value] if !self.target.is_given() => Ok((path.into(), key, value)),
+            [..] => Err(Usage(
+                "give the file once: PATH, --file, --dir or --pool (then KEY VALUE)".into(),
+            )
+            .into()),
         }
     }
 }
 
 pub(crate) fn write(a: &WriteArgs) -> Result {
     let (path, key, value) = a.parts()?;
+    refuse_non_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     let mut locked = pool.lock(LOCK_WAIT)?;
     let limits = Limits::SAFE;
@@ -395,8 +405,8 @@ pub(crate) struct DeleteArgs {
 
 pub(crate) fn delete(a: &DeleteArgs) -> Result {
     let path = a.target.path();
-    // Refuse what is not a pool file before taking its locks.
-    read(&path)?;
+    // Refuse what is not a pool file before opening, which would create it.
+    existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     let mut locked = pool.lock(LOCK_WAIT)?;
     match locked.delete(a.key.as_bytes())? {
@@ -418,7 +428,7 @@ pub(crate) struct IsStaleArgs {
 
 pub(crate) fn is_stale(a: &IsStaleArgs) -> Result {
     let path = a.target.path();
-    read(&path)?;
+    existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     if pool.lock(LOCK_WAIT)?.is_stale()? {
         print_lines([format!("{} is stale", path.display())])

@@ -10,6 +10,7 @@ mod demo;
 mod exit;
 mod output;
 mod records;
+mod report;
 mod target;
 mod tree;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Exit 0 when the file was last written before this boot (mtime <=
     /// btime), 1 when not.
     IsStale(commands::IsStaleArgs),
+    /// Upsert a PROVISIONING_REPORT, byte for byte as azure-init's tool
+    /// writes it but for the timestamp.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Entries(a) => commands::entries(&a),
         Command::Delete(a) => commands::delete(&a),
         Command::IsStale(a) => commands::is_stale(&a),
+        Command::Report(a) => report::report(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

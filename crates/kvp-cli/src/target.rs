@@ -53,6 +53,11 @@ pub(crate) struct Named {
 }
 
 impl Named {
+    /// Whether any of the options was given.
+    pub(crate) fn is_given(&self) -> bool {
+        self.file.is_some() || self.dir.is_some() || self.pool.is_some()
+    }
+
     pub(crate) fn path(&self) -> PathBuf {
         if let Some(file) = &self.file {
             return file.clone();

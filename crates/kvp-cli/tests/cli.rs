@@ -159,7 +159,7 @@ fn write_upsert_and_clear() {
     let out = kvp(&["write", p, "", "v"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("KVP key is empty"));
     let out = kvp(&["write", "--pool", "1", p, "k", "v"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("with --pool, give KEY VALUE"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give the file once"));
 
     // Written this boot: --if-stale keeps it.
     assert!(ok(&["clear", p, "--if-stale"]).starts_with("kept"));
@@ -419,7 +419,7 @@ fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
 fn every_command_has_help() {
     for cmd in [
         "demo", "tree", "dump", "follow", "stats", "clear", "write", "read", "entries", "delete",
-        "is-stale",
+        "is-stale", "report",
     ] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage: kvp"), "{cmd}: {out}");
