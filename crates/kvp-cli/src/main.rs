@@ -5,12 +5,14 @@
 //! `clear` and `write` work on any pool file, including those cloud-init
 //! and azure-init write.
 
+mod check;
 mod commands;
 mod demo;
 mod exit;
 mod output;
 mod records;
 mod report;
+mod stream;
 mod target;
 mod tree;
 
@@ -55,6 +57,10 @@ enum Command {
     /// Exit 0 when the file was last written before this boot (mtime <=
     /// btime), 1 when not.
     IsStale(commands::IsStaleArgs),
+    /// What the Hyper-V host will see: records it cannot read, fields it
+    /// cuts, chunk gaps, an earlier boot's data; exit 1 when it would miss
+    /// or cut something.
+    Check(check::CheckArgs),
     /// Upsert a PROVISIONING_REPORT, byte for byte as azure-init's tool
     /// writes it but for the timestamp.
     Report(report::ReportArgs),
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
         Command::Entries(a) => commands::entries(&a),
         Command::Delete(a) => commands::delete(&a),
         Command::IsStale(a) => commands::is_stale(&a),
+        Command::Check(a) => check::check(&a),
         Command::Report(a) => report::report(&a),
     };
     match result {

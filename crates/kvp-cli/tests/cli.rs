@@ -419,7 +419,7 @@ fn demo_runs_the_full_stack_and_prints_what_it_wrote() {
 fn every_command_has_help() {
     for cmd in [
         "demo", "tree", "dump", "follow", "stats", "clear", "write", "read", "entries", "delete",
-        "is-stale", "report",
+        "is-stale", "report", "check",
     ] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage: kvp"), "{cmd}: {out}");

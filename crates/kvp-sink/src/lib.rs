@@ -52,6 +52,7 @@ mod report;
 mod stats;
 mod writer;
 
+pub use boot::is_stale;
 pub use capture::{Capture, NoCapture, RenderError};
 pub use entry::{Entry, EntryKind};
 pub use error::Error;

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -238,8 +238,7 @@ impl Locked<'_> {
             .file
             .metadata()
             .map_err(|e| self.pool.io_err("stat", e))?;
-        let boot = boot::boot_time().map_err(|e| self.pool.io_err("read /proc/stat", e))?;
-        Ok(meta.mtime() <= boot)
+        boot::is_stale(&meta).map_err(|e| self.pool.io_err("read /proc/stat", e))
     }
 
     /// Cuts a trailing partial record, returning how many bytes were cut.
