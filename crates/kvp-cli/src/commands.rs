@@ -13,7 +13,7 @@ use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
 use crate::exit::{No, Usage};
-use crate::output::{self, Reader};
+use crate::output;
 use crate::records::{Item, items};
 use crate::target::{Named, Target};
 
@@ -71,91 +71,6 @@ pub(crate) fn dump(a: &DumpArgs) -> Result {
         print_lines(items.iter().map(|i| i.to_json().to_string()))
     } else {
         print_lines(items.iter().map(Item::to_table))
-    }
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct FollowArgs {
-    #[command(flatten)]
-    target: Target,
-    /// JSON lines, one per record, in `dump --json`'s shape (each record a
-    /// series of one chunk).
-    #[arg(long)]
-    json: bool,
-    /// Only records appended from now on.
-    #[arg(long)]
-    new: bool,
-    /// Exit after printing this many records.
-    #[arg(long)]
-    max: Option<usize>,
-}
-
-pub(crate) fn follow(a: &FollowArgs) -> Result {
-    let path = a.target.path();
-    let mut offset = if a.new {
-        read(&path)?.len() / RECORD_SIZE * RECORD_SIZE
-    } else {
-        0
-    };
-    let mut printed = 0;
-    loop {
-        let len = std::fs::metadata(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .len() as usize;
-        if len < offset {
-            eprintln!(
-                "kvp: {} was truncated; following from its start",
-                path.display()
-            );
-            offset = 0;
-        }
-        let whole = len / RECORD_SIZE * RECORD_SIZE;
-        if whole > offset {
-            let data = read(&path)?;
-            let end = whole.min(data.len() / RECORD_SIZE * RECORD_SIZE);
-            let mut lines = Vec::new();
-            for item in decode(&data[offset..end]) {
-                let base = offset / RECORD_SIZE;
-                // Records one at a time, as they land: the shape is dump's,
-                // each record a series of one.
-                let item = match item {
-                    Ok(r) => Item::Record {
-                        index: base + r.index,
-                        chunks: 1,
-                        key: r.key.to_owned(),
-                        value: r.value.to_owned(),
-                        complete: true,
-                    },
-                    Err(e) => {
-                        let index = base + e.index();
-                        let message = e.to_string().replacen(
-                            &format!("record {}", e.index()),
-                            &format!("record {index}"),
-                            1,
-                        );
-                        Item::Error { index, message }
-                    }
-                };
-                let line = if a.json {
-                    item.to_json().to_string()
-                } else {
-                    item.to_table()
-                };
-                lines.push(line);
-                printed += 1;
-                if a.max.is_some_and(|m| printed >= m) {
-                    break;
-                }
-            }
-            if output::print_lines(lines)? == Reader::Gone {
-                return Ok(());
-            }
-            offset = end;
-        }
-        if a.max.is_some_and(|m| printed >= m) || output::reader_gone() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -9,6 +9,7 @@ mod check;
 mod commands;
 mod demo;
 mod exit;
+mod follow;
 mod output;
 mod records;
 mod report;
@@ -38,8 +39,9 @@ enum Command {
     /// Show spans as a timed tree with their events, the path to the first
     /// error marked (ours, azure-init's and cloud-init's records).
     Tree(tree::TreeArgs),
-    /// Print records as they are appended, like `tail -f`.
-    Follow(commands::FollowArgs),
+    /// Print records as they are appended, like `tail -f`, and again,
+    /// marked as updates, when they change in place.
+    Follow(follow::FollowArgs),
     /// Count records: by level and name, problems, room left under the cap.
     Stats(commands::StatsArgs),
     /// Empty the pool file, under its locks.
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Dump(a) => commands::dump(&a),
         Command::Tree(a) => tree::tree(&a),
-        Command::Follow(a) => commands::follow(&a),
+        Command::Follow(a) => follow::follow(&a),
         Command::Stats(a) => commands::stats(&a),
         Command::Clear(a) => commands::clear(&a),
         Command::Write(a) => commands::write(&a),

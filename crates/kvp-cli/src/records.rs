@@ -1,7 +1,9 @@
 //! Logical records for display: chunks joined, key parts parsed, cloud-init
 //! chunk messages merged.
 
-use kvp_telemetry::kvp_codec::{KeyParts, LogicalRecord, Reassembled, reassemble};
+use kvp_telemetry::kvp_codec::{
+    DecodeError, KeyParts, LogicalRecord, Reassembled, Record, decode, reassemble,
+};
 use kvp_telemetry::tracing_kvp::parse_fields;
 use serde_json::{Map, Value, json};
 
@@ -35,6 +37,45 @@ pub(crate) fn items(data: &[u8]) -> Vec<Item> {
             Reassembled::Error { index, message } => Item::Error { index, message },
         })
         .collect()
+}
+
+/// One record on its own, as `follow` shows records as they land: a series
+/// of one chunk, at `index` in the file.
+pub(crate) fn single(index: usize, record: Record<'_>) -> Item {
+    match decode(record.raw()).next() {
+        Some(Ok(r)) => Item::Record {
+            index,
+            chunks: 1,
+            key: r.key.to_owned(),
+            value: r.value.to_owned(),
+            complete: true,
+        },
+        // Decoded alone, the record is number 0; the error is told again
+        // with its place in the file.
+        Some(Err(DecodeError::InvalidUtf8 {
+            field,
+            valid_up_to,
+            record,
+            ..
+        })) => Item::Error {
+            index,
+            message: DecodeError::InvalidUtf8 {
+                index,
+                field,
+                valid_up_to,
+                record,
+            }
+            .to_string(),
+        },
+        Some(Err(e)) => Item::Error {
+            index,
+            message: e.to_string(),
+        },
+        None => Item::Error {
+            index,
+            message: format!("record {index}: not a whole record"),
+        },
+    }
 }
 
 /// cloud-init puts a JSON object in each chunk, with one slice of the

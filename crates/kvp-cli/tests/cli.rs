@@ -262,6 +262,48 @@ fn follow_prints_records_as_they_are_appended() {
     assert_eq!(lines[0]["index"], 1);
 }
 
+/// An upserted report changes a record in place; follow shows it again,
+/// marked as an update, and a record appended after it as new.
+#[test]
+fn follow_shows_records_changed_in_place_as_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(".kvp_pool_1");
+    let p = p.to_str().unwrap();
+    ok(&["report", "success", "--vm-id", "vm-1", "--file", p]);
+    ok(&["write", p, "other", "1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvp"))
+        .args(["follow", "--json", "--max", "4", "--file", p])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut next = || {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    assert_eq!(next()["key"], "PROVISIONING_REPORT");
+    assert_eq!(next()["key"], "other");
+    ok(&[
+        "report", "failure", "--reason", "disk", "--vm-id", "vm-1", "--file", p,
+    ]);
+    let update = next();
+    assert_eq!(update["index"], 0);
+    assert_eq!(update["updated"], true);
+    assert!(
+        update["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("result=error|reason=disk|"),
+        "{update}"
+    );
+    ok(&["write", p, "third", "3"]);
+    let appended = next();
+    assert_eq!(appended["key"], "third");
+    assert!(appended.get("updated").is_none());
+    assert!(child.wait().unwrap().success());
+}
+
 /// `kvp follow | head -1`: once the reader has its line and closes the
 /// pipe, follow ends, successfully, though no record comes after.
 #[test]
