@@ -3,7 +3,7 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | ok (and for `is-stale`: the file is stale) |
-//! | 1 | a negative answer: key not found, file not stale |
+//! | 1 | a negative answer: key not found, file not stale, `check` found problems |
 //! | 2 | usage: arguments that do not fit together |
 //! | 3 | I/O: the file cannot be read, written or locked, or is not a pool |
 
@@ -47,4 +47,4 @@ pub(crate) fn status(e: &(dyn Error + 'static)) -> ExitCode {
 
 /// The table above, for `--help`.
 pub(crate) const HELP: &str = "Exit status: 0 ok (is-stale: stale); 1 a negative answer \
-(key not found, not stale); 2 usage; 3 I/O (cannot read, write or lock the file).";
+(key not found, not stale, check found problems); 2 usage; 3 I/O (cannot read, write or lock the file).";
