@@ -12,10 +12,14 @@ use kvp_codec::Limits;
 use super::cap::{Cap, DEFAULT_MARKER_KEY};
 use super::handle::{Sink, WriterGuard};
 use super::thread::{Config, Worker};
+use super::wake::Wake;
 use crate::capture::{Capture, NoCapture};
 use crate::error::Error;
 use crate::pool::{OpenOptionsPool, OpenReport, PoolFile};
 use crate::stats::{Counters, add};
+
+/// How long an ordinary record may wait for the writer by default.
+const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(900);
 
 /// Configures and starts a writer. See [`WriterBuilder::spawn`].
 #[derive(Clone, Debug)]
@@ -33,6 +37,7 @@ pub struct WriterBuilder {
     marker_key: String,
     shutdown_timeout: Duration,
     report_interval: Duration,
+    max_delay: Duration,
 }
 
 impl WriterBuilder {
@@ -52,6 +57,7 @@ impl WriterBuilder {
             marker_key: DEFAULT_MARKER_KEY.to_owned(),
             shutdown_timeout: Duration::from_secs(1),
             report_interval: Duration::from_secs(10),
+            max_delay: DEFAULT_MAX_DELAY,
         }
     }
 
@@ -141,6 +147,17 @@ impl WriterBuilder {
         self
     }
 
+    /// The longest an ordinary record waits in the queue before the writer
+    /// looks (default 900 ms, at least 1 ms), so any record reaches the file
+    /// within about a second. ERROR records, upserts, flushes and a full
+    /// queue wake the writer at once. A longer delay means fewer wake-ups of
+    /// the writer while records trickle in; after 2 s without a record the
+    /// writer sleeps with no timer at all.
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay.max(Duration::from_millis(1));
+        self
+    }
+
     /// Opens the pool file (see [`PoolFile::open`]; errors such as a missing
     /// directory or a symlink are returned here) and starts the thread.
     ///
@@ -193,16 +210,19 @@ impl WriterBuilder {
             limits: self.limits,
             max_chunks: self.max_chunks,
             report_interval: self.report_interval,
+            max_delay: self.max_delay,
             cap: Cap {
                 cap: self.cap,
                 reserve_percent: self.reserve_percent,
                 marker_key: self.marker_key.clone(),
             },
         };
+        let wake = Arc::new(Wake::default());
         let worker = Worker::new(
             pool,
             rx,
             Arc::clone(&shutdown),
+            Arc::clone(&wake),
             Arc::clone(&counters),
             config,
         );
@@ -217,6 +237,7 @@ impl WriterBuilder {
         let sink = Sink {
             tx,
             writer: handle.thread().clone(),
+            wake,
             counters,
             blocking: self.blocking,
             limits: self.limits,

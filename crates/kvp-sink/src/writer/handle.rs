@@ -7,10 +7,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
-use kvp_codec::Limits;
+use kvp_codec::{Level, Limits};
 
+use super::wake::Wake;
 use crate::capture::{Capture, NoCapture};
-use crate::entry::Entry;
+use crate::entry::{Entry, EntryKind};
 use crate::stats::{Counters, Stats, add};
 
 /// What travels from the handles to the thread.
@@ -31,6 +32,8 @@ pub struct Sink<C = NoCapture> {
     /// To wake the writer for a flush or a stop, which must not wait for
     /// its next look at the queue.
     pub(super) writer: thread::Thread,
+    /// When a send must wake the writer (see the `wake` module).
+    pub(super) wake: Arc<Wake>,
     pub(super) counters: Arc<Counters>,
     pub(super) blocking: bool,
     pub(super) limits: Limits,
@@ -43,6 +46,7 @@ impl<C> Clone for Sink<C> {
         Sink {
             tx: self.tx.clone(),
             writer: self.writer.clone(),
+            wake: Arc::clone(&self.wake),
             counters: Arc::clone(&self.counters),
             blocking: self.blocking,
             limits: self.limits,
@@ -73,18 +77,28 @@ impl<C> std::fmt::Debug for Msg<C> {
 impl<C: Capture> Sink<C> {
     /// Queues `entry`. Returns `false` when it was dropped (and counted):
     /// the queue was full in lossy mode, or the writer has stopped.
+    ///
+    /// An ERROR record or an upsert wakes the writer at once; any other
+    /// record waits for the writer's next look, at most
+    /// [`WriterBuilder::max_delay`](super::WriterBuilder::max_delay).
     #[inline]
     pub fn send(&self, entry: Entry<C>) -> bool {
-        let sent = if self.blocking {
-            self.tx.send(Msg::Entry(entry)).is_ok()
-        } else {
-            match self.tx.try_send(Msg::Entry(entry)) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        let urgent = entry.level() == Some(Level::Error) || entry.kind() == EntryKind::Upsert;
+        let sent = match self.tx.try_send(Msg::Entry(entry)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(msg)) => {
+                // The writer must drain the queue now, whichever mode.
+                self.wake.nudge(&self.writer);
+                self.blocking && self.tx.send(msg).is_ok()
             }
+            Err(TrySendError::Disconnected(_)) => false,
         };
         if !sent {
             add(&self.counters.dropped_queue_full, 1);
+        } else if urgent {
+            self.wake.nudge(&self.writer);
+        } else {
+            self.wake.after_send(&self.writer);
         }
         sent
     }

@@ -7,22 +7,20 @@
 //! Memory is bounded by the queue capacity whatever the disk or the other
 //! lock holders do.
 //!
-//! Unlike `non_blocking`, the thread does not wait on the queue while
-//! records come: it looks every 1 ms, backing off to every 10 ms. A thread
-//! waiting on the queue must be woken by the next send, and that wake-up
-//! is a system call on the application's thread: about 9 µs here, thirty
-//! times the rest of an event, paid by every event of an agent that logs a
-//! few a second (`event_writer_idle` in docs/PERFORMANCE.md). After 2 s
-//! with nothing queued it does wait on the queue, so an idle process has no
-//! timer; the first record after such a pause pays the wake-up once.
-//! Flushes and the guard's stop wake the thread themselves. A pause is where
-//! a burst could overflow the queue: at the longest, it takes more than
-//! 400,000 records a second to fill the default 4,096 entries (lossy mode
-//! drops and counts the rest; blocking mode waits at most the pause).
+//! Unlike `non_blocking`, an ordinary record does not wake the thread:
+//! waking a thread is a system call on the application's side, several
+//! times the rest of an event's cost, and an agent that logs a few records a
+//! second would pay it on every one. The thread looks at the queue on its
+//! own timer instead, at most [`WriterBuilder::max_delay`] apart (900 ms by
+//! default) while records come and soon again during a burst, and sleeps
+//! with no timer after 2 s without a record. ERROR records, upserts, a full
+//! queue, flushes and the guard's stop wake it at once, as does the first
+//! record after it fell asleep. The `wake` module has the rules.
 //!
 //! The module by job: `builder.rs` configures and starts a writer,
 //! `handle.rs` is what the application holds (`Sink`, `WriterGuard`),
-//! `thread.rs` is the thread's loop and its batches, `encode.rs` turns
+//! `thread.rs` is the thread's loop and its batches, `wake.rs` when
+//! it wakes, `encode.rs` turns
 //! entries into records (chunks, truncation), and `cap.rs` keeps the file
 //! under its record cap and writes the marker.
 
@@ -31,6 +29,7 @@ mod cap;
 mod encode;
 mod handle;
 mod thread;
+mod wake;
 
 pub use builder::WriterBuilder;
 pub use cap::DEFAULT_MARKER_KEY;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
@@ -13,6 +13,7 @@ use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
 use super::cap::{Budget, Cap, CapDrops};
 use super::encode::{Encoded, Pending};
 use super::handle::Msg;
+use super::wake::{Pause, Rhythm, Wake};
 use crate::capture::Capture;
 use crate::entry::{Body, Entry, EntryKind};
 use crate::error::Error;
@@ -23,12 +24,6 @@ use crate::stats::{Counters, add};
 /// Stop collecting a batch past this many bytes of encoded records.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// The writer's first pause on an empty queue, doubled up to the longest.
-const POLL_FIRST: Duration = Duration::from_millis(1);
-const POLL_LONGEST: Duration = Duration::from_millis(10);
-/// After this long with an empty queue, the writer waits on the queue.
-const WAIT_AFTER: Duration = Duration::from_secs(2);
-
 /// What the thread needs of the builder's options.
 #[derive(Clone, Debug)]
 pub(super) struct Config {
@@ -37,6 +32,7 @@ pub(super) struct Config {
     pub(super) limits: Limits,
     pub(super) max_chunks: usize,
     pub(super) report_interval: Duration,
+    pub(super) max_delay: Duration,
     pub(super) cap: Cap,
 }
 
@@ -82,6 +78,8 @@ pub(super) struct Worker<C> {
     pool: PoolFile,
     rx: Receiver<Msg<C>>,
     shutdown: Arc<AtomicBool>,
+    wake: Arc<Wake>,
+    rhythm: Rhythm,
     state: State,
 }
 
@@ -102,6 +100,7 @@ impl<C: Capture> Worker<C> {
         pool: PoolFile,
         rx: Receiver<Msg<C>>,
         shutdown: Arc<AtomicBool>,
+        wake: Arc<Wake>,
         counters: Arc<Counters>,
         config: Config,
     ) -> Worker<C> {
@@ -109,6 +108,8 @@ impl<C: Capture> Worker<C> {
             pool,
             rx,
             shutdown,
+            wake,
+            rhythm: Rhythm::new(config.max_delay),
             state: State {
                 counters,
                 reporter: Reporter::new(config.report_interval),
@@ -125,12 +126,17 @@ impl<C: Capture> Worker<C> {
         let mut acks = Vec::new();
         while let Some(first) = self.next_message() {
             let mut stop = self.state.take(first, &mut acks);
+            let mut taken = 1;
             while stop.is_none() && self.state.pending.batch.len() < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
-                    Ok(msg) => stop = self.state.take(msg, &mut acks),
+                    Ok(msg) => {
+                        stop = self.state.take(msg, &mut acks);
+                        taken += 1;
+                    }
                     Err(_) => break,
                 }
             }
+            self.rhythm.batch(taken);
             self.write_pending();
             for ack in acks.drain(..) {
                 let _ = ack.send(());
@@ -144,23 +150,19 @@ impl<C: Capture> Worker<C> {
         self.write_pending();
     }
 
-    /// The next message, looking at the queue every [`POLL_FIRST`] to
-    /// [`POLL_LONGEST`] while records come, waiting on it after
-    /// [`WAIT_AFTER`] without any (see the module docs). `None` once every
-    /// handle is gone.
-    fn next_message(&self) -> Option<Msg<C>> {
-        let empty_since = Instant::now();
-        let mut pause = POLL_FIRST;
+    /// The next message, waiting as [`Rhythm`] says between looks at the
+    /// queue (see the `wake` module). `None` once every handle is gone.
+    fn next_message(&mut self) -> Option<Msg<C>> {
         loop {
+            self.wake.seen();
             match self.rx.try_recv() {
                 Ok(msg) => return Some(msg),
                 Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) if empty_since.elapsed() < WAIT_AFTER => {
-                    // A flush or stop unparks the thread at once.
-                    thread::park_timeout(pause);
-                    pause = (pause * 2).min(POLL_LONGEST);
-                }
-                Err(TryRecvError::Empty) => return self.rx.recv().ok(),
+                Err(TryRecvError::Empty) => {}
+            }
+            match self.rhythm.pause() {
+                Pause::For(pause) => thread::park_timeout(pause),
+                Pause::UntilWoken => self.wake.sleep(|| self.rx.is_empty()),
             }
         }
     }

@@ -1,0 +1,74 @@
+//! Who wakes the writer: an ordinary record waits for the writer's own
+//! timer; an ERROR record, an upsert and a full queue wake it. (How often it
+//! wakes is counted in `rhythm_idle.rs`.)
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kvp_codec::{Level, RECORD_SIZE};
+use kvp_sink::WriterBuilder;
+
+fn records(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len() / RECORD_SIZE as u64
+}
+
+/// Waits (at most 10 s) for the file to hold at least `n` records.
+fn wait_for(path: &Path, n: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if records(path) >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn an_error_record_or_an_upsert_wakes_the_writer_and_an_info_record_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    // A delay no test outlasts: only a wake-up can get a record written.
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .max_delay(Duration::from_secs(3600))
+        .spawn()
+        .unwrap();
+    // Let the writer take its first look and go to sleep on its timer.
+    assert!(guard.flush(Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(200));
+    sink.append(Some(Level::Info), "info", "waits for the writer's timer");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(records(&path), 0, "an INFO record does not wake the writer");
+    sink.append(Some(Level::Error), "error", "wakes the writer");
+    assert!(wait_for(&path, 2), "the ERROR record and the one before it");
+    sink.append(Some(Level::Info), "info-2", "waits again");
+    sink.upsert(None, "PROVISIONING_REPORT", "result=success");
+    assert!(wait_for(&path, 4), "an upsert wakes the writer too");
+    assert_eq!(guard.stats().written, 4);
+}
+
+#[test]
+fn a_full_queue_wakes_the_writer_so_a_blocking_producer_does_not_wait_for_its_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .capacity(8)
+        .blocking(true)
+        .record_cap(None)
+        .max_delay(Duration::from_secs(3600))
+        .spawn()
+        .unwrap();
+    // 100 records through a queue of 8: each time it fills, the producer
+    // wakes the writer, or it would wait an hour.
+    for i in 0..100 {
+        sink.append(Some(Level::Info), &format!("k{i}"), "v");
+    }
+    assert!(
+        wait_for(&path, 92),
+        "all but the last queue's worth are written"
+    );
+    assert!(guard.flush(Duration::from_secs(10)));
+    assert_eq!(records(&path), 100);
+}

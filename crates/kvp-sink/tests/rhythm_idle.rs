@@ -1,0 +1,94 @@
+//! How often the writer wakes, counted from its voluntary context switches
+//! in `/proc/self/task/<tid>/status`: about once a record while records
+//! trickle in, and not at all when idle. Alone in its test binary, so that
+//! its writer is the process's only `kvp-writer` thread.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kvp_codec::RECORD_SIZE;
+use kvp_sink::WriterBuilder;
+
+/// Waits (at most 10 s) for the file to hold at least `n` records.
+fn wait_for(path: &Path, n: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::metadata(path).unwrap().len() / RECORD_SIZE as u64 >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// The `/proc/self/task` directory of the process's `kvp-writer` thread
+/// (a new thread names itself as it starts, so it is looked for a while).
+fn writer_task() -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .find(|t| {
+                std::fs::read_to_string(t.join("comm"))
+                    .unwrap_or_default()
+                    .trim()
+                    == "kvp-writer"
+            });
+        match found {
+            Some(task) => return task,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            None => panic!("no kvp-writer thread"),
+        }
+    }
+}
+
+/// Voluntary context switches of a thread so far: each time it slept and
+/// was woken.
+fn wakeups(task: &Path) -> u64 {
+    let status = std::fs::read_to_string(task.join("status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_idle_writer_sleeps_and_a_slow_trickle_costs_about_one_wake_up_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
+    let task = writer_task();
+
+    // One record a second for 10 s: the goal is at most 2 wake-ups each.
+    let before = wakeups(&task);
+    for i in 0..10 {
+        sink.append(None, &format!("trickle-{i}"), "v");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let trickle = wakeups(&task) - before;
+    assert!(wait_for(&path, 10), "every record reached the file unasked");
+    assert!(
+        trickle <= 20,
+        "{trickle} wake-ups for 10 records a second apart"
+    );
+
+    // Past 2 s without records the writer sleeps with no timer: the goal is
+    // at most one wake-up a second; it should be none.
+    std::thread::sleep(Duration::from_millis(2500));
+    let before = wakeups(&task);
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = wakeups(&task) - before;
+    assert!(idle <= 3, "{idle} wake-ups in 3 idle seconds");
+    eprintln!("writer wake-ups: {trickle} for 10 records 1 s apart, {idle} in 3 s idle");
+
+    // The first record after the sleep wakes the writer itself.
+    sink.append(None, "after-sleep", "v");
+    assert!(wait_for(&path, 11), "a record after the sleep is written");
+    assert_eq!(guard.stats().written, 11);
+}
