@@ -8,21 +8,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use kvp_benches::layers::{
+    Make, Setup, appender_json, in_provision_span, kvp, kvp_with_limit, noop_floor,
+};
 use tracing::Dispatch;
 use tracing_kvp::KvpLayer;
-use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::prelude::*;
-
-struct Setup {
-    dispatch: Dispatch,
-    _keep: Box<dyn std::any::Any>,
-}
-
-fn kvp(dir: &std::path::Path) -> Setup {
-    // Measure the write path; the default rate limit would turn almost
-    // every iteration into a cheap early return.
-    kvp_with_limit(dir, None)
-}
 
 /// Our layer with a rate limit that never runs out: what the limiter's
 /// bookkeeping adds to a record it lets through (the default limit, 10 at
@@ -33,23 +24,6 @@ fn kvp_rate_limit_admitting(dir: &std::path::Path) -> Setup {
         per_second: 1e12,
     };
     kvp_with_limit(dir, Some(generous))
-}
-
-fn kvp_with_limit(dir: &std::path::Path, limit: Option<tracing_kvp::RateLimit>) -> Setup {
-    let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1"))
-        .record_cap(None)
-        .spawn_for::<tracing_kvp::Captured>()
-        .expect("a fresh pool opens");
-    let layer = KvpLayer::builder("bench")
-        .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
-        .filter("info")
-        .rate_limit(limit)
-        .build(sink)
-        .expect("a valid prefix");
-    Setup {
-        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
-        _keep: Box::new(guard),
-    }
 }
 
 /// Our layer while another holder keeps the pool locked: the queue is full
@@ -77,20 +51,7 @@ fn kvp_queue_full(dir: &std::path::Path) -> Setup {
         .expect("the lock is free");
     Setup {
         dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
-        _keep: Box::new((guard, locked)),
-    }
-}
-
-/// What any layer pays before doing anything: a layer with empty callbacks
-/// under the same per-layer `EnvFilter`, on the same registry. The floor
-/// under every layer's cost.
-fn noop_floor(_dir: &std::path::Path) -> Setup {
-    struct Noop;
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
-    let layer = Noop.with_filter(tracing_subscriber::EnvFilter::new("info"));
-    Setup {
-        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
-        _keep: Box::new(()),
+        keep: Box::new((guard, locked)),
     }
 }
 
@@ -149,41 +110,14 @@ fn span_work_floor(_dir: &std::path::Path) -> Setup {
     let layer = Minimal(tx).with_filter(tracing_subscriber::EnvFilter::new("info"));
     Setup {
         dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
-        _keep: Box::new(()),
+        keep: Box::new(()),
     }
 }
 
-fn appender_json(dir: &std::path::Path) -> Setup {
-    let file = std::fs::File::create(dir.join("log.json")).expect("a file");
-    let (writer, guard) = tracing_appender::non_blocking(file);
-    let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_span_events(FmtSpan::CLOSE)
-        .with_writer(writer)
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-    Setup {
-        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
-        _keep: Box::new(guard),
-    }
-}
-
-type Make = fn(&std::path::Path) -> Setup;
 const CONTENDERS: [(&str, Make); 2] = [
     ("kvp_layer", kvp),
     ("appender_json_baseline", appender_json),
 ];
-
-/// Runs `f` with `make`'s subscriber as the default, inside an entered
-/// span, as an agent's events are.
-fn in_provision_span(make: Make, f: impl FnOnce()) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let setup = make(dir.path());
-    tracing::dispatcher::with_default(&setup.dispatch, || {
-        let span = tracing::info_span!("provision", user = "azureuser");
-        let _entered = span.enter();
-        f();
-    });
-}
 
 fn event_in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_3_fields_in_span");

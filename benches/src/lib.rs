@@ -2,6 +2,8 @@
 //!
 //! Run them with `cargo xtask bench` or `cargo bench -p kvp-benches`.
 
+pub mod layers;
+
 use kvp_codec::{Limits, RECORD_SIZE, encode};
 
 /// A pool file of `n` typical records (key about 110 bytes, value about

@@ -53,7 +53,11 @@ impl Wake {
 
     /// The writer saw the queue: later nudges must wake it again.
     pub(super) fn seen(&self) {
-        self.nudged.store(false, Ordering::Release);
+        // Read first: a store on every look would take the line from the
+        // producers' caches, and they read `asleep` beside it on every send.
+        if self.nudged.load(Ordering::Relaxed) {
+            self.nudged.store(false, Ordering::Release);
+        }
     }
 
     /// Parks the writer with no timer, unless `queue_empty` (asked after

@@ -1,0 +1,106 @@
+//! The caller's cost of an event in an agent's rhythm: one event, then a
+//! pause, with the writer thread idle. Each event is timed alone, beside an
+//! empty layer under the same filter (the floor any layer pays) and
+//! `tracing-appender`'s non-blocking JSON writer.
+//!
+//! - `event_sparse`: a pause of 1 ms before each event.
+//! - `event_after_pause`: a pause of 1 s before each event; 100 events a
+//!   contender, so this group takes about 6 minutes.
+//!
+//! Criterion asks for far more iterations than pauses allow, so each
+//! sample times a few real events and reports their mean for every
+//! iteration it asked for. The per-event p50, p90 and p99 over every event
+//! timed are printed on stderr after each contender.
+//!
+//! `cargo bench -p kvp-benches --bench sparse`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use kvp_benches::layers::{Make, appender_json, in_provision_span, kvp, noop_floor};
+
+const CONTENDERS: [(&str, Make); 3] = [
+    ("kvp_layer", kvp),
+    ("noop_layer_floor", noop_floor),
+    ("appender_json_baseline", appender_json),
+];
+
+/// Times one event after `pause`, as an agent's event comes after a
+/// quiet spell: the thread sleeps, so caches and branch predictors cool.
+fn one_event(pause: Duration, i: u64) -> Duration {
+    std::thread::sleep(pause);
+    let start = Instant::now();
+    tracing::info!(
+        user = "azureuser",
+        attempt = black_box(i),
+        ok = true,
+        "created user"
+    );
+    start.elapsed()
+}
+
+/// Prints the per-event percentiles of `times` for `name`.
+fn print_percentiles(group: &str, name: &str, times: &mut [Duration]) {
+    if times.is_empty() {
+        // Filtered out.
+        return;
+    }
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "{group}/{name}: {} events, p50 {:?}, p90 {:?}, p99 {:?}",
+        times.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    );
+}
+
+/// One group: each contender's events, `per_sample` real events a sample.
+fn group(c: &mut Criterion, name: &str, pause: Duration, samples: usize, per_sample: u64) {
+    let mut group = c.benchmark_group(name);
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(samples);
+    group.warm_up_time(Duration::from_nanos(1));
+    // Criterion sizes samples by the wall time its warm-up took, pauses
+    // included: this asks for about `per_sample` events a sample.
+    group.measurement_time(
+        (pause + Duration::from_micros(100)) * (samples * per_sample as usize) as u32,
+    );
+    for (contender, make) in CONTENDERS {
+        let mut times = Vec::new();
+        in_provision_span(make, || {
+            group.bench_function(contender, |b| {
+                b.iter_custom(|iters| {
+                    let real = iters.min(per_sample);
+                    let mut total = Duration::ZERO;
+                    for i in 0..real {
+                        let t = one_event(pause, i);
+                        times.push(t);
+                        total += t;
+                    }
+                    // The mean of the events timed, for each iteration asked.
+                    total.mul_f64(iters as f64 / real as f64)
+                });
+            });
+        });
+        print_percentiles(name, contender, &mut times);
+    }
+    group.finish();
+}
+
+fn event_sparse(c: &mut Criterion) {
+    group(c, "event_sparse", Duration::from_millis(1), 100, 50);
+}
+
+fn event_after_pause(c: &mut Criterion) {
+    group(c, "event_after_pause", Duration::from_secs(1), 50, 2);
+}
+
+criterion_group! {
+    name = benches;
+    config = kvp_benches::criterion();
+    targets = event_sparse, event_after_pause
+}
+criterion_main!(benches);
