@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvp_codec::{RECORD_SIZE, Record};
@@ -64,6 +65,9 @@ pub struct OpenReport {
 pub struct PoolFile {
     file: File,
     path: PathBuf,
+    /// Open was asked to truncate stale data but could not take the locks:
+    /// the first [`PoolFile::lock`] checks instead.
+    stale_unchecked: AtomicBool,
 }
 
 impl PoolFile {
@@ -73,7 +77,9 @@ impl PoolFile {
     /// Never follows a symlink and never blocks on a FIFO: such paths, and
     /// directories and devices, are [`Error::NotAFile`]. When the locks
     /// cannot be had within `lock_timeout`, the file is still returned and
-    /// the repair is left to the first write, which checks again.
+    /// the checks are left to later: every append cuts a torn tail, and the
+    /// first successful [`PoolFile::lock`] truncates stale data (if asked),
+    /// so an earlier boot's records never outlive a busy lock at open.
     pub fn open(
         path: impl AsRef<Path>,
         options: &OpenOptionsPool,
@@ -92,7 +98,10 @@ impl PoolFile {
                 report.torn_tail_bytes = locked.repair_tail()?;
                 report.records = locked.records()?;
             }
-            Err(Error::LockTimeout { .. }) => {}
+            Err(Error::LockTimeout { .. }) => {
+                pool.stale_unchecked
+                    .store(options.truncate_stale, Ordering::Relaxed);
+            }
             Err(e) => return Err(e),
         }
         Ok((pool, report))
@@ -164,6 +173,7 @@ impl PoolFile {
         Ok(PoolFile {
             file,
             path: path.to_path_buf(),
+            stale_unchecked: AtomicBool::new(false),
         })
     }
 
@@ -173,12 +183,25 @@ impl PoolFile {
     }
 
     /// Takes both locks (see the crate docs), waiting at most `timeout`.
+    ///
+    /// The first time it succeeds after an open that could not take them,
+    /// it truncates stale data first if the open was asked to
+    /// ([`OpenOptionsPool::truncate_stale`]).
     pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>, Error> {
         match BothLocks::acquire(&self.file, timeout) {
-            Ok(locks) => Ok(Locked {
-                pool: self,
-                _locks: locks,
-            }),
+            Ok(locks) => {
+                let mut locked = Locked {
+                    pool: self,
+                    _locks: locks,
+                };
+                if self.stale_unchecked.load(Ordering::Relaxed) {
+                    if locked.is_stale()? {
+                        locked.truncate()?;
+                    }
+                    self.stale_unchecked.store(false, Ordering::Relaxed);
+                }
+                Ok(locked)
+            }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(Error::LockTimeout {
                 path: self.path.clone(),
                 waited: timeout,

@@ -56,6 +56,12 @@ macro_rules! counters {
             /// writer: on a cache line of its own, so that neither side's
             /// updates evict the line the other is writing.
             pub(crate) dropped_queue_full: CachePadded<AtomicU64>,
+            /// Records the writer has taken from the queue and not yet
+            /// written or counted: what the guard reports lost when it
+            /// gives up waiting (not part of [`Stats`]).
+            pub(crate) in_flight: AtomicU64,
+            /// Records lost after queueing as the last flush saw them.
+            pub(crate) lost_at_flush: AtomicU64,
             $(pub(crate) $name: AtomicU64,)*
         }
 

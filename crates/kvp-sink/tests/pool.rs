@@ -486,3 +486,29 @@ fn boot_time() -> u64 {
         .parse()
         .unwrap()
 }
+
+/// Another process holds the pool while it is opened, so open cannot check
+/// for stale data; the first write does, under the locks, and an earlier
+/// boot's records do not survive into this one.
+#[test]
+fn stale_data_is_truncated_by_the_first_write_when_the_lock_was_busy_at_open() {
+    let (_dir, path) = pool_path();
+    write_records(&path, 50);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+        .unwrap();
+    let holder = common::LockHolder::hold(&path, "flock");
+    let (sink, guard, report) = WriterBuilder::new(&path)
+        .truncate_stale(true)
+        .spawn()
+        .unwrap();
+    assert!(!report.truncated_stale, "open could not take the locks");
+    holder.release();
+    sink.append(None, "new", &value_for("new"));
+    assert!(guard.flush(Duration::from_secs(5)));
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(intact_keys(&data), ["new"], "the 50 stale records are gone");
+}

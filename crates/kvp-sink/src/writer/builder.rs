@@ -248,6 +248,7 @@ impl WriterBuilder {
             shutdown,
             handle: Some(handle),
             timeout: self.shutdown_timeout,
+            path: self.path.clone(),
         };
         Ok((sink, guard, report))
     }

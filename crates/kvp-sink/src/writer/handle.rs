@@ -121,18 +121,25 @@ impl<C: Capture> Sink<C> {
     }
 
     /// Waits until everything queued before the call has been handled, at
-    /// most `timeout`. Returns `true` when it all reached the file: nothing
-    /// queued was dropped meanwhile (cap, write error) and the writer did not
-    /// stall on another process's lock past the deadline.
+    /// most `timeout`. Returns `true` when it all reached the file: no
+    /// record was lost after it was queued (cap, write error, invalid)
+    /// since the last flush returned, and the writer did not stall on
+    /// another process's lock past the deadline.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let lost_before = self.stats().lost_after_queue();
         let (ack_tx, ack_rx) = bounded(1);
         if self.tx.send_deadline(Msg::Flush(ack_tx), deadline).is_err() {
             return false;
         }
         self.writer.unpark();
-        ack_rx.recv_deadline(deadline).is_ok() && self.stats().lost_after_queue() == lost_before
+        if ack_rx.recv_deadline(deadline).is_err() {
+            return false;
+        }
+        // Losses are counted when the writer comes to a record, which may
+        // be before this call began (an ERROR record wakes the writer at
+        // once): so compare with what the last flush saw, not with now.
+        let lost = self.stats().lost_after_queue();
+        self.counters.lost_at_flush.swap(lost, Ordering::Relaxed) == lost
     }
 
     /// The writer's counters now.
@@ -165,6 +172,8 @@ pub struct WriterGuard<C: Capture = NoCapture> {
     pub(super) shutdown: Arc<AtomicBool>,
     pub(super) handle: Option<JoinHandle<()>>,
     pub(super) timeout: Duration,
+    /// The pool's path, for the line that reports a loss at shutdown.
+    pub(super) path: std::path::PathBuf,
 }
 
 impl<C: Capture> std::fmt::Debug for WriterGuard<C> {
@@ -193,26 +202,43 @@ impl<C: Capture> WriterGuard<C> {
 }
 
 impl<C: Capture> Drop for WriterGuard<C> {
+    /// Flushes and stops the writer, waiting at most the shutdown timeout.
+    /// If the writer is still stuck behind another process's lock then, the
+    /// records it has not written are given up, counted as
+    /// `dropped_lock`, and reported on stderr before this returns, so the
+    /// loss is on record even when the process exits at once.
     fn drop(&mut self) {
         let deadline = Instant::now() + self.timeout;
         let (ack_tx, ack_rx) = bounded(1);
-        let stopped = self
+        let stop_sent = self
             .sink
             .tx
             .send_deadline(Msg::Stop(ack_tx), deadline)
-            .is_ok()
-            && {
-                self.sink.writer.unpark();
-                ack_rx.recv_deadline(deadline).is_ok()
-            };
+            .is_ok();
+        let stopped = stop_sent && {
+            self.sink.writer.unpark();
+            ack_rx.recv_deadline(deadline).is_ok()
+        };
         if stopped {
             if let Some(handle) = self.handle.take() {
                 let _ = handle.join();
             }
-        } else {
-            // The writer is stuck behind another process's lock: tell it to
-            // give up (counting what it drops) and leave it detached.
-            self.shutdown.store(true, Ordering::Relaxed);
+            return;
+        }
+        // The writer is stuck behind another process's lock: tell it to
+        // give up and leave it detached. What it holds and what is queued
+        // (less the stop message) is lost.
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.sink.writer.unpark();
+        let queued = self.sink.tx.len().saturating_sub(usize::from(stop_sent)) as u64;
+        let lost = queued + self.sink.counters.in_flight.load(Ordering::Relaxed);
+        if lost > 0 {
+            eprintln!(
+                "kvp-sink: {}: {lost} records not written at shutdown: the pool stayed \
+                 locked by another process for {:?}",
+                self.path.display(),
+                self.timeout
+            );
         }
     }
 }

@@ -137,7 +137,12 @@ impl<C: Capture> Worker<C> {
                 }
             }
             self.rhythm.batch(taken);
+            self.state
+                .counters
+                .in_flight
+                .store(self.state.pending.records(), Ordering::Relaxed);
             self.write_pending();
+            self.state.counters.in_flight.store(0, Ordering::Relaxed);
             for ack in acks.drain(..) {
                 let _ = ack.send(());
             }
@@ -174,24 +179,28 @@ impl<C: Capture> Worker<C> {
             return;
         }
         loop {
+            // Once the guard has given up waiting it has reported these
+            // records lost, so they are counted and never written late.
+            if self.shutdown.load(Ordering::SeqCst) {
+                add(
+                    &self.state.counters.dropped_lock,
+                    self.state.pending.records(),
+                );
+                self.state.pending.clear();
+                return;
+            }
             match self.pool.lock(self.state.config.lock_timeout) {
-                Ok(locked) => {
+                Ok(locked) if !self.shutdown.load(Ordering::SeqCst) => {
                     self.state.write_locked(locked);
                     return;
                 }
+                // Told to stop while waiting: dropped above.
+                Ok(_) => {}
                 Err(Error::LockTimeout { .. }) => {
                     add(&self.state.counters.lock_timeouts, 1);
-                    if self.shutdown.load(Ordering::Relaxed) {
-                        let n = self.state.pending.records();
-                        add(&self.state.counters.dropped_lock, n);
-                        self.state.reporter.report(format_args!(
-                            "{}: dropped {n} records at shutdown: the pool stayed locked",
-                            self.pool.path().display()
-                        ));
-                        self.state.pending.clear();
-                        return;
+                    if !self.shutdown.load(Ordering::SeqCst) {
+                        thread::sleep(self.state.config.retry_interval);
                     }
-                    thread::sleep(self.state.config.retry_interval);
                 }
                 Err(e) => {
                     let n = self.state.pending.records();
