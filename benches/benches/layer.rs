@@ -241,9 +241,71 @@ fn event_fields(c: &mut Criterion) {
     group.finish();
 }
 
+/// A callsite made at run time, so that a bench can have tens of
+/// thousands: leaked, as static callsites are never freed either.
+struct DynCallsite(std::sync::OnceLock<&'static tracing::Metadata<'static>>);
+
+impl tracing::callsite::Callsite for DynCallsite {
+    fn set_interest(&self, _: tracing::subscriber::Interest) {}
+    fn metadata(&self) -> &tracing::Metadata<'_> {
+        self.0.get().expect("set as the callsite is made")
+    }
+}
+
+fn new_callsite(n: usize) -> &'static tracing::Metadata<'static> {
+    use tracing::callsite::Identifier;
+    use tracing::field::FieldSet;
+    let cs: &'static DynCallsite = Box::leak(Box::new(DynCallsite(std::sync::OnceLock::new())));
+    let name: &'static str = Box::leak(format!("event-{n}").into_boxed_str());
+    let meta: &'static tracing::Metadata<'static> = Box::leak(Box::new(tracing::Metadata::new(
+        name,
+        "bench",
+        tracing::Level::INFO,
+        Some(file!()),
+        Some(n as u32),
+        None,
+        FieldSet::new(&[], Identifier(cs)),
+        tracing::metadata::Kind::EVENT,
+    )));
+    let _ = cs.0.set(meta);
+    meta
+}
+
+/// One event at each of N callsites never seen before, through our layer
+/// with its default rate limit, which keeps state per callsite: the cost
+/// per callsite must not grow with the number of callsites (30,000 at most
+/// 3.5 times 10,000).
+fn new_callsites(c: &mut Criterion) {
+    let mut group = c.benchmark_group("new_callsites");
+    group.sample_size(10);
+    for n in [10_000usize, 30_000] {
+        group.bench_function(n.to_string(), |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().expect("a temporary directory");
+                    let setup = kvp_with_limit(dir.path(), Some(tracing_kvp::RateLimit::default()));
+                    let metas: Vec<_> = (0..n).map(new_callsite).collect();
+                    tracing::dispatcher::with_default(&setup.dispatch, || {
+                        let start = std::time::Instant::now();
+                        for meta in &metas {
+                            if setup.dispatch.enabled(meta) {
+                                tracing::Event::dispatch(meta, &meta.fields().value_set(&[]));
+                            }
+                        }
+                        total += start.elapsed();
+                    });
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = event_in_span, event_writer_idle, span_open_close, event_fields
+    targets = event_in_span, event_writer_idle, span_open_close, event_fields, new_callsites
 }
 criterion_main!(benches);

@@ -59,7 +59,9 @@ pub use error::Error;
 pub use inline::InlineBytes;
 pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
-pub use writer::{DEFAULT_MARKER_KEY, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard};
+pub use writer::{
+    DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard,
+};
 
 /// The README's examples, run as doctests so that it cannot drift.
 #[cfg(doctest)]

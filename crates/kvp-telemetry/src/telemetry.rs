@@ -67,6 +67,9 @@ pub struct TelemetryBuilder {
     flush_timeout: Duration,
     #[cfg(feature = "otlp")]
     otlp: Option<String>,
+    /// The suffixes of the variables that set a value (`VM_ID`, `LOG`,
+    /// ...), so that an error about the value names where it came from.
+    from_env: Vec<&'static str>,
 }
 
 impl Telemetry {
@@ -122,6 +125,7 @@ impl Telemetry {
             flush_timeout: Duration::from_secs(1),
             #[cfg(feature = "otlp")]
             otlp: None,
+            from_env: Vec::new(),
         }
     }
 }
@@ -348,12 +352,22 @@ impl TelemetryBuilder {
     fn trace_layer_filter(&self) -> EnvFilter {
         layer_filter(
             &format!(
-                "trace filter (trace_filter or {})",
-                self.env.name("TRACE_LOG")
+                "trace filter from {}",
+                self.source("TRACE_LOG", "trace_filter")
             ),
             &self.trace_filter,
             DEFAULT_TRACE_FILTER,
         )
+    }
+
+    /// Where a setting came from: the variable `<prefix>_<suffix>` when it
+    /// set it, else the builder's `method`.
+    fn source(&self, suffix: &str, method: &str) -> String {
+        if self.from_env.contains(&suffix) {
+            self.env.name(suffix)
+        } else {
+            format!("the builder's {method}()")
+        }
     }
 
     /// The KVP filter's directives: as given, or the default.
@@ -565,6 +579,7 @@ impl TelemetryBuilder {
         }
         if let Some(vm_id) = env.vm_id()? {
             self.vm_id = Some(vm_id);
+            self.from_env.push("VM_ID");
         }
         if let Some(queue) = env.queue()? {
             self.queue = queue;
@@ -577,9 +592,11 @@ impl TelemetryBuilder {
         }
         if let Some(filter) = env.stderr_filter()? {
             self.stderr_filter = filter;
+            self.from_env.push("LOG");
         }
         if let Some(filter) = env.trace_filter()? {
             self.trace_filter = filter;
+            self.from_env.push("TRACE_LOG");
         }
         Ok(())
     }
@@ -642,7 +659,7 @@ impl TelemetryBuilder {
 
         if self.stderr {
             let filter = layer_filter(
-                &format!("stderr filter (stderr_filter or {})", self.env.name("LOG")),
+                &format!("stderr filter from {}", self.source("LOG", "stderr_filter")),
                 &self.stderr_filter,
                 DEFAULT_STDERR_FILTER,
             );
@@ -661,6 +678,26 @@ impl TelemetryBuilder {
             .or_else(tracing_kvp::detect_vm_id)
             .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
 
+        if self.kvp {
+            // The key layout is checked before the pool is opened, so a bad
+            // vm_id leaves no file behind.
+            tracing_kvp::KvpLayer::builder(self.prefix.clone())
+                .vm_id(vm_id.clone())
+                .check(&kvp_codec::Limits::SAFE, kvp_sink::DEFAULT_MAX_CHUNKS)
+                .map_err(|e| match e {
+                    tracing_kvp::BuildError::VmIdTooLong { vm_id }
+                        if self.from_env.contains(&"VM_ID") =>
+                    {
+                        Error::InvalidEnv {
+                            var: self.env.name("VM_ID"),
+                            value: vm_id,
+                            expected: "a vm_id short enough to leave room in each key for the \
+                                       level, a name and an id",
+                        }
+                    }
+                    e => Error::Layer(e),
+                })?;
+        }
         let writer = if self.kvp {
             let spawned = WriterBuilder::new(&self.pool)
                 .capacity(self.queue)

@@ -827,3 +827,64 @@ fn a_failing_init_leaves_nothing_behind() {
         .collect();
     assert!(others.is_empty(), "{others:?}");
 }
+
+/// Every variable's bad value is named: a vm_id too long for the keys is
+/// an error naming its variable before the pool is created; an invalid or
+/// non-UTF-8 filter falls back to the default with a warning naming the
+/// variable.
+#[test]
+fn bad_values_name_their_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let test = "bad_values_name_their_variable";
+    if is_child() {
+        let pool = std::path::PathBuf::from(std::env::var("TEST_POOL").unwrap());
+        match Telemetry::builder("agent")
+            .pool_path(&pool)
+            .panic_hook(false)
+            .build()
+        {
+            Ok(_) => println!("OK"),
+            Err(e) => println!("ERROR {e}"),
+        }
+        println!("POOL {}", pool.exists());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let run = |var: &str, value: &std::ffi::OsStr| {
+        let pool_env = std::ffi::OsStr::new(pool.to_str().unwrap());
+        let out =
+            test_support::child::run(test, "facade", &[(var, value), ("TEST_POOL", pool_env)]);
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let long = "v".repeat(300);
+    let (out, _) = run("KVP_TELEMETRY_VM_ID", std::ffi::OsStr::new(&long));
+    assert!(
+        out.contains("ERROR environment variable KVP_TELEMETRY_VM_ID=")
+            && out.contains("short enough"),
+        "{out}"
+    );
+    assert!(
+        out.contains("POOL false"),
+        "no pool file for a refused call: {out}"
+    );
+
+    let (out, err) = run("KVP_TELEMETRY_LOG", std::ffi::OsStr::new("info,[[["));
+    assert!(out.contains("OK"), "{out}");
+    assert!(
+        err.contains("invalid stderr filter from KVP_TELEMETRY_LOG"),
+        "{err}"
+    );
+    std::fs::remove_file(&pool).unwrap();
+
+    let (out, err) = run(
+        "KVP_TELEMETRY_KVP_LOG",
+        std::ffi::OsStr::from_bytes(b"\xffwarn"),
+    );
+    assert!(out.contains("OK"), "{out}");
+    assert!(err.contains("KVP_TELEMETRY_KVP_LOG is not UTF-8"), "{err}");
+}

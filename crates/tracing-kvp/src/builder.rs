@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use kvp_codec::Limits;
 use kvp_sink::Sink;
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
@@ -39,6 +40,12 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The vm_id is too long: with the prefix, it leaves no room in a key
+    /// for the level, an event's name and its id.
+    VmIdTooLong {
+        /// The vm_id given.
+        vm_id: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -47,6 +54,12 @@ impl fmt::Display for BuildError {
             BuildError::InvalidPrefix { prefix, reason } => {
                 write!(f, "invalid KVP key prefix {prefix:?}: {reason}")
             }
+            BuildError::VmIdTooLong { vm_id } => write!(
+                f,
+                "vm_id of {} characters is too long: it leaves no room in the key for the \
+                 level, a name and an id",
+                vm_id.chars().count()
+            ),
         }
     }
 }
@@ -262,6 +275,15 @@ impl KvpLayerBuilder {
     pub fn make_filter(&self) -> EnvFilter {
         let (source, directives) = match std::env::var(&self.env_var) {
             Ok(v) if !v.trim().is_empty() => (self.env_var.as_str(), v),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "tracing-kvp: {} is not UTF-8; using the builder's filter {:?}",
+                    self.env_var,
+                    self.directive
+                );
+                ("the builder", self.directive.clone())
+            }
             _ => ("the builder", self.directive.clone()),
         };
         EnvFilter::try_new(&directives).unwrap_or_else(|e| {
@@ -274,17 +296,25 @@ impl KvpLayerBuilder {
         })
     }
 
-    /// The layer without a filter, for callers that filter themselves.
+    /// Checks what [`build`](Self::build) would refuse, without a sink: the
+    /// prefix, and whether prefix and vm_id leave room in a key under the
+    /// sink's `limits` and `max_chunks`. For callers that must refuse bad
+    /// settings before they open the pool.
     ///
     /// ```
-    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
-    /// use tracing_subscriber::{Layer as _, filter::LevelFilter, prelude::*};
-    /// let layer = tracing_kvp::KvpLayer::builder("my-agent").build_unfiltered(sink)?;
-    /// let subscriber = tracing_subscriber::registry().with(layer.with_filter(LevelFilter::WARN));
-    /// # drop(subscriber);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// use kvp_codec::Limits;
+    /// let b = tracing_kvp::KvpLayer::builder("my-agent").vm_id("x".repeat(300));
+    /// assert!(matches!(
+    ///     b.check(&Limits::SAFE, 16),
+    ///     Err(tracing_kvp::BuildError::VmIdTooLong { .. })
+    /// ));
     /// ```
-    pub fn build_unfiltered(self, sink: Sink<Captured>) -> Result<KvpLayer, BuildError> {
+    pub fn check(&self, limits: &Limits, max_chunks: usize) -> Result<(), BuildError> {
+        self.keys(limits, max_chunks).map(|_| ())
+    }
+
+    /// The key layout for this prefix and vm_id, and the vm_id.
+    fn keys(&self, limits: &Limits, max_chunks: usize) -> Result<(Keys, String), BuildError> {
         let invalid = |reason| BuildError::InvalidPrefix {
             prefix: self.prefix.clone(),
             reason,
@@ -303,15 +333,37 @@ impl KvpLayerBuilder {
             .clone()
             .or_else(detect_vm_id)
             .unwrap_or_else(|| UNKNOWN_VM_ID.to_owned());
-        let key = Keys::new(
-            String::new(),
-            &self.prefix,
-            &vm_id,
-            &sink.limits(),
-            sink.max_chunks(),
-            MAX_ID_LEN,
-        )
-        .map_err(|_| invalid("it leaves no room in the key for a name"))?;
+        let layout = |vm_id: &str| {
+            Keys::new(
+                String::new(),
+                &self.prefix,
+                vm_id,
+                limits,
+                max_chunks,
+                MAX_ID_LEN,
+            )
+        };
+        match layout(&vm_id) {
+            Ok(keys) => Ok((keys, vm_id)),
+            // With a vm_id of the usual length it would fit: the vm_id is
+            // what is too long.
+            Err(_) if layout(UNKNOWN_VM_ID).is_ok() => Err(BuildError::VmIdTooLong { vm_id }),
+            Err(_) => Err(invalid("it leaves no room in the key for a name")),
+        }
+    }
+
+    /// The layer without a filter, for callers that filter themselves.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// use tracing_subscriber::{Layer as _, filter::LevelFilter, prelude::*};
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent").build_unfiltered(sink)?;
+    /// let subscriber = tracing_subscriber::registry().with(layer.with_filter(LevelFilter::WARN));
+    /// # drop(subscriber);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_unfiltered(self, sink: Sink<Captured>) -> Result<KvpLayer, BuildError> {
+        let (key, vm_id) = self.keys(&sink.limits(), sink.max_chunks())?;
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
         let redactor = Redactor::new(&self.deny_list);
         // One per layer, for the life of the process: every record the

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
-use arc_swap::ArcSwap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHasher;
 use tracing::Metadata;
 use tracing::callsite::Identifier;
@@ -98,13 +97,15 @@ impl Limiter {
 
 type Map = HashMap<Identifier, Arc<Limiter>, BuildHasherDefault<FxHasher>>;
 
-/// Every callsite's limiter, read without a lock; the map is copied and
-/// swapped only when a callsite writes its first record.
+/// Every callsite's limiter. A thread finds the ones it used last in
+/// [`RECENT`] without touching the map; the map's read lock is taken only
+/// on a miss, and its write lock when a callsite writes its first record.
+/// (A map copied and swapped at each new callsite made the n-th callsite
+/// cost O(n), so many callsites cost quadratic time.)
 #[derive(Debug)]
 pub(crate) struct Limiters {
     pub(crate) limit: Option<RateLimit>,
-    map: ArcSwap<Map>,
-    write: Mutex<()>,
+    map: RwLock<Map>,
     /// Tells this set's limiters from another layer's in [`RECENT`].
     id: u64,
 }
@@ -124,8 +125,7 @@ impl Limiters {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Limiters {
             limit,
-            map: ArcSwap::default(),
-            write: Mutex::new(()),
+            map: RwLock::default(),
             id: NEXT_ID.fetch_add(1, Relaxed),
         }
     }
@@ -166,35 +166,26 @@ impl Limiters {
         limit: &RateLimit,
         now: Stamp,
     ) -> Arc<Limiter> {
-        if let Some(l) = self.map.load().get(&meta.callsite()) {
+        if let Some(l) = self.map.read().get(&meta.callsite()) {
             return Arc::clone(l);
         }
-        {
-            let _w = self.write.lock();
-            let current = self.map.load();
-            match current.get(&meta.callsite()) {
-                Some(l) => Arc::clone(l),
-                None => {
-                    let l = Arc::new(Limiter {
-                        meta,
-                        bucket: Mutex::new(Bucket {
-                            tokens: f64::from(limit.burst),
-                            last: now,
-                            suppressed: 0,
-                        }),
-                    });
-                    let mut next = Map::clone(&current);
-                    next.insert(meta.callsite(), Arc::clone(&l));
-                    self.map.store(Arc::new(next));
-                    l
-                }
-            }
-        }
+        let mut map = self.map.write();
+        let l = map.entry(meta.callsite()).or_insert_with(|| {
+            Arc::new(Limiter {
+                meta,
+                bucket: Mutex::new(Bucket {
+                    tokens: f64::from(limit.burst),
+                    last: now,
+                    suppressed: 0,
+                }),
+            })
+        });
+        Arc::clone(l)
     }
 
     /// Every limiter, for the flush of suppressed counts.
     pub(crate) fn all(&self) -> Vec<Arc<Limiter>> {
-        self.map.load().values().cloned().collect()
+        self.map.read().values().cloned().collect()
     }
 }
 

@@ -18,6 +18,10 @@ use crate::error::Error;
 use crate::pool::{OpenOptionsPool, OpenReport, PoolFile};
 use crate::stats::{Counters, add};
 
+/// The most records one value may take by default
+/// ([`WriterBuilder::max_chunks`]).
+pub const DEFAULT_MAX_CHUNKS: usize = 16;
+
 /// How long an ordinary record may wait for the writer by default.
 const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(900);
 
@@ -53,7 +57,7 @@ impl WriterBuilder {
             lock_timeout: Duration::from_millis(100),
             retry_interval: Duration::from_millis(50),
             limits: Limits::SAFE,
-            max_chunks: 16,
+            max_chunks: DEFAULT_MAX_CHUNKS,
             marker_key: DEFAULT_MARKER_KEY.to_owned(),
             shutdown_timeout: Duration::from_secs(1),
             report_interval: Duration::from_secs(10),

@@ -31,7 +31,7 @@ mod handle;
 mod thread;
 mod wake;
 
-pub use builder::WriterBuilder;
+pub use builder::{DEFAULT_MAX_CHUNKS, WriterBuilder};
 pub use cap::DEFAULT_MARKER_KEY;
 pub use encode::TRUNCATED_MARKER;
 pub use handle::{Sink, WriterGuard};
