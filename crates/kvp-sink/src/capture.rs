@@ -47,6 +47,13 @@ pub trait Capture: Send + 'static {
     /// empty). An error, a panic or an empty key drops the record and
     /// counts it (`Stats::dropped_invalid`); the writer goes on.
     fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError>;
+
+    /// Bytes the capture holds on the heap, for the queue's byte budget
+    /// ([`WriterBuilder::queue_bytes`](crate::WriterBuilder::queue_bytes)).
+    /// The default, 0, suits a capture that keeps everything inline.
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// A [`Capture`] could not be made into a record.

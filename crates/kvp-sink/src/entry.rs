@@ -118,6 +118,15 @@ impl<C> Entry<C> {
 }
 
 impl<C: Capture> Entry<C> {
+    /// Bytes the entry holds on the heap: text past its inline buffer, or
+    /// what its capture says ([`Capture::heap_bytes`]).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.body {
+            Body::Text { bytes, .. } => bytes.heap_bytes(),
+            Body::Captured(c) => c.heap_bytes(),
+        }
+    }
+
     /// A producer's record to append, rendered on the writer thread.
     pub fn captured(capture: C) -> Entry<C> {
         Entry {

@@ -79,6 +79,16 @@ impl<const N: usize> InlineBytes<N> {
         self.as_slice().len()
     }
 
+    /// Bytes held on the heap (its capacity), or 0 while inline: what the
+    /// queue's byte budget counts.
+    #[inline]
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Inline(_) => 0,
+            Repr::Heap(v) => v.capacity(),
+        }
+    }
+
     /// Whether there are none.
     #[inline]
     pub fn is_empty(&self) -> bool {

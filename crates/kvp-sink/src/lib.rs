@@ -60,7 +60,8 @@ pub use inline::InlineBytes;
 pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
 pub use writer::{
-    DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, Sink, TRUNCATED_MARKER, WriterBuilder, WriterGuard,
+    DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, Sink, TRUNCATED_MARKER,
+    WriterBuilder, WriterGuard,
 };
 
 /// The README's examples, run as doctests so that it cannot drift.

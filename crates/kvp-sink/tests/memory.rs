@@ -79,3 +79,73 @@ fn a_stalled_writer_keeps_memory_bounded() {
         "the overflow is dropped and counted: {dropped}"
     );
 }
+
+/// Memory is bounded by bytes, not only by entries: 8 threads send values
+/// of 100 KB and of 1 MB while another process holds the pool, and a queue
+/// asked for a million entries is clamped, so no case passes 64 MiB.
+#[test]
+fn large_values_and_a_huge_queue_keep_memory_bounded_by_bytes() {
+    let test = "large_values_and_a_huge_queue_keep_memory_bounded_by_bytes";
+    if child_role().is_some() {
+        let path = std::env::var("KVP_TEST_POOL").unwrap();
+        let size: usize = std::env::var("KVP_TEST_VALUE").unwrap().parse().unwrap();
+        let (sink, guard, _) = WriterBuilder::new(&path)
+            .capacity(1_000_000)
+            .lock_timeout(Duration::from_millis(10))
+            .shutdown_timeout(Duration::from_millis(100))
+            .spawn()
+            .unwrap();
+        let value = "v".repeat(size);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (sink, value) = (sink.clone(), &value);
+                s.spawn(move || {
+                    for i in 0..2_000 {
+                        sink.append(None, &format!("t{t}-{i}"), value);
+                    }
+                });
+            }
+        });
+        println!(
+            "PEAK {} DROPPED {}",
+            peak_rss(),
+            guard.stats().dropped_queue_full
+        );
+        return;
+    }
+    for size in [16usize, 100_000, 1_000_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".kvp_pool_1");
+        std::fs::write(&path, b"").unwrap();
+        let holder = LockHolder::hold(&path, "flock");
+        let mut child = spawn_self(
+            test,
+            "memory",
+            &[
+                ("KVP_TEST_POOL", path.display().to_string()),
+                ("KVP_TEST_VALUE", size.to_string()),
+            ],
+        );
+        let mut out = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert!(child.wait().unwrap().success(), "{out}");
+        holder.release();
+        let f: Vec<&str> = out
+            .split("PEAK ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let peak: u64 = f[0].parse().unwrap();
+        eprintln!(
+            "values of {size} B: peak RSS {} MiB, dropped {}",
+            peak >> 20,
+            f[2]
+        );
+        assert!(
+            peak <= 64 << 20,
+            "values of {size} B: peak RSS {} MiB",
+            peak >> 20
+        );
+    }
+}

@@ -10,7 +10,7 @@
 //! | `KVP_TELEMETRY_KVP` | write to the KVP pool at all | `on`/`off` (`1`/`0`, `true`/`false`) |
 //! | `KVP_TELEMETRY_POOL` | pool file | a path |
 //! | `KVP_TELEMETRY_VM_ID` | vm_id in keys | text without `\|` |
-//! | `KVP_TELEMETRY_QUEUE` | queue size, entries | 1 to 1,000,000 |
+//! | `KVP_TELEMETRY_QUEUE` | queue size, entries | 1 to 65,536 |
 //! | `KVP_TELEMETRY_CAP` | record cap | 1 to 1,000,000, or `none` |
 //! | `KVP_TELEMETRY_RATE` | per-callsite rate limit | `<burst>/<per second>` such as `10/1`, or `off` |
 //! | `KVP_TELEMETRY_KVP_LOG` | the KVP layer's filter | `EnvFilter` directives |
@@ -121,10 +121,18 @@ impl Env {
             .ok_or_else(|| invalid(&self.name(suffix), v, "a whole number from 1 to 1000000"))
     }
 
+    /// `<prefix>_QUEUE`: at most [`kvp_sink::MAX_QUEUE`] entries, whose
+    /// slots are allocated at start.
     pub(crate) fn queue(&self) -> Result<Option<usize>, Error> {
-        self.var("QUEUE")?
-            .map(|v| self.count("QUEUE", &v).map(|n| n as usize))
-            .transpose()
+        let Some(v) = self.var("QUEUE")? else {
+            return Ok(None);
+        };
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=kvp_sink::MAX_QUEUE).contains(n))
+            .map(Some)
+            .ok_or_else(|| invalid(&self.name("QUEUE"), &v, "a whole number from 1 to 65536"))
     }
 
     /// `Some(None)` is `none`: no cap.

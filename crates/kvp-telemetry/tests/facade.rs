@@ -217,12 +217,13 @@ fn invalid_environment_overrides_name_the_variable() {
         (
             "KVP_TELEMETRY_QUEUE",
             "lots",
-            "a whole number from 1 to 1000000",
+            "a whole number from 1 to 65536",
         ),
+        ("KVP_TELEMETRY_QUEUE", "0", "a whole number from 1 to 65536"),
         (
             "KVP_TELEMETRY_QUEUE",
-            "0",
-            "a whole number from 1 to 1000000",
+            "1000000",
+            "a whole number from 1 to 65536",
         ),
         (
             "KVP_TELEMETRY_CAP",

@@ -364,6 +364,11 @@ impl KvpLayerBuilder {
     /// ```
     pub fn build_unfiltered(self, sink: Sink<Captured>) -> Result<KvpLayer, BuildError> {
         let (key, vm_id) = self.keys(&sink.limits(), sink.max_chunks())?;
+        let capture_room = sink
+            .limits()
+            .value_bytes()
+            .saturating_mul(sink.max_chunks())
+            .saturating_add(1);
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
         let redactor = Redactor::new(&self.deny_list);
         // One per layer, for the life of the process: every record the
@@ -388,6 +393,7 @@ impl KvpLayerBuilder {
             span_open_records: self.span_open_records,
             redactor,
             limiters: Arc::new(Limiters::new(self.rate_limit)),
+            capture_room,
         })
     }
 

@@ -105,6 +105,11 @@ pub(crate) struct CaptureFields<'a, const N: usize> {
     pub(crate) flags: FieldFlags,
     /// An `error` field, or an `Error` value, was seen.
     pub(crate) error: bool,
+    /// How many more bytes of text may be kept: past what the writer could
+    /// ever write of one value, text is cut here, so that a huge field
+    /// costs the queue no more than a record's worth (the writer then cuts
+    /// the value and marks it `…[truncated]`).
+    pub(crate) room: usize,
 }
 
 impl<const N: usize> CaptureFields<'_, N> {
@@ -141,11 +146,13 @@ impl<const N: usize> CaptureFields<'_, N> {
     /// A text payload: its length, then its bytes.
     #[inline]
     fn text(&mut self, field: &Field, value: &str) {
-        // Longer text is cut at 4 GiB, far past any record.
+        let value = cut_str(value, self.room);
+        // `room` is far below 4 GiB, so the length fits.
         let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
         if self.head(field, TEXT, len.to_le_bytes()) {
             self.out
                 .extend_from_slice(&value.as_bytes()[..len as usize]);
+            self.room -= len as usize;
         }
     }
 
@@ -157,21 +164,43 @@ impl<const N: usize> CaptureFields<'_, N> {
             // Writing into memory cannot fail; a Debug impl that fails
             // leaves what it wrote. (`io::Write` would panic on a failing
             // Debug impl: use `fmt`'s.)
-            let _ = Bytes(self.out).write_fmt(value);
+            let mut bytes = Bytes {
+                out: self.out,
+                room: self.room,
+            };
+            let _ = bytes.write_fmt(value);
+            self.room = bytes.room;
             let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
             self.out.as_mut_slice()[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
     }
 }
 
-/// `fmt::Write` into a capture.
-struct Bytes<'a, const N: usize>(&'a mut InlineBytes<N>);
+/// `fmt::Write` into a capture, keeping at most `room` more bytes.
+struct Bytes<'a, const N: usize> {
+    out: &'a mut InlineBytes<N>,
+    room: usize,
+}
 
 impl<const N: usize> fmt::Write for Bytes<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
+        let s = cut_str(s, self.room);
+        self.out.extend_from_slice(s.as_bytes());
+        self.room -= s.len();
         Ok(())
     }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 impl<const N: usize> Visit for CaptureFields<'_, N> {
@@ -362,6 +391,10 @@ impl Capture for Captured {
 
     fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError> {
         self.ctx.render(self, key, value).ok_or(RenderError)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.fields.heap_bytes()
     }
 }
 

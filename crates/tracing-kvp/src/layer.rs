@@ -52,6 +52,9 @@ pub struct KvpLayer {
     /// The dispatcher the layer is part of, to name spans its filter
     /// leaves out (set once, when it is registered).
     pub(crate) registered: OnceLock<WeakDispatch>,
+    /// The most text bytes one record's fields keep: one more than the
+    /// writer could ever write of a value.
+    pub(crate) capture_room: usize,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -217,11 +220,13 @@ impl KvpLayer {
         out: &mut InlineBytes<N>,
         record: impl FnOnce(&mut dyn Visit),
     ) -> bool {
+        let room = self.capture_room.saturating_sub(out.len());
         let mut w = CaptureFields {
             out,
             redactor: &self.redactor,
             flags: FieldFlags::get(meta, &self.redactor),
             error: false,
+            room,
         };
         record(&mut w);
         w.error
@@ -334,6 +339,7 @@ where
                 redactor: &self.redactor,
                 flags,
                 error: false,
+                room: self.capture_room,
             });
             if let Some(path) = &scope {
                 push_scope(out, path);

@@ -170,3 +170,39 @@ fn rates_parse_and_refuse_nonsense() {
         assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
     }
 }
+
+/// A huge field is cut when it is captured, to what the writer could ever
+/// write of one value, so it costs the queue no more than that; the record
+/// that reaches the pool is cut with the truncation marker.
+#[test]
+fn a_huge_field_is_cut_at_capture_and_marked() {
+    let pool = common::pool();
+    let layer = tracing_kvp::KvpLayer::builder("agent")
+        .vm_id("vm")
+        .filter("info")
+        .build(pool.sink.clone())
+        .unwrap();
+    let huge = "é".repeat(1 << 20);
+    let debug_huge = vec![7u8; 1 << 20];
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!(blob = huge.as_str(), "text");
+        tracing::info!(bytes = ?debug_huge, "debug");
+    });
+    let records = pool.flush();
+    let values: Vec<&String> = records.iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        values.len(),
+        2,
+        "{:?}",
+        records.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    for v in values {
+        assert!(
+            v.ends_with(kvp_sink::TRUNCATED_MARKER),
+            "{}",
+            &v[v.len() - 40..]
+        );
+        assert!(v.len() <= 16 * 2047, "{}", v.len());
+    }
+    assert_eq!(pool.guard.stats().truncated_values, 2);
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crossbeam_channel::bounded;
 use kvp_codec::Limits;
 
+use super::budget::ByteBudget;
 use super::cap::{Cap, DEFAULT_MARKER_KEY};
 use super::handle::{Sink, WriterGuard};
 use super::thread::{Config, Worker};
@@ -21,6 +22,14 @@ use crate::stats::{Counters, add};
 /// The most records one value may take by default
 /// ([`WriterBuilder::max_chunks`]).
 pub const DEFAULT_MAX_CHUNKS: usize = 16;
+
+/// The most entries a queue may hold: its slots are allocated when the
+/// writer starts, about 270 bytes each.
+pub const MAX_QUEUE: usize = 65_536;
+
+/// The heap bytes queued entries may hold by default
+/// ([`WriterBuilder::queue_bytes`]).
+pub const DEFAULT_QUEUE_BYTES: usize = 16 << 20;
 
 /// How long an ordinary record may wait for the writer by default.
 const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(900);
@@ -42,6 +51,7 @@ pub struct WriterBuilder {
     shutdown_timeout: Duration,
     report_interval: Duration,
     max_delay: Duration,
+    queue_bytes: usize,
 }
 
 impl WriterBuilder {
@@ -62,13 +72,27 @@ impl WriterBuilder {
             shutdown_timeout: Duration::from_secs(1),
             report_interval: Duration::from_secs(10),
             max_delay: DEFAULT_MAX_DELAY,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
         }
     }
 
-    /// Entries the queue holds (default 4,096). When it is full, lossy mode
-    /// drops and counts, blocking mode waits.
+    /// Entries the queue holds (default 4,096, at most [`MAX_QUEUE`]; the
+    /// slots are allocated at start, about 270 bytes each). When it is
+    /// full, lossy mode drops and counts, blocking mode waits.
     pub fn capacity(mut self, entries: usize) -> Self {
-        self.capacity = entries.max(1);
+        self.capacity = entries.clamp(1, MAX_QUEUE);
+        self
+    }
+
+    /// The heap bytes queued entries may hold together (default
+    /// [`DEFAULT_QUEUE_BYTES`], 16 MiB): long text and large captures
+    /// spill past an entry's inline buffer, and this bounds them by bytes
+    /// as the capacity bounds entries. An entry that would pass it is
+    /// dropped and counted as `dropped_queue_full`, in either mode. Values
+    /// are cut before they are queued to what the writer could ever write
+    /// (`max_chunks` records), so one entry never needs more than that.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
         self
     }
 
@@ -222,11 +246,13 @@ impl WriterBuilder {
             },
         };
         let wake = Arc::new(Wake::default());
+        let budget = Arc::new(ByteBudget::new(self.queue_bytes));
         let worker = Worker::new(
             pool,
             rx,
             Arc::clone(&shutdown),
             Arc::clone(&wake),
+            Arc::clone(&budget),
             Arc::clone(&counters),
             config,
         );
@@ -242,6 +268,7 @@ impl WriterBuilder {
             tx,
             writer: handle.thread().clone(),
             wake,
+            budget,
             counters,
             blocking: self.blocking,
             limits: self.limits,

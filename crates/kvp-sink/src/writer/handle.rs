@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use kvp_codec::{Level, Limits};
 
+use super::budget::ByteBudget;
 use super::wake::Wake;
 use crate::capture::{Capture, NoCapture};
 use crate::entry::{Entry, EntryKind};
@@ -34,6 +35,8 @@ pub struct Sink<C = NoCapture> {
     pub(super) writer: thread::Thread,
     /// When a send must wake the writer (see the `wake` module).
     pub(super) wake: Arc<Wake>,
+    /// The heap bytes queued entries may hold.
+    pub(super) budget: Arc<ByteBudget>,
     pub(super) counters: Arc<Counters>,
     pub(super) blocking: bool,
     pub(super) limits: Limits,
@@ -47,6 +50,7 @@ impl<C> Clone for Sink<C> {
             tx: self.tx.clone(),
             writer: self.writer.clone(),
             wake: Arc::clone(&self.wake),
+            budget: Arc::clone(&self.budget),
             counters: Arc::clone(&self.counters),
             blocking: self.blocking,
             limits: self.limits,
@@ -84,6 +88,14 @@ impl<C: Capture> Sink<C> {
     #[inline]
     pub fn send(&self, entry: Entry<C>) -> bool {
         let urgent = entry.level() == Some(Level::Error) || entry.kind() == EntryKind::Upsert;
+        let heap = entry.heap_bytes();
+        if !self.budget.take(heap) {
+            // Over the byte budget: full, whichever mode (waiting for bytes
+            // to free would need a second wait next to the channel's).
+            self.wake.nudge(&self.writer);
+            add(&self.counters.dropped_queue_full, 1);
+            return false;
+        }
         let sent = match self.tx.try_send(Msg::Entry(entry)) {
             Ok(()) => true,
             Err(TrySendError::Full(msg)) => {
@@ -94,6 +106,7 @@ impl<C: Capture> Sink<C> {
             Err(TrySendError::Disconnected(_)) => false,
         };
         if !sent {
+            self.budget.give(heap);
             add(&self.counters.dropped_queue_full, 1);
         } else if urgent {
             self.wake.nudge(&self.writer);
@@ -110,14 +123,22 @@ impl<C: Capture> Sink<C> {
         self.send(Entry::captured(capture))
     }
 
-    /// Queues a record to append; see [`Sink::send`].
+    /// Queues a record to append; see [`Sink::send`]. A value longer than
+    /// the most chunks could hold is cut here, so that it costs the queue
+    /// no more than that (the writer marks it `…[truncated]`).
     pub fn append(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
-        self.send(Entry::append(level, key, value))
+        let most = self.limits.value_bytes().saturating_mul(self.max_chunks);
+        self.send(Entry::append(level, key, cut_past(value, most)))
     }
 
-    /// Queues a record to upsert by key; see [`Sink::send`].
+    /// Queues a record to upsert by key; see [`Sink::send`]. The value is
+    /// cut past one record, as [`Sink::append`] cuts.
     pub fn upsert(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
-        self.send(Entry::upsert(level, key, value))
+        self.send(Entry::upsert(
+            level,
+            key,
+            cut_past(value, self.limits.value_bytes()),
+        ))
     }
 
     /// Waits until everything queued before the call has been handled, at
@@ -161,6 +182,19 @@ impl<C: Capture> Sink<C> {
     pub fn max_chunks(&self) -> usize {
         self.max_chunks
     }
+}
+
+/// `value` cut just past `most` bytes, at a character boundary: still too
+/// long, so the writer cuts it and adds its marker, but no longer than that.
+fn cut_past(value: &str, most: usize) -> &str {
+    if value.len() <= most {
+        return value;
+    }
+    let mut end = most + 1;
+    while !value.is_char_boundary(end) {
+        end += 1;
+    }
+    &value[..end]
 }
 
 /// Keeps the writer thread; dropping it flushes what is queued, waiting at

@@ -24,6 +24,7 @@
 //! entries into records (chunks, truncation), and `cap.rs` keeps the file
 //! under its record cap and writes the marker.
 
+mod budget;
 mod builder;
 mod cap;
 mod encode;
@@ -31,7 +32,7 @@ mod handle;
 mod thread;
 mod wake;
 
-pub use builder::{DEFAULT_MAX_CHUNKS, WriterBuilder};
+pub use builder::{DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, WriterBuilder};
 pub use cap::DEFAULT_MARKER_KEY;
 pub use encode::TRUNCATED_MARKER;
 pub use handle::{Sink, WriterGuard};

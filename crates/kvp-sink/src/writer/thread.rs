@@ -10,6 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
 
+use super::budget::ByteBudget;
 use super::cap::{Budget, Cap, CapDrops};
 use super::encode::{Encoded, Pending};
 use super::handle::Msg;
@@ -85,6 +86,8 @@ pub(super) struct Worker<C> {
 
 struct State {
     counters: Arc<Counters>,
+    /// Given back each entry's heap bytes as it is encoded.
+    bytes: Arc<ByteBudget>,
     reporter: Reporter,
     pending: Pending,
     /// Records the cap dropped since the start, by level, for the marker.
@@ -101,6 +104,7 @@ impl<C: Capture> Worker<C> {
         rx: Receiver<Msg<C>>,
         shutdown: Arc<AtomicBool>,
         wake: Arc<Wake>,
+        bytes: Arc<ByteBudget>,
         counters: Arc<Counters>,
         config: Config,
     ) -> Worker<C> {
@@ -112,6 +116,7 @@ impl<C: Capture> Worker<C> {
             rhythm: Rhythm::new(config.max_delay),
             state: State {
                 counters,
+                bytes,
                 reporter: Reporter::new(config.report_interval),
                 pending: Pending::default(),
                 cap_dropped: CapDrops::default(),
@@ -223,7 +228,9 @@ impl State {
     fn take<C: Capture>(&mut self, msg: Msg<C>, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
         match msg {
             Msg::Entry(entry) => {
-                if let Err(why) = self.encode(&entry) {
+                let encoded = self.encode(&entry);
+                self.bytes.give(entry.heap_bytes());
+                if let Err(why) = encoded {
                     add(&self.counters.dropped_invalid, 1);
                     match why {
                         Rejected::Invalid(e) => self.reporter.report(format_args!(
