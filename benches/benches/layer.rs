@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kvp_benches::layers::{
-    Make, Setup, appender_json, in_provision_span, kvp, kvp_with_limit, noop_floor,
+    Make, Setup, appender_json, in_provision_span, kvp, kvp_blocking, kvp_with_limit, noop_floor,
 };
 use tracing::Dispatch;
 use tracing_kvp::KvpLayer;
@@ -121,8 +121,9 @@ const CONTENDERS: [(&str, Make); 2] = [
 
 fn event_in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_3_fields_in_span");
-    let with_drop_path: [(&str, Make); 5] = [
+    let with_drop_path: [(&str, Make); 6] = [
         CONTENDERS[0],
+        ("kvp_layer_blocking", kvp_blocking),
         ("kvp_layer_queue_full", kvp_queue_full),
         ("kvp_layer_rate_limit_admitting", kvp_rate_limit_admitting),
         CONTENDERS[1],
@@ -163,42 +164,6 @@ fn span_open_close(c: &mut Criterion) {
                 b.iter(|| {
                     let span = tracing::info_span!("step", n = black_box(3u64));
                     drop(span);
-                });
-            });
-        });
-    }
-    group.finish();
-}
-
-/// The event of `event_in_span` when the writer thread is idle: a
-/// provisioning agent logs a few events a second, so the writer has gone
-/// back to waiting for its queue each time. Each event is timed alone,
-/// after 50 µs without events.
-fn event_writer_idle(c: &mut Criterion) {
-    let mut group = c.benchmark_group("event_writer_idle");
-    group.sample_size(10);
-    group.warm_up_time(std::time::Duration::from_millis(200));
-    group.measurement_time(std::time::Duration::from_millis(500));
-    for (name, make) in CONTENDERS {
-        in_provision_span(make, || {
-            group.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let mut total = std::time::Duration::ZERO;
-                    for i in 0..iters {
-                        let idle = std::time::Instant::now();
-                        while idle.elapsed() < std::time::Duration::from_micros(50) {
-                            std::hint::spin_loop();
-                        }
-                        let start = std::time::Instant::now();
-                        tracing::info!(
-                            user = "azureuser",
-                            attempt = black_box(i),
-                            ok = true,
-                            "created user"
-                        );
-                        total += start.elapsed();
-                    }
-                    total
                 });
             });
         });
@@ -306,6 +271,6 @@ fn new_callsites(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = event_in_span, event_writer_idle, span_open_close, event_fields, new_callsites
+    targets = event_in_span, span_open_close, event_fields, new_callsites
 }
 criterion_main!(benches);

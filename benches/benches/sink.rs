@@ -84,10 +84,9 @@ fn sink_end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-/// How long a flush takes when the writer has been idle for 25 ms and has
-/// backed off to its longest pause: it must wake the writer, not wait for
-/// its next look (the old `tests/idle.rs` timing, as a bench). Beside it,
-/// the same flush with the writer busy (no pause).
+/// How long a flush takes when the writer has been idle for 25 ms and
+/// waits on its timer: the flush must wake it, not wait for its next look
+/// (up to `max_delay`). Beside it, the same flush with no pause.
 fn sink_flush_after_pause(c: &mut Criterion) {
     let mut group = c.benchmark_group("sink_flush_after_pause");
     group.sample_size(20);
@@ -117,9 +116,71 @@ fn sink_flush_after_pause(c: &mut Criterion) {
     group.finish();
 }
 
+/// How long a record takes to reach the file with no flush, from the call
+/// that sends it to the moment the file is longer (polled without pause):
+/// an ERROR record wakes the writer, an INFO record waits for its next
+/// look (at most `max_delay`, 900 ms). Each record comes after a pause, so
+/// the writer is between looks. The per-record p50 and p99 are printed.
+fn sink_delivery(c: &mut Criterion) {
+    use kvp_codec::Level;
+    let mut group = c.benchmark_group("sink_delivery");
+    group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.warm_up_time(Duration::from_nanos(1));
+    for (name, level, pause, per_sample) in [
+        (
+            "error_record",
+            Level::Error,
+            Duration::from_millis(100),
+            20u64,
+        ),
+        ("info_record", Level::Info, Duration::from_millis(100), 3),
+    ] {
+        group.measurement_time((pause + Duration::from_millis(500)) * (10 * per_sample) as u32);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join(".kvp_pool_1");
+        let (sink, _guard, _) = WriterBuilder::new(&path)
+            .record_cap(None)
+            .spawn()
+            .expect("the writer starts");
+        let mut times = Vec::new();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let real = iters.min(per_sample);
+                let mut total = Duration::ZERO;
+                for i in 0..real {
+                    std::thread::sleep(pause);
+                    let before = std::fs::metadata(&path).expect("the pool").len();
+                    let start = Instant::now();
+                    sink.append(Some(level), "k", &i.to_string());
+                    while std::fs::metadata(&path).expect("the pool").len() == before {
+                        std::hint::spin_loop();
+                    }
+                    let t = start.elapsed();
+                    times.push(t);
+                    total += t;
+                }
+                total.mul_f64(iters as f64 / real as f64)
+            });
+        });
+        if !times.is_empty() {
+            times.sort_unstable();
+            let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+            eprintln!(
+                "sink_delivery/{name}: {} records, p50 {:?}, p99 {:?}, max {:?}",
+                times.len(),
+                at(0.5),
+                at(0.99),
+                times[times.len() - 1]
+            );
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = sink_end_to_end, sink_flush_after_pause
+    targets = sink_end_to_end, sink_flush_after_pause, sink_delivery
 }
 criterion_main!(benches);

@@ -23,10 +23,25 @@ pub fn kvp(dir: &std::path::Path) -> Setup {
     kvp_with_limit(dir, None)
 }
 
+/// Our layer in blocking (lossless) mode: a full queue makes the caller
+/// wait instead of dropping the record.
+pub fn kvp_blocking(dir: &std::path::Path) -> Setup {
+    kvp_built(dir, None, true)
+}
+
 /// Our layer with the given rate limit.
 pub fn kvp_with_limit(dir: &std::path::Path, limit: Option<tracing_kvp::RateLimit>) -> Setup {
+    kvp_built(dir, limit, false)
+}
+
+fn kvp_built(
+    dir: &std::path::Path,
+    limit: Option<tracing_kvp::RateLimit>,
+    blocking: bool,
+) -> Setup {
     let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1"))
         .record_cap(None)
+        .blocking(blocking)
         .spawn_for::<tracing_kvp::Captured>()
         .expect("a fresh pool opens");
     let layer = tracing_kvp::KvpLayer::builder("bench")
@@ -71,7 +86,9 @@ pub fn appender_json(dir: &std::path::Path) -> Setup {
 }
 
 /// Runs `f` with `make`'s subscriber as the default, inside an entered
-/// span, as an agent's events are.
+/// span, as an agent's events are. For our layer it then flushes and
+/// prints the share of the records sent that reached the file: a burst
+/// figure means little without it.
 pub fn in_provision_span(make: Make, f: impl FnOnce()) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let setup = make(dir.path());
@@ -80,4 +97,17 @@ pub fn in_provision_span(make: Make, f: impl FnOnce()) {
         let _entered = span.enter();
         f();
     });
+    if let Some(guard) = setup
+        .keep
+        .downcast_ref::<kvp_sink::WriterGuard<tracing_kvp::Captured>>()
+    {
+        guard.flush(std::time::Duration::from_secs(60));
+        let stats = guard.stats();
+        let sent = stats.written + stats.dropped();
+        eprintln!(
+            "kvp writer: {} of {sent} records reached the file ({:.1} %)",
+            stats.written,
+            100.0 * stats.written as f64 / sent.max(1) as f64
+        );
+    }
 }

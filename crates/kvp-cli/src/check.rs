@@ -13,8 +13,9 @@ use kvp_telemetry::kvp_codec::{
 };
 use serde_json::{Value, json};
 
-use crate::commands::{Result, existing_file};
 use crate::exit::No;
+use crate::exit::Result;
+use crate::files::existing_file;
 use crate::output::{self, Reader};
 use crate::stream;
 use crate::target::Target;

@@ -1,7 +1,7 @@
 //! `dump`, `follow`, `stats`, `clear`, `write`.
 
 use std::collections::BTreeMap;
-use std::error::Error;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,40 +12,15 @@ use kvp_telemetry::kvp_codec::{
 use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
-use crate::exit::{No, Usage};
-use crate::output;
-use crate::records::{Item, items};
+use crate::exit::{No, Result, Usage};
+use crate::files::{existing_file, refuse_non_file};
+use crate::output::{self, Lines, Reader};
+use crate::records::{Item, for_each_item};
+use crate::stream;
 use crate::target::{Named, Target};
-
-pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
 /// How long commands wait for another process's lock on the pool.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// The whole of the pool file at `path`. Anything but a regular file (a
-/// FIFO, a socket, a device such as `/dev/zero`) is refused before it is
-/// opened: reading one could block or never end.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    refuse_non_file(path)?;
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
-}
-
-/// An error unless `path` is a regular file (or absent, for commands that
-/// create it): a FIFO, a socket or a device is never a pool file.
-pub(crate) fn refuse_non_file(path: &Path) -> Result {
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            Err(format!("{} is not a regular file", path.display()).into())
-        }
-        _ => Ok(()),
-    }
-}
-
-/// An error unless `path` is an existing regular file.
-pub(crate) fn existing_file(path: &Path) -> Result {
-    std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    refuse_non_file(path)
-}
 
 pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> Result {
     output::print_lines(lines)?;
@@ -65,13 +40,20 @@ pub(crate) struct DumpArgs {
 }
 
 pub(crate) fn dump(a: &DumpArgs) -> Result {
-    let data = read(&a.target.path())?;
-    let items = items(&data);
-    if a.json {
-        print_lines(items.iter().map(|i| i.to_json().to_string()))
-    } else {
-        print_lines(items.iter().map(Item::to_table))
-    }
+    let mut lines = Lines::default();
+    for_each_item(&a.target.path(), |item| {
+        let line = if a.json {
+            item.to_json().to_string()
+        } else {
+            item.to_table()
+        };
+        Ok(match lines.push(line)? {
+            Reader::Open => ControlFlow::Continue(()),
+            Reader::Gone => ControlFlow::Break(()),
+        })
+    })?;
+    lines.flush()?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -88,16 +70,23 @@ pub(crate) struct StatsArgs {
 
 pub(crate) fn stats(a: &StatsArgs) -> Result {
     let path = a.target.path();
-    let data = read(&path)?;
-    let records = data.len() / RECORD_SIZE;
-    let torn = data.len() % RECORD_SIZE;
-    let invalid = decode(&data)
-        .filter(|r| matches!(r, Err(DecodeError::InvalidUtf8 { .. })))
-        .count();
+    // Two passes, each in flat memory: the records as stored, then the
+    // logical records they make.
+    let mut invalid = 0usize;
+    let scan = stream::records(&path, |_, record| {
+        if matches!(
+            decode(record.raw()).next(),
+            Some(Err(DecodeError::InvalidUtf8 { .. }))
+        ) {
+            invalid += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    let (records, torn) = (scan.records, scan.tail);
     let mut by_level: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     let mut logical = 0;
-    for item in items(&data) {
+    for_each_item(&path, |item| {
         if let Item::Record { key, .. } = item {
             logical += 1;
             let (level, name) = match KeyParts::parse(&key) {
@@ -107,7 +96,8 @@ pub(crate) fn stats(a: &StatsArgs) -> Result {
             *by_level.entry(level).or_default() += 1;
             *by_name.entry(name).or_default() += 1;
         }
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
     let room = a.cap.saturating_sub(records as u64);
     if a.json {
         return print_lines([json!({
@@ -257,11 +247,12 @@ pub(crate) struct ReadArgs {
     target: Named,
 }
 
-/// The last logical record of each key, in the order keys first appear.
-fn last_values(data: &[u8]) -> Vec<(String, String)> {
+/// The last logical record of each key, in the order keys first appear
+/// (memory grows with the number of keys, not of records).
+fn last_values(path: &Path) -> Result<Vec<(String, String)>> {
     let mut order: Vec<(String, String)> = Vec::new();
     let mut at: BTreeMap<String, usize> = BTreeMap::new();
-    for item in items(data) {
+    for_each_item(path, |item| {
         if let Item::Record { key, value, .. } = item {
             match at.get(&key) {
                 Some(&i) => order[i].1 = value,
@@ -271,15 +262,24 @@ fn last_values(data: &[u8]) -> Vec<(String, String)> {
                 }
             }
         }
-    }
-    order
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(order)
 }
 
 pub(crate) fn read_key(a: &ReadArgs) -> Result {
     let path = a.target.path();
-    let data = read(&path)?;
-    match last_values(&data).into_iter().find(|(k, _)| *k == a.key) {
-        Some((_, value)) => print_lines([value]),
+    let mut last = None;
+    for_each_item(&path, |item| {
+        if let Item::Record { key, value, .. } = item
+            && key == a.key
+        {
+            last = Some(value);
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    match last {
+        Some(value) => print_lines([value]),
         None => Err(No(format!(
             "no record with key {:?} in {}",
             a.key,
@@ -299,7 +299,7 @@ pub(crate) struct EntriesArgs {
 }
 
 pub(crate) fn entries(a: &EntriesArgs) -> Result {
-    let entries = last_values(&read(&a.target.path())?);
+    let entries = last_values(&a.target.path())?;
     if a.json {
         let object: serde_json::Map<String, serde_json::Value> = entries
             .into_iter()

@@ -11,6 +11,10 @@ use std::error::Error;
 use std::fmt;
 use std::process::ExitCode;
 
+/// What a command returns; its error's type picks the exit status
+/// ([`status`]).
+pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
 /// A negative answer, not a failure: exit status 1.
 #[derive(Debug)]
 pub(crate) struct No(pub(crate) String);

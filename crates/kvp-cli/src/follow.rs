@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use kvp_telemetry::kvp_codec::Record;
 
-use crate::commands::{Result, existing_file};
+use crate::exit::Result;
+use crate::files::existing_file;
 use crate::output::{self, Reader};
 use crate::records::{Item, single};
 use crate::stream;

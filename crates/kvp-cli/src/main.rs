@@ -9,6 +9,7 @@ mod check;
 mod commands;
 mod demo;
 mod exit;
+mod files;
 mod follow;
 mod output;
 mod records;

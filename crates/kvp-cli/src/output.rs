@@ -28,6 +28,31 @@ pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::R
     }
 }
 
+/// Lines printed in batches as they are made, so that a command streaming
+/// a large file holds a few hundred lines, not the file's worth.
+#[derive(Default)]
+pub(crate) struct Lines {
+    lines: Vec<String>,
+}
+
+impl Lines {
+    const AT_ONCE: usize = 256;
+
+    /// Adds a line, printing the batch when it is full.
+    pub(crate) fn push(&mut self, line: String) -> std::io::Result<Reader> {
+        self.lines.push(line);
+        if self.lines.len() < Self::AT_ONCE {
+            return Ok(Reader::Open);
+        }
+        self.flush()
+    }
+
+    /// Prints what is left.
+    pub(crate) fn flush(&mut self) -> std::io::Result<Reader> {
+        print_lines(self.lines.drain(..))
+    }
+}
+
 /// Whether stdout is a pipe whose reader has closed, checked without
 /// writing: an idle `follow` otherwise notices only at its next record,
 /// which may never come.

@@ -1,8 +1,11 @@
 //! Logical records for display: chunks joined, key parts parsed, cloud-init
 //! chunk messages merged.
 
+use std::ops::ControlFlow;
+use std::path::Path;
+
 use kvp_telemetry::kvp_codec::{
-    DecodeError, KeyParts, LogicalRecord, Reassembled, Record, decode, reassemble,
+    DecodeError, KeyParts, LogicalRecord, Reassembled, Reassembler, Record, decode, reassemble,
 };
 use kvp_telemetry::tracing_kvp::parse_fields;
 use serde_json::{Map, Value, json};
@@ -24,19 +27,54 @@ pub(crate) enum Item {
 
 /// Reads a whole pool's bytes into display items.
 pub(crate) fn items(data: &[u8]) -> Vec<Item> {
-    reassemble(data)
-        .into_iter()
-        .map(|r| match r {
-            Reassembled::Record(r) => Item::Record {
-                index: r.index,
-                chunks: r.chunks,
-                value: cloud_init_merged(&r).unwrap_or_else(|| r.value.clone()),
-                complete: r.complete,
-                key: r.key,
-            },
-            Reassembled::Error { index, message } => Item::Error { index, message },
-        })
-        .collect()
+    reassemble(data).into_iter().map(item).collect()
+}
+
+/// Calls `each` with the display items of the pool file at `path`, in
+/// order, until it breaks: the file is read record by record
+/// ([`crate::stream`]) and chunks joined as they come, so memory does not
+/// grow with the file.
+pub(crate) fn for_each_item(
+    path: &Path,
+    mut each: impl FnMut(Item) -> crate::exit::Result<ControlFlow<()>>,
+) -> crate::exit::Result {
+    let mut reassembler = Reassembler::new();
+    let mut done = Vec::new();
+    let mut outcome: crate::exit::Result<ControlFlow<()>> = Ok(ControlFlow::Continue(()));
+    let mut drain = |done: &mut Vec<Reassembled>,
+                     outcome: &mut crate::exit::Result<ControlFlow<()>>| {
+        for r in done.drain(..) {
+            if matches!(outcome, Ok(ControlFlow::Continue(()))) {
+                *outcome = each(item(r));
+            }
+        }
+    };
+    let scan = crate::stream::records(path, |_, record| {
+        reassembler.push(record.raw(), &mut done);
+        drain(&mut done, &mut outcome);
+        match &outcome {
+            Ok(ControlFlow::Continue(())) => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(()),
+        }
+    })?;
+    if matches!(outcome, Ok(ControlFlow::Continue(()))) {
+        reassembler.finish(scan.tail, &mut done);
+        drain(&mut done, &mut outcome);
+    }
+    outcome.map(|_| ())
+}
+
+fn item(r: Reassembled) -> Item {
+    match r {
+        Reassembled::Record(r) => Item::Record {
+            index: r.index,
+            chunks: r.chunks,
+            value: cloud_init_merged(&r).unwrap_or_else(|| r.value.clone()),
+            complete: r.complete,
+            key: r.key,
+        },
+        Reassembled::Error { index, message } => Item::Error { index, message },
+    }
 }
 
 /// One record on its own, as `follow` shows records as they land: a series

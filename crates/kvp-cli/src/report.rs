@@ -7,8 +7,10 @@ use kvp_telemetry::ProvisioningReport;
 use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
 use kvp_telemetry::tracing_kvp::{PROVISIONING_REPORT_KEY, detect_vm_id};
 
-use crate::commands::{LOCK_WAIT, Result, print_lines, refuse_non_file};
+use crate::commands::{LOCK_WAIT, print_lines};
+use crate::exit::Result;
 use crate::exit::Usage;
+use crate::files::refuse_non_file;
 use crate::target::Named;
 
 /// The agent named when `--agent` is not given.

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use kvp_telemetry::kvp_codec::{RECORD_SIZE, Record};
 
-use crate::commands::{Result, existing_file};
+use crate::exit::Result;
+use crate::files::existing_file;
 
 /// How many records the reader's buffer holds.
 const BLOCK_RECORDS: usize = 128;

@@ -64,7 +64,7 @@ pub use layout::{KEY_SIZE, RECORD_SIZE, VALUE_SIZE};
 pub use limits::{Field, InvalidLimits, Limits, Unit, utf16_len};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub use reassemble::{LogicalRecord, Reassembled, reassemble};
+pub use reassemble::{LogicalRecord, REASSEMBLY_WINDOW, Reassembled, Reassembler, reassemble};
 pub use split::{Chunks, split_value};
 
 /// The README's examples, run as doctests so that it cannot drift.

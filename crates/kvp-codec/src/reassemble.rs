@@ -87,6 +87,9 @@ impl Reassembled {
 
 struct Group {
     index: usize,
+    /// Index of the last record joined, to close the group once a window
+    /// of records has passed without a sibling.
+    last: usize,
     key: String,
     /// The first record's whole key, for a lone "chunk" that is not one.
     first_key: String,
@@ -97,8 +100,194 @@ struct Group {
     ranges: Vec<Range<usize>>,
 }
 
+/// How many records after its last one a chunk series stays open for its
+/// next chunk. Writers put a value's chunks in a row (one batch), so a
+/// sibling further away than this is taken for another record; the bound
+/// keeps [`Reassembler`]'s memory independent of the file's size.
+pub const REASSEMBLY_WINDOW: usize = 1024;
+
+/// An item waiting to be handed out in index order: a group that may
+/// still grow, or a finished item.
+enum Pending {
+    Open(Group),
+    Done(Reassembled),
+}
+
+/// [`reassemble`] one record at a time, for files too large to hold: each
+/// logical record is handed out, in index order, once no later record can
+/// join it. Memory is bounded by [`REASSEMBLY_WINDOW`] records.
+///
+/// ```
+/// use kvp_codec::{encode_chunk, Limits, Reassembled, Reassembler, RECORD_SIZE};
+///
+/// let mut out = Vec::new();
+/// let mut r = Reassembler::new();
+/// for (i, part) in ["hello ", "world"].iter().enumerate() {
+///     let mut rec = [0u8; RECORD_SIZE];
+///     encode_chunk("greeting", i as u32, part, &Limits::SAFE, &mut rec)?;
+///     r.push(&rec, &mut out);
+/// }
+/// assert!(out.is_empty(), "the series may still grow");
+/// r.finish(0, &mut out);
+/// let [Reassembled::Record(rec)] = out.as_slice() else { panic!() };
+/// assert_eq!(rec.value, "hello world");
+/// # Ok::<(), kvp_codec::EncodeError>(())
+/// ```
+#[derive(Default)]
+pub struct Reassembler {
+    /// Items in the order of their first record, from id `first_id` on.
+    pending: alloc::collections::VecDeque<Pending>,
+    first_id: usize,
+    /// The group the previous record went to, for shared-key chunks.
+    previous: Option<usize>,
+    /// Records pushed so far.
+    records: usize,
+}
+
+impl core::fmt::Debug for Reassembler {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reassembler")
+            .field("records", &self.records)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Reassembler {
+    /// An empty reassembler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next record of the file, and appends to `out` what can no
+    /// longer change.
+    pub fn push(&mut self, bytes: &[u8; RECORD_SIZE], out: &mut Vec<Reassembled>) {
+        let index = self.records;
+        self.records += 1;
+        let record = Record::new(bytes);
+        match record.key() {
+            Ok(key) => self.join(index, key, record.value_bytes()),
+            Err(e) => {
+                self.pending
+                    .push_back(Pending::Done(error(DecodeError::InvalidUtf8 {
+                        index,
+                        field: Field::Key,
+                        valid_up_to: e.valid_up_to(),
+                        record,
+                    })));
+                self.previous = None;
+            }
+        }
+        self.close_before(index.saturating_sub(REASSEMBLY_WINDOW));
+        self.hand_out(out);
+    }
+
+    /// Ends the file: everything still open is handed out, then the
+    /// partial record of `tail` bytes at the end, if any.
+    pub fn finish(mut self, tail: usize, out: &mut Vec<Reassembled>) {
+        self.close_before(usize::MAX);
+        self.hand_out(out);
+        if tail > 0 {
+            out.push(error(DecodeError::PartialTail {
+                index: self.records,
+                offset: self.records * RECORD_SIZE,
+                len: tail,
+            }));
+        }
+    }
+
+    fn group(&self, id: usize) -> Option<&Group> {
+        match self.pending.get(id.checked_sub(self.first_id)?)? {
+            Pending::Open(g) => Some(g),
+            Pending::Done(_) => None,
+        }
+    }
+
+    fn join(&mut self, index: usize, key: &str, value: &[u8]) {
+        let (base, chunk) = split_chunk_suffix(key);
+        let joins = match chunk {
+            Some(i) => self
+                .pending
+                .iter()
+                .rposition(|p| {
+                    matches!(p, Pending::Open(g)
+                        if g.chunked && g.next_chunk == Some(i) && g.key == base)
+                })
+                .map(|at| at + self.first_id),
+            None => self.previous.filter(|&p| {
+                self.group(p).is_some_and(|g| {
+                    !g.chunked
+                        && g.key == key
+                        && g.ranges.last().is_some_and(|r| r.len() >= AZURE_INIT_CHUNK)
+                        && KeyParts::parse(key).is_some()
+                })
+            }),
+        };
+        let id = match joins {
+            Some(id) => id,
+            None => {
+                self.pending.push_back(Pending::Open(Group {
+                    index,
+                    last: index,
+                    key: String::from(if chunk.is_some() { base } else { key }),
+                    first_key: String::from(key),
+                    chunked: chunk.is_some(),
+                    next_chunk: None,
+                    complete: chunk.is_none_or(|i| i == 0),
+                    value: Vec::new(),
+                    ranges: Vec::new(),
+                }));
+                self.first_id + self.pending.len() - 1
+            }
+        };
+        if let Some(Pending::Open(group)) = self.pending.get_mut(id - self.first_id) {
+            group.last = index;
+            group.next_chunk = chunk.and_then(|i| i.checked_add(1));
+            let start = group.value.len();
+            group.value.extend_from_slice(value);
+            group.ranges.push(start..group.value.len());
+        }
+        self.previous = Some(id);
+    }
+
+    /// Finishes the groups whose last record came before `index`.
+    fn close_before(&mut self, index: usize) {
+        for p in &mut self.pending {
+            if let Pending::Open(g) = p
+                && g.last < index
+            {
+                let g = core::mem::replace(
+                    g,
+                    Group {
+                        index: 0,
+                        last: 0,
+                        key: String::new(),
+                        first_key: String::new(),
+                        chunked: false,
+                        next_chunk: None,
+                        complete: true,
+                        value: Vec::new(),
+                        ranges: Vec::new(),
+                    },
+                );
+                *p = Pending::Done(finish(g));
+            }
+        }
+    }
+
+    /// Hands out the finished items at the front, in index order.
+    fn hand_out(&mut self, out: &mut Vec<Reassembled>) {
+        while let Some(Pending::Done(_)) = self.pending.front() {
+            if let Some(Pending::Done(item)) = self.pending.pop_front() {
+                out.push(item);
+            }
+            self.first_id += 1;
+        }
+    }
+}
+
 /// Reads a whole pool file and joins chunks into logical records, ordered
-/// by their first record's index.
+/// by their first record's index ([`Reassembler`] over every record).
 ///
 /// ```
 /// use kvp_codec::{encode_chunk, reassemble, Limits, Reassembled, RECORD_SIZE};
@@ -112,76 +301,13 @@ struct Group {
 /// # Ok::<(), kvp_codec::EncodeError>(())
 /// ```
 pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut errors: Vec<Reassembled> = Vec::new();
-    // The group the previous record went to, for shared-key chunks.
-    let mut previous: Option<usize> = None;
-
     let (records, tail) = data.as_chunks::<RECORD_SIZE>();
-    for (index, bytes) in records.iter().enumerate() {
-        let record = Record::new(bytes);
-        let key = match record.key() {
-            Ok(key) => key,
-            Err(e) => {
-                errors.push(error(DecodeError::InvalidUtf8 {
-                    index,
-                    field: Field::Key,
-                    valid_up_to: e.valid_up_to(),
-                    record,
-                }));
-                previous = None;
-                continue;
-            }
-        };
-        let value = record.value_bytes();
-        let (base, chunk) = split_chunk_suffix(key);
-
-        let joins = match chunk {
-            Some(i) => groups
-                .iter()
-                .rposition(|g| g.chunked && g.next_chunk == Some(i) && g.key == base),
-            None => previous.filter(|&p| {
-                let g = &groups[p];
-                !g.chunked
-                    && g.key == key
-                    && g.ranges.last().is_some_and(|r| r.len() >= AZURE_INIT_CHUNK)
-                    && KeyParts::parse(key).is_some()
-            }),
-        };
-        let at = match joins {
-            Some(at) => at,
-            None => {
-                groups.push(Group {
-                    index,
-                    key: String::from(if chunk.is_some() { base } else { key }),
-                    first_key: String::from(key),
-                    chunked: chunk.is_some(),
-                    next_chunk: None,
-                    complete: chunk.is_none_or(|i| i == 0),
-                    value: Vec::new(),
-                    ranges: Vec::new(),
-                });
-                groups.len() - 1
-            }
-        };
-        let group = &mut groups[at];
-        group.next_chunk = chunk.and_then(|i| i.checked_add(1));
-        let start = group.value.len();
-        group.value.extend_from_slice(value);
-        group.ranges.push(start..group.value.len());
-        previous = Some(at);
+    let mut out = Vec::new();
+    let mut r = Reassembler::new();
+    for record in records {
+        r.push(record, &mut out);
     }
-
-    let mut out: Vec<Reassembled> = groups.into_iter().map(finish).collect();
-    out.append(&mut errors);
-    out.sort_by_key(Reassembled::index);
-    if !tail.is_empty() {
-        out.push(error(DecodeError::PartialTail {
-            index: records.len(),
-            offset: data.len() - tail.len(),
-            len: tail.len(),
-        }));
-    }
+    r.finish(tail.len(), &mut out);
     out
 }
 

@@ -219,6 +219,9 @@ impl PoolFile {
     }
 }
 
+/// How many records a scan of the file reads at once (640 KiB).
+const SCAN_RECORDS: usize = 256;
+
 /// A pool file with both locks held; they are released on drop. Keep it
 /// briefly: the host's transactions time out after 30 s.
 #[derive(Debug)]
@@ -322,8 +325,7 @@ impl Locked<'_> {
     /// `key`: the one azure-init's store and our readers take when a key
     /// repeats.
     pub fn find(&self, key: &[u8]) -> Result<Option<u64>, Error> {
-        let data = self.read_all()?;
-        Ok(matching(&data, key).last().map(|i| i as u64))
+        Ok(self.matching(key)?.last().copied())
     }
 
     /// Replaces the record with the same key, or appends it.
@@ -335,8 +337,7 @@ impl Locked<'_> {
     /// which would reorder chunk series).
     pub fn upsert(&mut self, record: &[u8; RECORD_SIZE]) -> Result<Upserted, Error> {
         let key = Record::new(record).key_bytes();
-        let data = self.read_all()?;
-        let found: Vec<usize> = matching(&data, key).collect();
+        let found = self.matching(key)?;
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
             let index = self.records()?;
             self.append(record)?;
@@ -345,52 +346,94 @@ impl Locked<'_> {
         if first == last {
             self.pool
                 .file
-                .write_all_at(record, (last * RECORD_SIZE) as u64)
+                .write_all_at(record, last * RECORD_SIZE as u64)
                 .map_err(|e| self.pool.io_err("write", e))?;
-            return Ok(Upserted::Replaced(last as u64));
+            return Ok(Upserted::Replaced(last));
         }
-        self.rewrite(&data, &found, Some(record))?;
-        Ok(Upserted::Replaced((last + 1 - found.len()) as u64))
+        self.rewrite(&found, Some(record))?;
+        Ok(Upserted::Replaced(last + 1 - found.len() as u64))
     }
 
     /// Removes every whole record whose key is `key`, returning how many.
     /// The records after each one move up, so the rest keep their order.
     pub fn delete(&mut self, key: &[u8]) -> Result<u64, Error> {
-        let data = self.read_all()?;
-        let found: Vec<usize> = matching(&data, key).collect();
+        let found = self.matching(key)?;
         if !found.is_empty() {
-            self.rewrite(&data, &found, None)?;
+            self.rewrite(&found, None)?;
         }
         Ok(found.len() as u64)
     }
 
+    /// Indices of the whole records whose key is `key`, the file read in
+    /// blocks of [`SCAN_RECORDS`] so that memory does not grow with it.
+    fn matching(&self, key: &[u8]) -> Result<Vec<u64>, Error> {
+        let records = self.records()?;
+        let mut found = Vec::new();
+        let mut block = vec![0u8; SCAN_RECORDS * RECORD_SIZE];
+        let mut at = 0u64;
+        while at < records {
+            let n = (records - at).min(SCAN_RECORDS as u64) as usize;
+            let block = &mut block[..n * RECORD_SIZE];
+            self.pool
+                .file
+                .read_exact_at(block, at * RECORD_SIZE as u64)
+                .map_err(|e| self.pool.io_err("read", e))?;
+            let hits = block
+                .chunks_exact(RECORD_SIZE)
+                .zip(at..)
+                .filter(|(r, _)| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
+                .map(|(_, i)| i);
+            found.extend(hits);
+            at += n as u64;
+        }
+        Ok(found)
+    }
+
     /// Rewrites the file from the first of `found` (sorted record indices,
-    /// at least one) on: the records at `found` are dropped, except that
-    /// `replacement` takes the last one's place; everything else (a torn
-    /// tail included) keeps its order.
+    /// at least one) on, a block at a time: the records at `found` are
+    /// dropped, except that `replacement` takes the last one's place;
+    /// everything else (a torn tail included) keeps its order. Each block
+    /// is read before anything is written over it, since records only move
+    /// up.
     fn rewrite(
         &mut self,
-        data: &[u8],
-        found: &[usize],
+        found: &[u64],
         replacement: Option<&[u8; RECORD_SIZE]>,
     ) -> Result<(), Error> {
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
             return Ok(());
         };
-        let mut tail = Vec::with_capacity(data.len() - first * RECORD_SIZE);
-        for (i, rec) in data.chunks(RECORD_SIZE).enumerate().skip(first) {
-            match replacement {
-                Some(new) if i == last => tail.extend_from_slice(new),
-                _ if found.binary_search(&i).is_ok() => {}
-                _ => tail.extend_from_slice(rec),
+        let len = self.len()?;
+        let (mut read_at, mut write_at) = (first * RECORD_SIZE as u64, first * RECORD_SIZE as u64);
+        let mut block = vec![0u8; SCAN_RECORDS * RECORD_SIZE];
+        let mut kept = Vec::with_capacity(block.len());
+        while read_at < len {
+            let n = (len - read_at).min(block.len() as u64) as usize;
+            let block = &mut block[..n];
+            self.pool
+                .file
+                .read_exact_at(block, read_at)
+                .map_err(|e| self.pool.io_err("read", e))?;
+            kept.clear();
+            for (rec, i) in block
+                .chunks(RECORD_SIZE)
+                .zip(read_at / RECORD_SIZE as u64..)
+            {
+                let whole = rec.len() == RECORD_SIZE;
+                match replacement {
+                    Some(new) if whole && i == last => kept.extend_from_slice(new),
+                    _ if whole && found.binary_search(&i).is_ok() => {}
+                    _ => kept.extend_from_slice(rec),
+                }
             }
+            self.pool
+                .file
+                .write_all_at(&kept, write_at)
+                .map_err(|e| self.pool.io_err("write", e))?;
+            write_at += kept.len() as u64;
+            read_at += n as u64;
         }
-        let at = (first * RECORD_SIZE) as u64;
-        self.pool
-            .file
-            .write_all_at(&tail, at)
-            .map_err(|e| self.pool.io_err("write", e))?;
-        self.set_len(at + tail.len() as u64)
+        self.set_len(write_at)
     }
 
     /// Encodes `key` and `value` with [`kvp_codec::Limits::SAFE`] and
@@ -404,12 +447,4 @@ impl Locked<'_> {
         })?;
         self.upsert(&record)
     }
-}
-
-/// Indices of the whole records in `data` whose key is `key`.
-fn matching<'a>(data: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    data.chunks_exact(RECORD_SIZE)
-        .enumerate()
-        .filter(move |(_, r)| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
-        .map(|(i, _)| i)
 }

@@ -149,3 +149,55 @@ fn large_values_and_a_huge_queue_keep_memory_bounded_by_bytes() {
         );
     }
 }
+
+/// The writer never holds the whole pool: with a 1 GiB pool from another
+/// writer (over the cap, so the records are dropped and the cap's marker
+/// upserted, which searches the file), memory stays flat.
+#[test]
+fn a_1_gib_pool_is_searched_in_flat_memory() {
+    let test = "a_1_gib_pool_is_searched_in_flat_memory";
+    if child_role().is_some() {
+        let path = std::env::var("KVP_TEST_POOL").unwrap();
+        let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
+        for i in 0..6 {
+            sink.append(None, &format!("k{i}"), "v");
+        }
+        sink.upsert(None, "PROVISIONING_REPORT", "result=success");
+        guard.flush(Duration::from_secs(60));
+        let stats = guard.stats();
+        println!(
+            "PEAK {} CAP {} WRITTEN {}",
+            peak_rss(),
+            stats.dropped_cap,
+            stats.written
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let mut child = spawn_self(
+        test,
+        "memory",
+        &[("KVP_TEST_POOL", path.display().to_string())],
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    let f: Vec<&str> = out
+        .split("PEAK ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let peak: u64 = f[0].parse().unwrap();
+    eprintln!("1 GiB pool: peak RSS {} MiB, {out}", peak >> 20);
+    assert!(peak <= 64 << 20, "peak RSS {} MiB", peak >> 20);
+    assert_eq!(
+        f[2], "7",
+        "6 appends and a new upsert dropped by the cap: {out}"
+    );
+}

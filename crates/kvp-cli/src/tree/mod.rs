@@ -9,7 +9,9 @@ use std::io::IsTerminal as _;
 
 use clap::Args;
 
-use crate::commands::{Result, print_lines, read};
+use crate::commands::print_lines;
+use crate::exit::Result;
+use crate::files::read;
 use crate::records::items;
 use crate::target::Target;
 

@@ -15,9 +15,20 @@
 //! The first two share one flag, so a burst of ERROR records wakes the
 //! writer once, not once per record.
 //!
+//! The third needs the writer and a producer to agree on whether the writer
+//! is asleep: either the writer sees the record before it parks, or the
+//! producer sees the writer asleep. That takes a full memory barrier on
+//! both sides, and a barrier on every send waits for the record's stores to
+//! drain, which measurably slowed bursts. So the barrier is asymmetric: the
+//! writer, which falls asleep rarely, asks the kernel (`membarrier`) for a
+//! barrier on every running thread of the process, and a send needs only a
+//! compiler fence. Where `membarrier` is unavailable, the writer never
+//! sleeps without a timer: it looks once a second instead.
+//!
 //! [`WriterBuilder::max_delay`]: super::WriterBuilder::max_delay
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -30,22 +41,45 @@ pub(super) struct Wake {
     nudged: AtomicBool,
 }
 
+/// How long the writer sleeps when idle if it cannot sleep untimed.
+pub(super) const IDLE_LOOK: Duration = Duration::from_secs(1);
+
+/// `membarrier(2)` commands, from `include/uapi/linux/membarrier.h`.
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+fn membarrier(cmd: libc::c_long) -> bool {
+    // SAFETY: membarrier takes two integers (a command and flags, 0) and
+    // touches no memory of ours.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long) == 0 }
+}
+
+/// Whether this process can have a barrier run on all its threads: the
+/// registration is process-wide and asked for once.
+fn process_barrier_available() -> bool {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    *REGISTERED.get_or_init(|| membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
+}
+
 impl Wake {
     /// Wakes the writer now, unless another producer already asked since
     /// the writer last looked.
     pub(super) fn nudge(&self, writer: &Thread) {
-        if !self.nudged.swap(true, Ordering::AcqRel) {
+        // Read first: in a burst every send may find the queue full, and a
+        // write on each would bounce the line between the producers' cores.
+        if !self.nudged.load(Ordering::Relaxed) && !self.nudged.swap(true, Ordering::AcqRel) {
             writer.unpark();
         }
     }
 
     /// Called after every queued record: wakes the writer only when it is
-    /// asleep without a timer. Costs a fence and a load otherwise.
+    /// asleep without a timer. Costs a load otherwise.
     #[inline]
     pub(super) fn after_send(&self, writer: &Thread) {
-        // Pairs with the fence in `sleep`: either the writer sees the record
-        // in the queue before it parks, or this load sees it asleep.
-        fence(Ordering::SeqCst);
+        // Pairs with the process-wide barrier in `sleep`: the compiler keeps
+        // the queue's stores before this load, and the writer's barrier
+        // orders the processor's.
+        compiler_fence(Ordering::SeqCst);
         if self.asleep.load(Ordering::Relaxed) && self.asleep.swap(false, Ordering::AcqRel) {
             writer.unpark();
         }
@@ -61,10 +95,23 @@ impl Wake {
     }
 
     /// Parks the writer with no timer, unless `queue_empty` (asked after
-    /// the writer announced its sleep) says a record slipped in.
+    /// the writer announced its sleep) says a record slipped in. Without
+    /// the process-wide barrier it looks again after [`IDLE_LOOK`].
     pub(super) fn sleep(&self, queue_empty: impl Fn() -> bool) {
+        if !process_barrier_available() {
+            thread::park_timeout(IDLE_LOOK);
+            return;
+        }
         self.asleep.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        // Every thread of the process passes a full barrier: a producer's
+        // record is in the queue for `queue_empty`, or its later load of
+        // `asleep` sees `true`.
+        let barrier = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+        if !barrier {
+            self.asleep.store(false, Ordering::Relaxed);
+            thread::park_timeout(IDLE_LOOK);
+            return;
+        }
         if queue_empty() {
             thread::park();
         }
