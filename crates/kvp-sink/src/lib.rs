@@ -49,6 +49,7 @@ mod inline;
 mod lock;
 mod pool;
 mod report;
+mod scan;
 mod stats;
 mod writer;
 

@@ -13,6 +13,7 @@ use kvp_codec::{RECORD_SIZE, Record};
 use crate::boot;
 use crate::error::Error;
 use crate::lock::BothLocks;
+use crate::scan::{KeyScan, has_key, search};
 
 /// How to open a pool file.
 #[derive(Clone, Debug)]
@@ -193,6 +194,7 @@ impl PoolFile {
                 let mut locked = Locked {
                     pool: self,
                     _locks: locks,
+                    scan: None,
                 };
                 if self.stale_unchecked.load(Ordering::Relaxed) {
                     if locked.is_stale()? {
@@ -210,6 +212,35 @@ impl PoolFile {
         }
     }
 
+    /// Whole records in the file, read without the locks (a hint: the
+    /// file may change before they are taken).
+    pub(crate) fn records_unlocked(&self) -> Result<u64, Error> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| self.io_err("stat", e))?
+            .len();
+        Ok(len / RECORD_SIZE as u64)
+    }
+
+    /// Searches the file for `keys` without taking the locks, so that
+    /// [`PoolFile::lock_scanned`]'s holder reads only what changed since.
+    pub(crate) fn scan_keys(&self, keys: &[&[u8]]) -> Result<KeyScan, Error> {
+        let records = self.records_unlocked()?;
+        KeyScan::of(&self.file, records, keys).map_err(|e| self.io_err("read", e))
+    }
+
+    /// [`PoolFile::lock`], with a search for keys made before it.
+    pub(crate) fn lock_scanned(
+        &self,
+        timeout: Duration,
+        scan: KeyScan,
+    ) -> Result<Locked<'_>, Error> {
+        let mut locked = self.lock(timeout)?;
+        locked.scan = Some(scan);
+        Ok(locked)
+    }
+
     fn io_err(&self, op: &'static str, source: io::Error) -> Error {
         Error::Io {
             path: self.path.clone(),
@@ -219,15 +250,15 @@ impl PoolFile {
     }
 }
 
-/// How many records a scan of the file reads at once (640 KiB).
-const SCAN_RECORDS: usize = 256;
-
 /// A pool file with both locks held; they are released on drop. Keep it
 /// briefly: the host's transactions time out after 30 s.
 #[derive(Debug)]
 pub struct Locked<'a> {
     pool: &'a PoolFile,
     _locks: BothLocks<'a>,
+    /// A search made before the locks were taken, if any (see the `scan`
+    /// module); dropped when a rewrite moves records.
+    scan: Option<KeyScan>,
 }
 
 /// Where an upsert put its record.
@@ -364,28 +395,32 @@ impl Locked<'_> {
         Ok(found.len() as u64)
     }
 
-    /// Indices of the whole records whose key is `key`, the file read in
-    /// blocks of [`SCAN_RECORDS`] so that memory does not grow with it.
+    /// Indices of the whole records whose key is `key`: from the search
+    /// made before the locks when it still holds (each record it found
+    /// still has the key, and the file did not shrink), plus the records
+    /// appended since; else the whole file, a block at a time.
     fn matching(&self, key: &[u8]) -> Result<Vec<u64>, Error> {
         let records = self.records()?;
-        let mut found = Vec::new();
-        let mut block = vec![0u8; SCAN_RECORDS * RECORD_SIZE];
-        let mut at = 0u64;
-        while at < records {
-            let n = (records - at).min(SCAN_RECORDS as u64) as usize;
-            let block = &mut block[..n * RECORD_SIZE];
-            self.pool
-                .file
-                .read_exact_at(block, at * RECORD_SIZE as u64)
-                .map_err(|e| self.pool.io_err("read", e))?;
-            let hits = block
-                .chunks_exact(RECORD_SIZE)
-                .zip(at..)
-                .filter(|(r, _)| Record::from_slice(r).is_some_and(|r| r.key_bytes() == key))
-                .map(|(_, i)| i);
-            found.extend(hits);
-            at += n as u64;
+        let read_err = |e| self.pool.io_err("read", e);
+        if let Some(scan) = &self.scan
+            && let Some(before) = scan.positions(key)
+            && records >= scan.records()
+        {
+            let mut still = true;
+            for &at in before {
+                still &= has_key(&self.pool.file, at, key).map_err(read_err)?;
+            }
+            if still {
+                let mut found = before.to_vec();
+                search(&self.pool.file, scan.records()..records, &[key], |i, _| {
+                    found.push(i);
+                })
+                .map_err(read_err)?;
+                return Ok(found);
+            }
         }
+        let mut found = Vec::new();
+        search(&self.pool.file, 0..records, &[key], |i, _| found.push(i)).map_err(read_err)?;
         Ok(found)
     }
 
@@ -403,9 +438,12 @@ impl Locked<'_> {
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
             return Ok(());
         };
+        // Records move: what the search before the locks found no longer
+        // holds.
+        self.scan = None;
         let len = self.len()?;
         let (mut read_at, mut write_at) = (first * RECORD_SIZE as u64, first * RECORD_SIZE as u64);
-        let mut block = vec![0u8; SCAN_RECORDS * RECORD_SIZE];
+        let mut block = vec![0u8; crate::scan::SCAN_RECORDS * RECORD_SIZE];
         let mut kept = Vec::with_capacity(block.len());
         while read_at < len {
             let n = (len - read_at).min(block.len() as u64) as usize;

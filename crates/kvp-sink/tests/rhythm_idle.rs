@@ -90,5 +90,7 @@ fn an_idle_writer_sleeps_and_a_slow_trickle_costs_about_one_wake_up_a_record() {
     // The first record after the sleep wakes the writer itself.
     sink.append(None, "after-sleep", "v");
     assert!(wait_for(&path, 11), "a record after the sleep is written");
+    // The counter is bumped just after the write the file shows.
+    assert!(guard.flush(Duration::from_secs(10)));
     assert_eq!(guard.stats().written, 11);
 }

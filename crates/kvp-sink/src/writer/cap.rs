@@ -24,6 +24,15 @@ impl Cap {
         cap * u64::from(self.reserve_percent) / 100
     }
 
+    /// Whether `wanted` more records on `records` come near enough to the
+    /// cap that [`Cap::budget`] will look for the marker.
+    pub(super) fn near(&self, records: u64, wanted: usize) -> bool {
+        self.cap.is_some_and(|cap| {
+            let normal = (cap - 1).saturating_sub(self.reserve(cap));
+            records + wanted as u64 > normal
+        })
+    }
+
     /// The room the cap leaves for `wanted` new records. The marker record
     /// (if present) does not count; the last slot under the cap is kept for
     /// it, and the reserve is kept for ERROR records and upserts.
@@ -34,7 +43,7 @@ impl Cap {
         let priority = cap - 1;
         let normal = priority.saturating_sub(self.reserve(cap));
         let records = locked.records()?;
-        let used = if records + wanted as u64 <= normal {
+        let used = if !self.near(records, wanted) {
             // Far from the cap: no need to look for the marker.
             records
         } else {

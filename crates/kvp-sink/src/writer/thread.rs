@@ -194,7 +194,7 @@ impl<C: Capture> Worker<C> {
                 self.state.pending.clear();
                 return;
             }
-            match self.pool.lock(self.state.config.lock_timeout) {
+            match lock(&self.pool, &self.state) {
                 Ok(locked) if !self.shutdown.load(Ordering::SeqCst) => {
                     self.state.write_locked(locked);
                     return;
@@ -219,6 +219,33 @@ impl<C: Capture> Worker<C> {
                 }
             }
         }
+    }
+}
+
+/// Takes the pool's locks for `state`'s pending batch. When the batch will
+/// search the file (it upserts, or comes near the cap and so looks for the
+/// marker), the search is made first, without the locks, so that the time
+/// they are held does not grow with the file (see the `scan` module).
+fn lock<'p>(pool: &'p PoolFile, state: &State) -> Result<Locked<'p>, Error> {
+    let timeout = state.config.lock_timeout;
+    let pending = &state.pending;
+    let cap = &state.config.cap;
+    let mut keys: Vec<&[u8]> = pending
+        .upserts
+        .iter()
+        .map(|(_, r)| kvp_codec::Record::new(r).key_bytes())
+        .collect();
+    let records = pool.records_unlocked().unwrap_or(0);
+    if cap.near(records, pending.levels.len() + pending.upserts.len()) {
+        keys.push(cap.marker_key.as_bytes());
+    }
+    if keys.is_empty() {
+        return pool.lock(timeout);
+    }
+    match pool.scan_keys(&keys) {
+        Ok(scan) => pool.lock_scanned(timeout, scan),
+        // The search under the locks will say what is wrong.
+        Err(_) => pool.lock(timeout),
     }
 }
 
