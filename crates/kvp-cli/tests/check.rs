@@ -28,6 +28,19 @@ fn check(path: &Path) -> (i32, Vec<Value>, Value) {
     (out.status.code().unwrap(), lines, summary)
 }
 
+/// Each problem's record and kind, in order.
+fn kinds(problems: &[Value]) -> Vec<(u64, &str)> {
+    problems
+        .iter()
+        .map(|p| {
+            (
+                p["record"].as_u64().unwrap(),
+                p["problem"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn record(key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut r = vec![0u8; RECORD];
     r[..key.len()].copy_from_slice(key);
@@ -70,16 +83,7 @@ fn every_fixture_is_judged_as_the_host_would_read_it() {
     // a problem, since no reader sees it.
     let (code, problems, summary) = check(&copy(dir.path(), "edge-cases.kvp"));
     assert_eq!(code, 1);
-    let kinds: Vec<(u64, &str)> = problems
-        .iter()
-        .map(|p| {
-            (
-                p["record"].as_u64().unwrap(),
-                p["problem"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(kinds, [(3, "unterminated"), (3, "cut")]);
+    assert_eq!(kinds(&problems), [(3, "unterminated"), (3, "cut")]);
     assert_eq!(problems[1]["kept_units"], 254);
     let file = summary["file_problems"].as_array().unwrap();
     assert_eq!(file.len(), 1);
@@ -117,17 +121,8 @@ fn each_host_rule_is_checked() {
     std::fs::write(&path, &data).unwrap();
     let (code, problems, _) = check(&path);
     assert_eq!(code, 1);
-    let kinds: Vec<(u64, &str)> = problems
-        .iter()
-        .map(|p| {
-            (
-                p["record"].as_u64().unwrap(),
-                p["problem"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        kinds,
+        kinds(&problems),
         [
             (1, "cut"),
             (2, "empty_key"),

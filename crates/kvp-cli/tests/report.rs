@@ -8,24 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::{kvp, ok};
-
-/// The `# cmd:` lines of azure-init's vector file, each with the value its
-/// tool wrote.
-fn vectors() -> Vec<(String, String)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tracing-kvp/testdata/reports/azure-init-libazureinit-kvp.txt"
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let mut out = Vec::new();
-    while let Some(line) = lines.next() {
-        if let Some(cmd) = line.strip_prefix("# cmd: ") {
-            out.push((cmd.to_owned(), lines.next().unwrap().to_owned()));
-        }
-    }
-    out
-}
+use test_support::reports::{vectors, without_time};
 
 /// Splits a command line into words as the shell does, by asking bash.
 fn words(cmd: &str) -> Vec<String> {
@@ -39,20 +22,6 @@ fn words(cmd: &str) -> Vec<String> {
         .split_terminator('\0')
         .map(str::to_owned)
         .collect()
-}
-
-fn without_time(value: &str) -> String {
-    value
-        .split('|')
-        .map(|f| {
-            if f.starts_with("timestamp=") {
-                "timestamp=T"
-            } else {
-                f
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("|")
 }
 
 #[test]

@@ -22,6 +22,24 @@ fn peak_rss() -> u64 {
     kib * 1024
 }
 
+/// Runs `test` of this binary as a child in the `memory` role with `env`,
+/// and returns the figures it printed as `PEAK <n> NAME <n> NAME <n> ...`:
+/// the peak first, then the others in order.
+fn child_figures(test: &str, env: &[(&str, String)]) -> Vec<u64> {
+    let mut child = spawn_self(test, "memory", env);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    out.split("PEAK ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap()
+        .split_whitespace()
+        .step_by(2)
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
 #[test]
 fn a_stalled_writer_keeps_memory_bounded() {
     if child_role().is_some() {
@@ -48,26 +66,12 @@ fn a_stalled_writer_keeps_memory_bounded() {
     let path = dir.path().join(".kvp_pool_1");
     std::fs::write(&path, b"").unwrap();
     let holder = LockHolder::hold(&path, "flock");
-    let mut child = spawn_self(
+    let f = child_figures(
         "a_stalled_writer_keeps_memory_bounded",
-        "memory",
         &[("KVP_TEST_POOL", path.display().to_string())],
     );
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert!(child.wait().unwrap().success(), "{out}");
     holder.release();
-    let f: Vec<&str> = out
-        .split("PEAK ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let (peak, dropped, written): (u64, u64, u64) = (
-        f[0].parse().unwrap(),
-        f[2].parse().unwrap(),
-        f[4].parse().unwrap(),
-    );
+    let (peak, dropped, written) = (f[0], f[1], f[2]);
     eprintln!(
         "peak RSS {} MiB, dropped {dropped}, written {written}",
         peak >> 20
@@ -118,29 +122,19 @@ fn large_values_and_a_huge_queue_keep_memory_bounded_by_bytes() {
         let path = dir.path().join(".kvp_pool_1");
         std::fs::write(&path, b"").unwrap();
         let holder = LockHolder::hold(&path, "flock");
-        let mut child = spawn_self(
+        let f = child_figures(
             test,
-            "memory",
             &[
                 ("KVP_TEST_POOL", path.display().to_string()),
                 ("KVP_TEST_VALUE", size.to_string()),
             ],
         );
-        let mut out = String::new();
-        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        assert!(child.wait().unwrap().success(), "{out}");
         holder.release();
-        let f: Vec<&str> = out
-            .split("PEAK ")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let peak: u64 = f[0].parse().unwrap();
+        let peak = f[0];
         eprintln!(
             "values of {size} B: peak RSS {} MiB, dropped {}",
             peak >> 20,
-            f[2]
+            f[1]
         );
         assert!(
             peak <= 64 << 20,
@@ -179,27 +173,11 @@ fn a_1_gib_pool_is_searched_in_flat_memory() {
         .unwrap()
         .set_len(1 << 30)
         .unwrap();
-    let mut child = spawn_self(
-        test,
-        "memory",
-        &[("KVP_TEST_POOL", path.display().to_string())],
-    );
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert!(child.wait().unwrap().success(), "{out}");
-    let f: Vec<&str> = out
-        .split("PEAK ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let peak: u64 = f[0].parse().unwrap();
-    eprintln!("1 GiB pool: peak RSS {} MiB, {out}", peak >> 20);
+    let f = child_figures(test, &[("KVP_TEST_POOL", path.display().to_string())]);
+    let peak = f[0];
+    eprintln!("1 GiB pool: peak RSS {} MiB, {f:?}", peak >> 20);
     assert!(peak <= 64 << 20, "peak RSS {} MiB", peak >> 20);
-    assert_eq!(
-        f[2], "7",
-        "6 appends and a new upsert dropped by the cap: {out}"
-    );
+    assert_eq!(f[1], 7, "6 appends and a new upsert dropped by the cap");
 }
 
 /// The writer holds the locks briefly even on a 1 GiB pool: it searches for

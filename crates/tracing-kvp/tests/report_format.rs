@@ -12,33 +12,14 @@ use tracing_subscriber::prelude::*;
 const VM: &str = "6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11";
 const AGENT: &str = "Azure-Init/0.1.1";
 
-/// The values azure-init wrote, in file order, with each `timestamp=`
-/// field's value replaced by `T`.
-fn vectors() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/reports/azure-init-libazureinit-kvp.txt"
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(without_time)
-        .collect()
-}
+use test_support::reports::without_time;
 
-fn without_time(value: &str) -> String {
-    value
-        .split('|')
-        .map(|f| {
-            if f.starts_with("timestamp=") {
-                "timestamp=T"
-            } else {
-                f
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("|")
+/// The values azure-init wrote, in file order, without their timestamps.
+fn vectors() -> Vec<String> {
+    test_support::reports::vectors()
+        .into_iter()
+        .map(|(_, value)| without_time(&value))
+        .collect()
 }
 
 #[test]
