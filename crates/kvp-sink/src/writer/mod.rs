@@ -4,8 +4,9 @@
 //! bounded channel, lossy by default (a full queue drops the record, counts
 //! it and returns at once), a guard that flushes on drop. Everything queued
 //! when the thread wakes is written as one batch under one lock acquisition.
-//! Memory is bounded by the queue capacity whatever the disk or the other
-//! lock holders do.
+//! Memory is bounded by bytes whatever the values, the disk or the other
+//! lock holders do: the queue's capacity in entries, and a budget for the
+//! heap bytes the entries carry (`budget.rs`).
 //!
 //! Unlike `non_blocking`, an ordinary record does not wake the thread:
 //! waking a thread is a system call on the application's side, several
@@ -19,10 +20,10 @@
 //!
 //! The module by job: `builder.rs` configures and starts a writer,
 //! `handle.rs` is what the application holds (`Sink`, `WriterGuard`),
-//! `thread.rs` is the thread's loop and its batches, `wake.rs` when
-//! it wakes, `encode.rs` turns
-//! entries into records (chunks, truncation), and `cap.rs` keeps the file
-//! under its record cap and writes the marker.
+//! `thread.rs` is the thread's loop and its batches, `wake.rs` when it
+//! wakes, `budget.rs` the queue's byte budget, `encode.rs` turns entries
+//! into records (chunks, truncation), and `cap.rs` keeps the file under its
+//! record cap and writes the marker.
 
 mod budget;
 mod builder;
