@@ -74,3 +74,29 @@ fn a_full_queue_wakes_the_writer_so_a_blocking_producer_does_not_wait_for_its_ti
     assert!(guard.flush(Duration::from_secs(10)));
     assert_eq!(records(&path), 100);
 }
+
+/// A flush into a full queue, with the writer asleep on its timer, wakes
+/// it to make room rather than waiting for the timer.
+#[test]
+fn a_flush_into_a_full_queue_wakes_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .capacity(4)
+        .max_delay(Duration::from_secs(3600))
+        .spawn()
+        .unwrap();
+    // Let the writer take its first look and go to sleep on its timer.
+    assert!(guard.flush(Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(200));
+    // Four INFO records fill the queue without waking the writer.
+    for i in 0..4 {
+        assert!(sink.append(Some(Level::Info), &format!("k{i}"), "v"));
+    }
+    assert_eq!(sink.queued(), 4, "the queue is full and the writer asleep");
+    assert!(
+        guard.flush(Duration::from_secs(10)),
+        "the flush got through"
+    );
+    assert_eq!(records(&path), 4);
+}

@@ -149,6 +149,9 @@ impl<C: Capture> Sink<C> {
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (ack_tx, ack_rx) = bounded(1);
+        // The writer may be asleep on its timer with the queue full: wake
+        // it to make room, then again to see the flush.
+        self.writer.unpark();
         if self.tx.send_deadline(Msg::Flush(ack_tx), deadline).is_err() {
             return false;
         }
@@ -244,6 +247,8 @@ impl<C: Capture> Drop for WriterGuard<C> {
     fn drop(&mut self) {
         let deadline = Instant::now() + self.timeout;
         let (ack_tx, ack_rx) = bounded(1);
+        // As in a flush: make room first if the queue is full.
+        self.sink.writer.unpark();
         let stop_sent = self
             .sink
             .tx
