@@ -1,18 +1,10 @@
-//! Pool files as the CLI opens them to read: only regular files (a FIFO,
-//! a socket or a device such as `/dev/zero` could block or never end), and
+//! Which paths the CLI opens as pool files: only regular files (a FIFO, a
+//! socket or a device such as `/dev/zero` could block or never end), with
 //! errors that name the path.
 
 use std::path::Path;
 
 use crate::exit::Result;
-
-/// The whole of the pool file at `path`. Anything but a regular file (a
-/// FIFO, a socket, a device such as `/dev/zero`) is refused before it is
-/// opened: reading one could block or never end.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    refuse_non_file(path)?;
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
-}
 
 /// An error unless `path` is a regular file (or absent, for commands that
 /// create it): a FIFO, a socket or a device is never a pool file.

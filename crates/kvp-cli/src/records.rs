@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use kvp_telemetry::kvp_codec::{
-    DecodeError, KeyParts, LogicalRecord, Reassembled, Reassembler, Record, decode, reassemble,
+    DecodeError, KeyParts, LogicalRecord, Reassembled, Reassembler, Record, decode,
 };
 use kvp_telemetry::tracing_kvp::parse_fields;
 use serde_json::{Map, Value, json};
@@ -23,11 +23,6 @@ pub(crate) enum Item {
         index: usize,
         message: String,
     },
-}
-
-/// Reads a whole pool's bytes into display items.
-pub(crate) fn items(data: &[u8]) -> Vec<Item> {
-    reassemble(data).into_iter().map(item).collect()
 }
 
 /// Calls `each` with the display items of the pool file at `path`, in

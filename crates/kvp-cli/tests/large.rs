@@ -34,10 +34,7 @@ fn run_measured(args: &[&str]) -> (i32, u64) {
 fn a_1_gib_pool_is_read_in_flat_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".kvp_pool_1");
-    std::fs::File::create(&path)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
+    test_support::sparse_file(&path, 1 << 30);
     let p = path.to_str().unwrap();
     for (args, status) in [
         (vec!["dump", p], 0),

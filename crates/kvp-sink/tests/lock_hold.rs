@@ -18,10 +18,7 @@ fn the_locks_are_held_briefly_on_a_1_gib_pool() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".kvp_pool_1");
-    std::fs::File::create(&path)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
+    test_support::sparse_file(&path, 1 << 30);
     // Reads the file once so that both sides search it from the page cache.
     std::io::copy(
         &mut std::fs::File::open(&path).unwrap(),

@@ -169,10 +169,7 @@ fn a_1_gib_pool_is_searched_in_flat_memory() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".kvp_pool_1");
-    std::fs::File::create(&path)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
+    test_support::sparse_file(&path, 1 << 30);
     let f = child_figures(test, &[("KVP_TEST_POOL", path.display().to_string())]);
     let peak = f[0];
     eprintln!("1 GiB pool: peak RSS {} MiB, {f:?}", peak >> 20);

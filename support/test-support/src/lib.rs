@@ -6,7 +6,8 @@
 //!   records;
 //! - [`child`]: re-running the current test binary as a child process that
 //!   runs one test in a given role;
-//! - [`reports`]: the `PROVISIONING_REPORT` values azure-init's tool wrote.
+//! - [`reports`]: the `PROVISIONING_REPORT` values azure-init's tool wrote;
+//! - [`sparse_file`]: a large file that takes no disk.
 
 mod alloc;
 pub mod child;
@@ -17,3 +18,16 @@ pub mod reports;
 pub use alloc::{Counting, allocations};
 #[cfg(feature = "pool")]
 pub use pool::pool_records;
+
+/// Creates (or truncates) `path` as a sparse file of `len` zero bytes: a
+/// pool as large as a test needs that takes no disk. All-zero records read
+/// as records with an empty key.
+///
+/// # Panics
+///
+/// When the file cannot be created or sized.
+pub fn sparse_file(path: &std::path::Path, len: u64) {
+    std::fs::File::create(path)
+        .and_then(|f| f.set_len(len))
+        .unwrap_or_else(|e| panic!("cannot make {} sparse: {e}", path.display()));
+}

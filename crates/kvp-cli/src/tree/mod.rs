@@ -6,13 +6,13 @@ mod render;
 mod time;
 
 use std::io::IsTerminal as _;
+use std::ops::ControlFlow;
 
 use clap::Args;
 
 use crate::commands::print_lines;
 use crate::exit::Result;
-use crate::files::read;
-use crate::records::items;
+use crate::records::for_each_item;
 use crate::target::Target;
 
 pub(crate) use build::Tree;
@@ -56,8 +56,15 @@ pub(crate) fn tree(a: &TreeArgs) -> Result {
     if a.slow.is_some_and(|ms| !ms.is_finite() || ms < 0.0) {
         return Err("--slow takes a number of milliseconds, 0 or more".into());
     }
-    let data = read(&a.target.path())?;
-    let tree = Tree::build(&items(&data));
+    // The tree needs every record, but the file is still read through the
+    // one streaming path: a FIFO or device is refused, chunks joined as
+    // everywhere else.
+    let mut items = Vec::new();
+    for_each_item(&a.target.path(), |item| {
+        items.push(item);
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let tree = Tree::build(&items);
     let view = View {
         errors_only: a.errors,
         slow_ms: a.slow,
