@@ -101,7 +101,7 @@ impl<C: Capture> Sink<C> {
             Err(TrySendError::Full(msg)) => {
                 // The writer must drain the queue now, whichever mode.
                 self.wake.nudge(&self.writer);
-                self.blocking && self.tx.send(msg).is_ok()
+                self.blocking && self.send_when_room(msg)
             }
             Err(TrySendError::Disconnected(_)) => false,
         };
@@ -114,6 +114,23 @@ impl<C: Capture> Sink<C> {
             self.wake.after_send(&self.writer);
         }
         sent
+    }
+
+    /// Blocking mode with a full queue: waits for the writer to take a
+    /// batch, then tries again. `false` once the writer has stopped.
+    #[cold]
+    fn send_when_room(&self, mut msg: Msg<C>) -> bool {
+        loop {
+            self.wake.room.wait(|| self.tx.is_full());
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(again)) => {
+                    msg = again;
+                    self.wake.nudge(&self.writer);
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
     }
 
     /// Queues a producer's record, rendered on the writer thread; see

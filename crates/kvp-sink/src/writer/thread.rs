@@ -141,6 +141,7 @@ impl<C: Capture> Worker<C> {
                     Err(_) => break,
                 }
             }
+            self.wake.room.freed();
             self.rhythm.batch(taken);
             self.state
                 .counters

@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use super::room::Room;
+
 /// What producers and the writer share to agree on wake-ups.
 #[derive(Debug, Default)]
 pub(super) struct Wake {
@@ -39,6 +41,9 @@ pub(super) struct Wake {
     asleep: AtomicBool,
     /// A producer asked for a wake-up that the writer has not yet seen.
     nudged: AtomicBool,
+    /// The other way round: where blocking producers wait for the writer
+    /// to free room in a full queue.
+    pub(super) room: Room,
 }
 
 /// How long the writer sleeps when idle if it cannot sleep untimed.

@@ -1,0 +1,93 @@
+//! Where a blocking producer waits for room in a full queue.
+//!
+//! The channel's own blocking send wakes one waiting producer for each
+//! entry the writer takes. A producer faster than the disk then sleeps and
+//! is woken once a record, and each wake-up is a system call made by the
+//! writer: the thread that is already the bottleneck. A producer that finds
+//! the queue full waits here instead, and the writer wakes every waiting
+//! producer once per batch it takes from the queue, by which time a batch's
+//! worth of slots is free.
+
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+/// How long a producer waits before it looks at the queue again on its
+/// own. Only a safety net: the writer wakes it after every batch.
+const LOOK_AGAIN: Duration = Duration::from_millis(100);
+
+/// Producers waiting for room, and the writer's signal that there is some.
+#[derive(Debug, Default)]
+pub(super) struct Room {
+    /// How many producers wait. Under the lock, so that the writer's signal
+    /// cannot fall between a producer's look at the queue and its wait.
+    waiting: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Room {
+    /// Waits until the writer has taken a batch, or a while, unless `full`
+    /// already says there is room. The caller then tries again.
+    pub(super) fn wait(&self, full: impl FnOnce() -> bool) {
+        let mut waiting = self.waiting.lock();
+        if !full() {
+            return;
+        }
+        *waiting += 1;
+        let _ = self.freed.wait_for(&mut waiting, LOOK_AGAIN);
+        *waiting -= 1;
+    }
+
+    /// The writer has taken entries from the queue: wakes whoever waits.
+    /// The writer takes the lock once per batch, and wakes nobody when no
+    /// producer waits.
+    pub(super) fn freed(&self) {
+        let waiting = self.waiting.lock();
+        if *waiting > 0 {
+            self.freed.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn a_waiting_producer_wakes_when_the_writer_frees_room() {
+        let room = Arc::new(Room::default());
+        let full = Arc::new(AtomicBool::new(true));
+        let producer = {
+            let (room, full) = (Arc::clone(&room), Arc::clone(&full));
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                room.wait(|| full.load(Ordering::SeqCst));
+                start.elapsed()
+            })
+        };
+        // Let the producer start waiting, then free room as the writer does.
+        while *room.waiting.lock() == 0 {
+            std::thread::yield_now();
+        }
+        full.store(false, Ordering::SeqCst);
+        room.freed();
+        let waited = producer.join().expect("the producer does not panic");
+        assert!(
+            waited < LOOK_AGAIN,
+            "woken by the writer, not by the timeout: {waited:?}"
+        );
+    }
+
+    #[test]
+    fn a_producer_that_finds_room_does_not_wait() {
+        let room = Room::default();
+        let start = Instant::now();
+        room.wait(|| false);
+        assert!(start.elapsed() < LOOK_AGAIN);
+        assert_eq!(*room.waiting.lock(), 0);
+    }
+}
