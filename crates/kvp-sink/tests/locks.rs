@@ -1,6 +1,7 @@
 //! The sink respects the locks other programs take on the pool: a POSIX
 //! `fcntl` lock as hv_kvp_daemon takes, and `flock` as cloud-init takes.
-//! While either is held nothing is written and the application never waits.
+//! While either is held nothing is written and the application never waits,
+//! unless it asked for blocking mode: then it waits, and loses nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -110,4 +111,54 @@ fn our_lock_excludes_posix_and_flock_users() {
         assert_eq!(status.code(), Some(3), "{kind} must see our lock");
     }
     drop(held);
+}
+
+/// Blocking mode, the other way round: producers wait while another
+/// program holds the pool, and once it lets go every record arrives. Four
+/// producers share a queue of 8, so they spend the lock's hold waiting for
+/// room and are woken batch by batch after it.
+#[test]
+fn blocking_producers_wait_out_a_lock_holder_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    std::fs::write(&path, b"").unwrap();
+    let holder = LockHolder::hold(&path, "flock");
+    let (sink, guard, _) = WriterBuilder::new(&path)
+        .lock_timeout(Duration::from_millis(20))
+        .retry_interval(Duration::from_millis(5))
+        .capacity(8)
+        .blocking(true)
+        .record_cap(None)
+        .spawn()
+        .unwrap();
+    let producers: Vec<_> = (0..4)
+        .map(|t| {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                (0..500)
+                    .filter(|i| sink.append(None, &format!("t{t}-{i}"), "v"))
+                    .count()
+            })
+        })
+        .collect();
+    // Long enough for every producer to fill the queue and wait.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        sink.queued(),
+        8,
+        "the queue stays full while the pool is held"
+    );
+    assert_eq!(guard.stats().written, 0, "nothing written under the lock");
+    holder.release();
+    let sent: usize = producers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert_eq!(sent, 2000, "every blocking send returned true");
+    assert!(guard.flush(Duration::from_secs(30)));
+    let stats = guard.stats();
+    assert_eq!(stats.written, 2000);
+    assert_eq!(stats.dropped(), 0);
+    let keys: std::collections::HashSet<String> = test_support::pool_records(&path)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(keys.len(), 2000, "each record once");
 }
