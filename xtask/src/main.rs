@@ -1,8 +1,9 @@
 //! Project automation, in Rust rather than shell (see rust-analyzer's
 //! `xtask`). Run through the cargo alias: `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci`: everything CI checks, in order (formatting, clippy,
-//!   tests, rustdoc, packaging with verification builds, cargo-deny);
+//! - `cargo xtask ci`: everything CI checks, in order (formatting,
+//!   packaging with verification builds, clippy, tests, rustdoc, the
+//!   examples, cargo-deny);
 //!   installs the tools it needs when they are missing (cargo-deny; the
 //!   `rotel` OTLP collector the OTLP tests run against, into
 //!   `target/tools/`).
@@ -58,6 +59,10 @@ fn ci() -> Result {
     // variable is read only by the cargo processes started below.
     unsafe { std::env::set_var("CARGO_INCREMENTAL", "0") };
     run("cargo", &["fmt", "--all", "--check"], &[])?;
+    // Packaging first: its verification builds need a target directory of
+    // their own, removed when they pass, so the disk never holds theirs and
+    // the main build's at once.
+    package()?;
     run(
         "cargo",
         &[
@@ -111,7 +116,6 @@ fn ci() -> Result {
     )?;
     tidy::tidy()?;
     examples()?;
-    package()?;
     ensure_cargo_deny()?;
     run(
         "cargo",
