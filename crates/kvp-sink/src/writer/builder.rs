@@ -96,7 +96,12 @@ impl WriterBuilder {
         self
     }
 
-    /// Wait for room in the queue instead of dropping (default: lossy).
+    /// Wait for room in the queue instead of dropping (default: lossy). A
+    /// producer that finds the queue full wakes the writer and sleeps until
+    /// the writer has taken its next batch, so it waits as long as the disk
+    /// or another program's lock holds the writer up. A send still returns
+    /// `false` when the writer has stopped, or when the entry would pass the
+    /// byte budget ([`WriterBuilder::queue_bytes`]).
     pub fn blocking(mut self, blocking: bool) -> Self {
         self.blocking = blocking;
         self

@@ -121,7 +121,8 @@ impl<C: Capture> Sink<C> {
     #[cold]
     fn send_when_room(&self, mut msg: Msg<C>) -> bool {
         loop {
-            self.wake.room.wait(|| self.tx.is_full());
+            // However the wait ended, the queue is looked at again.
+            let _ = self.wake.room.wait(|| self.tx.is_full());
             match self.tx.try_send(msg) {
                 Ok(()) => return true,
                 Err(TrySendError::Full(again)) => {
