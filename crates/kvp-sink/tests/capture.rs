@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::pool_path;
 use kvp_sink::{Capture, RenderError, WriterBuilder};
 
 /// Renders as `n=<byte count>` under key `captured`; a capture starting
@@ -33,8 +36,7 @@ impl Capture for Counting {
 
 #[test]
 fn captured_entries_are_rendered_in_order_and_failures_are_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path)
         .record_cap(None)
         .report_interval(Duration::from_secs(3600))

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{child_role, intact_keys, spawn_self, value_for};
+use common::{child_role, intact_keys, pool_path, spawn_self, value_for};
 use kvp_sink::{OpenOptionsPool, PoolFile, WriterBuilder};
 
 fn child(path: &str, run: &str) {
@@ -29,8 +29,7 @@ fn killed_writers_leave_a_readable_file() {
         child(&std::env::var("KVP_TEST_POOL").unwrap(), &run);
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

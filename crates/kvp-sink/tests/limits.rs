@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::pool_path;
 use kvp_codec::{Limits, RECORD_SIZE, decode_strict};
-use kvp_sink::WriterBuilder;
+use kvp_sink::{WriterBuilder, WriterGuard};
 
 /// xorshift64*: enough to spread cases, and the same on every run.
 struct Rng(u64);
@@ -54,14 +57,22 @@ fn value(rng: &mut Rng) -> String {
     (0..len).map(|_| CHARS[rng.below(5) as usize]).collect()
 }
 
+/// Whether the writer answers a flush before its 10 s deadline. A flush
+/// also reports losses (values the limits refuse) as `false`, so only the
+/// time it took tells a writer that never answered.
+fn answers_a_flush(guard: &WriterGuard) -> bool {
+    let asked = Instant::now();
+    guard.flush(Duration::from_secs(10));
+    asked.elapsed() < Duration::from_secs(10)
+}
+
 #[test]
 fn any_accepted_limits_and_any_value_are_written_or_counted_never_hung() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for case in 0..60 {
         let limits = limits(&mut rng);
         let max_chunks = 1 + rng.below(4) as usize;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".kvp_pool_1");
+        let (_dir, path) = pool_path();
         let (sink, guard, _) = WriterBuilder::new(&path)
             .limits(limits)
             .max_chunks(max_chunks)
@@ -74,12 +85,8 @@ fn any_accepted_limits_and_any_value_are_written_or_counted_never_hung() {
             sink.upsert(None, &format!("u{i}"), v);
         }
         let what = format!("case {case}: {limits:?}, max_chunks {max_chunks}");
-        // A flush reports losses (values the limits refuse) as `false`;
-        // only a writer that never answers takes the whole timeout.
-        let asked = Instant::now();
-        guard.flush(Duration::from_secs(10));
         assert!(
-            asked.elapsed() < Duration::from_secs(10),
+            answers_a_flush(&guard),
             "{what}: the writer did not answer a flush"
         );
         let stats = guard.stats();
@@ -105,8 +112,7 @@ fn any_accepted_limits_and_any_value_are_written_or_counted_never_hung() {
 /// refused and counted, and the writer goes on.
 #[test]
 fn a_value_cut_under_limits_too_small_for_the_marker_is_counted_and_the_writer_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path)
         .limits(Limits::new(64, 10, 64, 10).unwrap())
         .max_chunks(2)
@@ -115,12 +121,7 @@ fn a_value_cut_under_limits_too_small_for_the_marker_is_counted_and_the_writer_g
     sink.append(None, "long", &"x".repeat(1000));
     sink.upsert(None, "report", &"y".repeat(1000));
     sink.append(None, "short", "fits");
-    let asked = Instant::now();
-    guard.flush(Duration::from_secs(10));
-    assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "the writer answered"
-    );
+    assert!(answers_a_flush(&guard), "the writer did not answer a flush");
     let stats = guard.stats();
     assert_eq!(stats.dropped_invalid, 2, "{stats:?}");
     assert_eq!(stats.written, 1, "{stats:?}");

@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::pool_path;
 use kvp_sink::WriterBuilder;
 
 /// The writer holds the locks briefly even on a 1 GiB pool: it searches for
@@ -16,8 +19,7 @@ use kvp_sink::WriterBuilder;
 fn the_locks_are_held_briefly_on_a_1_gib_pool() {
     use std::io::{BufRead, Write};
     use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     test_support::sparse_file(&path, 1 << 30);
     // Reads the file once so that both sides search it from the page cache.
     std::io::copy(

@@ -9,13 +9,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{LockHolder, intact_keys, value_for};
+use common::{LockHolder, empty_pool, intact_keys, pool_path, value_for};
 use kvp_sink::WriterBuilder;
 
 fn sink_waits_for(kind: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    std::fs::write(&path, b"").unwrap();
+    let (_dir, path) = empty_pool();
 
     let holder = LockHolder::hold(&path, kind);
     let (sink, guard, _) = WriterBuilder::new(&path)
@@ -92,8 +90,7 @@ fn waits_for_flock_like_cloud_init() {
 /// pool, Python's `lockf` with `LOCK_NB` fails.
 #[test]
 fn our_lock_excludes_posix_and_flock_users() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (pool, _) = kvp_sink::PoolFile::open(&path, &Default::default()).unwrap();
     let held = pool.lock(Duration::from_secs(1)).unwrap();
     for kind in ["lockf", "flock"] {
@@ -119,9 +116,7 @@ fn our_lock_excludes_posix_and_flock_users() {
 /// room and are woken batch by batch after it.
 #[test]
 fn blocking_producers_wait_out_a_lock_holder_and_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    std::fs::write(&path, b"").unwrap();
+    let (_dir, path) = empty_pool();
     let holder = LockHolder::hold(&path, "flock");
     let (sink, guard, _) = WriterBuilder::new(&path)
         .lock_timeout(Duration::from_millis(20))

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LockHolder, child_role, spawn_self};
+use common::{LockHolder, child_role, empty_pool, pool_path, spawn_self};
 use kvp_sink::WriterBuilder;
 
 /// Peak resident memory of this process, in bytes.
@@ -62,9 +62,7 @@ fn a_stalled_writer_keeps_memory_bounded() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    std::fs::write(&path, b"").unwrap();
+    let (_dir, path) = empty_pool();
     let holder = LockHolder::hold(&path, "flock");
     let f = child_figures(
         "a_stalled_writer_keeps_memory_bounded",
@@ -118,9 +116,7 @@ fn large_values_and_a_huge_queue_keep_memory_bounded_by_bytes() {
         return;
     }
     for size in [16usize, 100_000, 1_000_000] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".kvp_pool_1");
-        std::fs::write(&path, b"").unwrap();
+        let (_dir, path) = empty_pool();
         let holder = LockHolder::hold(&path, "flock");
         let f = child_figures(
             test,
@@ -167,8 +163,7 @@ fn a_1_gib_pool_is_searched_in_flat_memory() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     test_support::sparse_file(&path, 1 << 30);
     let f = child_figures(test, &[("KVP_TEST_POOL", path.display().to_string())]);
     let peak = f[0];

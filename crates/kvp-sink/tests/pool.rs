@@ -9,17 +9,11 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{child_role, intact_keys, spawn_self, value_for};
+use common::{child_role, intact_keys, pool_path, spawn_self, value_for};
 use kvp_codec::{RECORD_SIZE, Reassembled, decode_strict, reassemble};
 use kvp_sink::{
     DEFAULT_MARKER_KEY, Error, OpenOptionsPool, PoolFile, TRUNCATED_MARKER, Upserted, WriterBuilder,
 };
-
-fn pool_path() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    (dir, path)
-}
 
 fn write_records(path: &std::path::Path, n: usize) {
     let mut data = vec![0u8; n * RECORD_SIZE];

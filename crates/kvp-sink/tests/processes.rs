@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{child_role, intact_keys, spawn_self, value_for};
+use common::{child_role, intact_keys, pool_path, spawn_self, value_for};
 use kvp_sink::WriterBuilder;
 
 const PROCESSES: usize = 4;
@@ -45,8 +45,7 @@ fn four_processes_four_threads_each() {
     if let Some(role) = child_role() {
         return child(&std::env::var("KVP_TEST_POOL").unwrap(), &role);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let children: Vec<_> = (0..PROCESSES)
         .map(|p| {
             spawn_self(

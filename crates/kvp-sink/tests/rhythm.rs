@@ -4,32 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod common;
 
-use kvp_codec::{Level, RECORD_SIZE};
+use std::time::Duration;
+
+use common::{pool_path, records, wait_for_records};
+use kvp_codec::Level;
 use kvp_sink::WriterBuilder;
-
-fn records(path: &Path) -> u64 {
-    std::fs::metadata(path).unwrap().len() / RECORD_SIZE as u64
-}
-
-/// Waits (at most 10 s) for the file to hold at least `n` records.
-fn wait_for(path: &Path, n: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if records(path) >= n {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
 
 #[test]
 fn an_error_record_or_an_upsert_wakes_the_writer_and_an_info_record_waits() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     // A delay no test outlasts: only a wake-up can get a record written.
     let (sink, guard, _) = WriterBuilder::new(&path)
         .max_delay(Duration::from_secs(3600))
@@ -42,10 +27,13 @@ fn an_error_record_or_an_upsert_wakes_the_writer_and_an_info_record_waits() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(records(&path), 0, "an INFO record does not wake the writer");
     sink.append(Some(Level::Error), "error", "wakes the writer");
-    assert!(wait_for(&path, 2), "the ERROR record and the one before it");
+    assert!(
+        wait_for_records(&path, 2),
+        "the ERROR record and the one before it"
+    );
     sink.append(Some(Level::Info), "info-2", "waits again");
     sink.upsert(None, "PROVISIONING_REPORT", "result=success");
-    assert!(wait_for(&path, 4), "an upsert wakes the writer too");
+    assert!(wait_for_records(&path, 4), "an upsert wakes the writer too");
     // The counter is bumped just after the write the file shows.
     assert!(guard.flush(Duration::from_secs(10)));
     assert_eq!(guard.stats().written, 4);
@@ -53,8 +41,7 @@ fn an_error_record_or_an_upsert_wakes_the_writer_and_an_info_record_waits() {
 
 #[test]
 fn a_full_queue_wakes_the_writer_so_a_blocking_producer_does_not_wait_for_its_timer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path)
         .capacity(8)
         .blocking(true)
@@ -68,7 +55,7 @@ fn a_full_queue_wakes_the_writer_so_a_blocking_producer_does_not_wait_for_its_ti
         sink.append(Some(Level::Info), &format!("k{i}"), "v");
     }
     assert!(
-        wait_for(&path, 92),
+        wait_for_records(&path, 92),
         "all but the last queue's worth are written"
     );
     assert!(guard.flush(Duration::from_secs(10)));
@@ -79,8 +66,7 @@ fn a_full_queue_wakes_the_writer_so_a_blocking_producer_does_not_wait_for_its_ti
 /// it to make room rather than waiting for the timer.
 #[test]
 fn a_flush_into_a_full_queue_wakes_the_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path)
         .capacity(4)
         .max_delay(Duration::from_secs(3600))

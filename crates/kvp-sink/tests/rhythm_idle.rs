@@ -5,23 +5,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kvp_codec::RECORD_SIZE;
+use common::{pool_path, wait_for_records};
 use kvp_sink::WriterBuilder;
-
-/// Waits (at most 10 s) for the file to hold at least `n` records.
-fn wait_for(path: &Path, n: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::fs::metadata(path).unwrap().len() / RECORD_SIZE as u64 >= n {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
 
 /// The `/proc/self/task` directory of the process's `kvp-writer` thread
 /// (a new thread names itself as it starts, so it is looked for a while).
@@ -60,8 +50,7 @@ fn wakeups(task: &Path) -> u64 {
 
 #[test]
 fn an_idle_writer_sleeps_and_a_slow_trickle_costs_about_one_wake_up_a_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
     let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
     let task = writer_task();
 
@@ -72,7 +61,10 @@ fn an_idle_writer_sleeps_and_a_slow_trickle_costs_about_one_wake_up_a_record() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let trickle = wakeups(&task) - before;
-    assert!(wait_for(&path, 10), "every record reached the file unasked");
+    assert!(
+        wait_for_records(&path, 10),
+        "every record reached the file unasked"
+    );
     assert!(
         trickle <= 20,
         "{trickle} wake-ups for 10 records a second apart"
@@ -89,7 +81,10 @@ fn an_idle_writer_sleeps_and_a_slow_trickle_costs_about_one_wake_up_a_record() {
 
     // The first record after the sleep wakes the writer itself.
     sink.append(None, "after-sleep", "v");
-    assert!(wait_for(&path, 11), "a record after the sleep is written");
+    assert!(
+        wait_for_records(&path, 11),
+        "a record after the sleep is written"
+    );
     // The counter is bumped just after the write the file shows.
     assert!(guard.flush(Duration::from_secs(10)));
     assert_eq!(guard.stats().written, 11);

@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{LockHolder, child_role, spawn_self_with};
+use common::{LockHolder, child_role, empty_pool, spawn_self_with};
 use kvp_sink::WriterBuilder;
 
 #[test]
@@ -28,9 +28,7 @@ fn records_lost_at_exit_are_reported_before_the_guard_drop_returns() {
         // As returning from `main` does: no time for the writer to speak.
         std::process::exit(0);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    std::fs::write(&path, b"").unwrap();
+    let (_dir, path) = empty_pool();
     let holder = LockHolder::hold(&path, "flock");
     let child = spawn_self_with(
         "records_lost_at_exit_are_reported_before_the_guard_drop_returns",
@@ -51,9 +49,7 @@ fn records_lost_at_exit_are_reported_before_the_guard_drop_returns() {
 
 #[test]
 fn records_queued_after_the_guard_gave_up_are_counted_not_written_late() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
-    std::fs::write(&path, b"").unwrap();
+    let (_dir, path) = empty_pool();
     let holder = LockHolder::hold(&path, "flock");
     let (sink, guard, _) = WriterBuilder::new(&path)
         .lock_timeout(Duration::from_millis(10))

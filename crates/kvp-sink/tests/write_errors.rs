@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{child_role, intact_keys, spawn_self_with, value_for};
+use common::{child_role, intact_keys, pool_path, spawn_self_with, value_for};
 use kvp_codec::RECORD_SIZE;
 use kvp_sink::{Error, OpenOptionsPool, PoolFile, WriterBuilder};
 
@@ -43,8 +43,7 @@ fn records(keys: std::ops::Range<usize>) -> Vec<u8> {
 }
 
 fn in_child() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".kvp_pool_1");
+    let (_dir, path) = pool_path();
 
     // The pool file directly: a batch that fails part-way is cut back.
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();

@@ -3,10 +3,43 @@
 
 #![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use kvp_codec::{RECORD_SIZE, decode_strict};
+
+/// A pool path in a fresh temporary directory; the file does not exist
+/// yet. The directory lives as long as the returned guard.
+pub fn pool_path() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    (dir, path)
+}
+
+/// [`pool_path`] with an empty pool file made, as a lock holder needs one
+/// to open before the sink does.
+pub fn empty_pool() -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = pool_path();
+    std::fs::write(&path, b"").unwrap();
+    (dir, path)
+}
+
+/// The whole records the file at `path` holds now, from its length.
+pub fn records(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len() / RECORD_SIZE as u64
+}
+
+/// Waits (at most 10 s) for the file to hold at least `n` records.
+pub fn wait_for_records(path: &Path, n: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if records(path) >= n {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
+}
 
 /// The value every test record carries for `key`, so that a record torn or
 /// interleaved with another shows as a mismatch.
