@@ -9,7 +9,7 @@ use std::path::Path;
 
 use clap::Args;
 use kvp_telemetry::kvp_codec::{
-    Field, KEY_SIZE, KeyParts, Limits, RECORD_SIZE, Record, split_chunk_suffix,
+    Field, KEY_SIZE, KeyParts, Limits, RECORD_SIZE, Record, VALUE_SIZE, split_chunk_suffix,
 };
 use serde_json::{Value, json};
 
@@ -177,7 +177,7 @@ fn field_start(field: Field) -> usize {
 fn field_size(field: Field) -> usize {
     match field {
         Field::Key => KEY_SIZE,
-        Field::Value => RECORD_SIZE - KEY_SIZE,
+        Field::Value => VALUE_SIZE,
     }
 }
 

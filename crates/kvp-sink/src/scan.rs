@@ -15,7 +15,7 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
-use kvp_codec::{KEY_SIZE, RECORD_SIZE, Record};
+use kvp_codec::{RECORD_SIZE, Record};
 
 /// How many records a search reads at once (640 KiB).
 pub(crate) const SCAN_RECORDS: usize = 256;
@@ -50,10 +50,9 @@ pub(crate) fn search(
 
 /// Whether the record at `index` has the key `key`.
 pub(crate) fn has_key(file: &File, index: u64, key: &[u8]) -> io::Result<bool> {
-    let mut head = [0u8; KEY_SIZE];
-    file.read_exact_at(&mut head, index * RECORD_SIZE as u64)?;
-    let end = head.iter().position(|&b| b == 0).unwrap_or(KEY_SIZE);
-    Ok(&head[..end] == key)
+    let mut record = [0u8; RECORD_SIZE];
+    file.read_exact_at(&mut record, index * RECORD_SIZE as u64)?;
+    Ok(Record::new(&record).key_bytes() == key)
 }
 
 /// Where some keys were when the file was searched without its locks.
