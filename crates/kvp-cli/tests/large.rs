@@ -1,10 +1,13 @@
 //! The CLI streams pool files: its memory does not grow with the file. A
 //! 1 GiB sparse pool (419,430 records) is dumped, counted, searched and
-//! checked, each in at most 64 MiB, measured as the child's peak RSS.
+//! checked, each in at most 64 MiB, measured as the child's peak RSS. What
+//! is not a regular file, where a read could block for ever (a FIFO) or
+//! never end (`/dev/zero`), is refused at once by every reading command.
 
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Runs the built `kvp` with `args`, stdout discarded; its exit status and
 /// its peak resident memory in bytes.
@@ -51,5 +54,48 @@ fn a_1_gib_pool_is_read_in_flat_memory() {
             "kvp {args:?}: peak RSS {} MiB",
             peak >> 20
         );
+    }
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_at_once_by_every_reading_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        for command in [
+            vec!["dump", path],
+            vec!["stats", path],
+            vec!["tree", path],
+            vec!["check", path],
+            vec!["entries", path],
+            vec!["read", "--file", path, "key"],
+            vec!["follow", "--new", path],
+        ] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_kvp"))
+                .args(&command)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // A read of the FIFO would block for ever, and of /dev/zero
+            // never end: give each ten seconds, then fail.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    child.kill().unwrap();
+                    panic!("kvp {command:?} did not return");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(3), "kvp {command:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("is not a regular file"),
+                "kvp {command:?}: {stderr}"
+            );
+        }
     }
 }
