@@ -603,6 +603,18 @@ impl TelemetryBuilder {
 
     /// Builds the subscriber without installing it, for tests and for
     /// programs that install it themselves.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::error!("disk full"));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// assert_eq!(guard.kvp_stats().map(|s| s.written), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<(Dispatch, Guard), Error> {
         let (layer, guard) = self.layer::<Registry>()?;
         Ok((
@@ -820,7 +832,21 @@ impl TelemetryBuilder {
     }
 
     /// Builds the subscriber and installs it as the global default, with
-    /// the `log` bridge ([`log_bridge`](Self::log_bridge)).
+    /// the `log` bridge ([`log_bridge`](Self::log_bridge)). Keep the guard
+    /// for the life of the program: its drop flushes.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let guard = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .init()?;
+    /// tracing::warn!("retrying the metadata service");
+    /// log::warn!("a dependency's log record arrives too");
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// assert_eq!(guard.kvp_stats().map(|s| s.written), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn init(self) -> Result<Guard, Error> {
         // Refused before anything is built: no pool file, writer or panic
         // hook for a call that cannot install its subscriber.
@@ -882,6 +908,17 @@ pub struct Guard {
 impl Guard {
     /// Exports metrics and spans now and waits for the KVP queue, at most
     /// `timeout` for the queue. Returns whether everything arrived.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::warn!("slow"));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
         let mut ok = true;
         if let Some(h) = &self.kvp_handle {
@@ -904,11 +941,30 @@ impl Guard {
     }
 
     /// The KVP writer's counters, when KVP is on.
+    ///
+    /// ```
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert!(guard.kvp_stats().is_none(), "no writer, no counters");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kvp_stats(&self) -> Option<Stats> {
         self.sink.as_ref().map(Sink::stats)
     }
 
     /// Whether KVP is on (a pool file is open and a writer runs).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert!(guard.kvp_enabled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kvp_enabled(&self) -> bool {
         self.writer.is_some()
     }
@@ -934,6 +990,15 @@ impl Guard {
     /// OTLP exports (traces and metrics) that failed so far; each failure
     /// is also reported on stderr, at most once a minute. `None` without
     /// OTLP.
+    ///
+    /// ```
+    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// assert_eq!(guard.otlp_export_failures(), None, "no OTLP asked for");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "otlp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
     pub fn otlp_export_failures(&self) -> Option<u64> {
