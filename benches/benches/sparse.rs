@@ -1,11 +1,20 @@
 //! The caller's cost of an event in an agent's rhythm: one event, then a
-//! pause, with the writer thread idle. Each event is timed alone, beside an
-//! empty layer under the same filter (the floor any layer pays) and
-//! `tracing-appender`'s non-blocking JSON writer.
+//! pause, with the writer thread idle. Each event is timed alone, beside
+//! `tracing-appender`'s non-blocking JSON writer and three floors under the
+//! same filter:
+//!
+//! - `noop_layer_floor`: an empty layer, what any layer pays;
+//! - `visit_floor`: a layer that has tracing visit the event's fields and
+//!   keeps nothing;
+//! - `capture_floor`: a layer that copies the fields (the message formatted)
+//!   into a buffer on its stack and drops it, the least a layer that keeps
+//!   the event can do on the caller's thread, with no clock, id or queue.
+//!
+//! The groups:
 //!
 //! - `event_sparse`: a pause of 1 ms before each event.
 //! - `event_after_pause`: a pause of 1 s before each event; 100 events a
-//!   contender, so this group takes about 6 minutes.
+//!   contender, so this group takes about 9 minutes.
 //!
 //! Criterion asks for far more iterations than pauses allow, so each
 //! sample times a few real events and reports their mean for every
@@ -18,11 +27,15 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use kvp_benches::layers::{Make, appender_json, in_provision_span, kvp, noop_floor};
+use kvp_benches::layers::{
+    Make, appender_json, capture_floor, in_provision_span, kvp, noop_floor, visit_floor,
+};
 
-const CONTENDERS: [(&str, Make); 3] = [
+const CONTENDERS: [(&str, Make); 5] = [
     ("kvp_layer", kvp),
     ("noop_layer_floor", noop_floor),
+    ("visit_floor", visit_floor),
+    ("capture_floor", capture_floor),
     ("appender_json_baseline", appender_json),
 ];
 

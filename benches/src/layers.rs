@@ -1,8 +1,12 @@
 //! The subscribers the layer benches compare, each built the same way: a
 //! registry with one layer under an INFO filter.
 
+use std::fmt::{self, Write as _};
+
 use tracing::Dispatch;
+use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::prelude::*;
 
 /// A subscriber to install, and what must live as long as it (a guard).
@@ -66,6 +70,98 @@ pub fn noop_floor(_dir: &std::path::Path) -> Setup {
     Setup {
         dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
         keep: Box::new(()),
+    }
+}
+
+/// What tracing itself costs a layer that reads an event's fields: each
+/// field handed to a visitor that keeps nothing. Same filter and registry
+/// as [`noop_floor`].
+pub fn visit_floor(_dir: &std::path::Path) -> Setup {
+    struct Ignore;
+    impl Visit for Ignore {
+        fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
+    }
+    struct VisitOnly;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for VisitOnly {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            event.record(&mut Ignore);
+        }
+    }
+    filtered(VisitOnly)
+}
+
+/// The least a layer that keeps an event must do on the caller's thread:
+/// copy each field, as the values are borrowed (text as its bytes, numbers
+/// as 8 bytes, the message and other `Debug` values formatted), into a
+/// buffer on the stack, then drop it. No clock, no id, no queue.
+pub fn capture_floor(_dir: &std::path::Path) -> Setup {
+    struct CopyOnly;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CopyOnly {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut copy = StackCopy::default();
+            event.record(&mut copy);
+            std::hint::black_box(&copy);
+        }
+    }
+    filtered(CopyOnly)
+}
+
+/// A layer under the same per-layer `EnvFilter` as every contender.
+fn filtered<L>(layer: L) -> Setup
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    let layer = layer.with_filter(tracing_subscriber::EnvFilter::new("info"));
+    Setup {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        keep: Box::new(()),
+    }
+}
+
+/// Field bytes kept on the stack by [`capture_floor`]: index, then payload;
+/// what does not fit is cut. Not zeroed first, as the layer's own buffer
+/// is not.
+#[derive(Default)]
+struct StackCopy(arrayvec::ArrayVec<u8, 256>);
+
+impl StackCopy {
+    fn push(&mut self, more: &[u8]) {
+        let n = more.len().min(self.0.remaining_capacity());
+        // `n` fits by construction, so this cannot fail.
+        let _ = self.0.try_extend_from_slice(&more[..n]);
+    }
+}
+
+impl fmt::Write for StackCopy {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Visit for StackCopy {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(&[field.index() as u8]);
+        let _ = write!(self, "{value:?}");
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(&[field.index() as u8]);
+        self.push(value.as_bytes());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(&[field.index() as u8]);
+        self.push(&value.to_le_bytes());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(&[field.index() as u8]);
+        self.push(&value.to_le_bytes());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(&[field.index() as u8]);
+        self.push(&value.to_le_bytes());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(&[field.index() as u8, u8::from(value)]);
     }
 }
 
