@@ -17,7 +17,7 @@ use crate::{Result, run, workspace_root};
 
 pub(crate) fn compare(args: &[String]) -> Result {
     let usage = "usage: cargo xtask compare REV BENCH FILTER [--rounds N] \
-                 (BENCH: codec, sink, layer or metrics; FILTER: a criterion filter)";
+                 (BENCH: codec, sink, layer, metrics or sparse; FILTER: a criterion filter)";
     let mut rounds = 5usize;
     let mut positional = Vec::new();
     let mut it = args.iter();
@@ -119,7 +119,8 @@ fn build(dir: &Path, target: &Path, bench: &str) -> Result<PathBuf> {
 }
 
 /// Runs the benches of `bin` matching `filter` once and returns each one's
-/// median in ns, from criterion's `time: [low median high]` lines.
+/// median in ns, from criterion's `time: [low median high]` lines, and the
+/// per-event percentiles a bench prints on stderr.
 fn measure(bin: &Path, filter: &str) -> Result<Vec<(String, f64)>> {
     let out = Command::new(bin)
         .args([
@@ -168,7 +169,35 @@ fn measure(bin: &Path, filter: &str) -> Result<Vec<(String, f64)>> {
             );
         }
     }
+    // The sparse bench prints each contender's per-event percentiles on
+    // stderr (`<id>: <n> events, p50 <t>, p90 <t>, p99 <t>`); its goals are
+    // set on them, not on criterion's mean.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        let Some((name, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        if !rest.contains(" events, p50 ") {
+            continue;
+        }
+        for part in rest.split(", ").skip(1) {
+            if let Some((label, time)) = part.split_once(' ') {
+                results.push((format!("{name} {label}"), duration_ns(time)?));
+            }
+        }
+    }
     Ok(results)
+}
+
+/// Nanoseconds in a `Duration`'s `Debug` text (`275ns`, `1.128µs`, `2.4ms`).
+fn duration_ns(text: &str) -> Result<f64> {
+    let at = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("no unit in {text:?}"))?;
+    let (number, unit) = text.split_at(at);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad figure in {text:?}"))?;
+    Ok(value * scale(unit)?)
 }
 
 fn scale(unit: &str) -> Result<f64> {
@@ -198,4 +227,18 @@ fn spread(v: &[f64], decimals: usize) -> String {
         s.last().copied().unwrap_or(f64::NAN),
     );
     format!("{median:.decimals$} [{lo:.decimals$}-{hi:.decimals$}]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_ns;
+
+    #[test]
+    fn reads_a_duration_as_debug_prints_it() {
+        assert_eq!(duration_ns("275ns").unwrap(), 275.0);
+        assert!((duration_ns("1.128µs").unwrap() - 1128.0).abs() < 1e-6);
+        assert!((duration_ns("1.175119ms").unwrap() - 1_175_119.0).abs() < 1e-3);
+        assert!(duration_ns("12").is_err(), "no unit");
+        assert!(duration_ns("1.2 parsecs").is_err());
+    }
 }

@@ -38,6 +38,9 @@ impl FieldFlags {
     }
 
     /// The flags of `meta`'s fields under `redactor`'s deny list.
+    // Inline: a cache hit is a few loads, cheaper than the call into another
+    // codegen unit (through the global offset table) that it would be.
+    #[inline]
     pub(crate) fn get(meta: &'static Metadata<'static>, redactor: &Redactor) -> Self {
         slots::get(&CACHE, Item::of(meta), redactor.id(), || {
             FieldFlags::of(meta, redactor)

@@ -157,36 +157,6 @@ pub(crate) fn next_instance() -> u64 {
     NEXT.fetch_add(1, Relaxed)
 }
 
-impl KvpLayer {
-    /// The names of the spans an event happened in, outermost first and
-    /// joined by `/` (`provision/configure_ssh`), from the registry itself,
-    /// so that spans this layer's filter left out are there too. `None`
-    /// when the event is in no span. With a subscriber not built on a
-    /// `tracing_subscriber::Registry`, only the innermost span is named.
-    fn unrecorded_scope<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<String>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let current = ctx.current_span();
-        let id = if event.is_contextual() {
-            current.id()?.clone()
-        } else {
-            event.parent()?.clone()
-        };
-        // The layer's own context hides the spans its filter left out; the
-        // dispatcher it was registered with (kept weakly) does not.
-        let dispatch = self.registered.get().and_then(WeakDispatch::upgrade);
-        let path = dispatch.as_ref().and_then(|d| {
-            let span = d
-                .downcast_ref::<tracing_subscriber::Registry>()?
-                .span(&id)?;
-            let names: Vec<&str> = span.scope().from_root().map(|s| s.name()).collect();
-            Some(names.join("/"))
-        });
-        path.or_else(|| Some(current.metadata()?.name().to_owned()))
-    }
-}
-
 fn level_of(level: &tracing::Level) -> Level {
     match *level {
         tracing::Level::TRACE => Level::Trace,
@@ -295,56 +265,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let meta = event.metadata();
-        let level = level_of(meta.level());
-        let span_id = self.event_span_id(event, &ctx);
-        if level == Level::Error
-            && let Some(scope) = ctx.event_scope(event)
-        {
-            for s in scope {
-                self.spans.update(&s.id(), |d| d.error = true);
-            }
-        }
-        let flags = FieldFlags::get(meta, &self.redactor);
-        if flags.report {
-            // A report upserts one record: it cannot flood, and is never
-            // held back by the rate limit.
-            self.report(event, level);
-            return;
-        }
-        let time = self.time.now();
-        let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
-            return;
-        };
-        let header = Header {
-            kind: Kind::Event,
-            level,
-            id: self.ids.next_n(),
-            span: span_id,
-            error: false,
-            suppressed,
-            time,
-            end: None,
-        };
-        // The event's spans this layer leaves out still say where it
-        // happened; looked up only when it records none of them.
-        let scope = if span_id.is_none() {
-            self.unrecorded_scope(event, &ctx)
-        } else {
-            None
-        };
-        self.send_captured(header, meta, |out| {
-            event.record(&mut CaptureFields {
-                out,
-                redactor: &self.redactor,
-                flags,
-                error: false,
-                room: self.capture_room,
-            });
-            if let Some(path) = &scope {
-                push_scope(out, path);
-            }
-        });
+        self.event(event, &EventScope(&ctx));
     }
 
     fn on_enter(&self, id: &SpanId, _: Context<'_, S>) {
@@ -389,6 +310,144 @@ where
 }
 
 impl KvpLayer {
+    /// Writes an event. Not generic: see [`SpanLookup`].
+    fn event(&self, event: &Event<'_>, spans: &dyn SpanLookup) {
+        let meta = event.metadata();
+        let level = level_of(meta.level());
+        let span_id = self.event_span_id(event, spans);
+        if level == Level::Error {
+            spans.for_each_in_scope(event, &mut |id| {
+                self.spans.update(id, |d| d.error = true);
+            });
+        }
+        let flags = FieldFlags::get(meta, &self.redactor);
+        if flags.report {
+            // A report upserts one record: it cannot flood, and is never
+            // held back by the rate limit.
+            self.report(event, level);
+            return;
+        }
+        let time = self.time.now();
+        let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
+            return;
+        };
+        let header = Header {
+            kind: Kind::Event,
+            level,
+            id: self.ids.next_n(),
+            span: span_id,
+            error: false,
+            suppressed,
+            time,
+            end: None,
+        };
+        // The event's spans this layer leaves out still say where it
+        // happened; looked up only when it records none of them.
+        let scope = if span_id.is_none() {
+            spans.unrecorded_scope(self, event)
+        } else {
+            None
+        };
+        self.send_captured(header, meta, |out| {
+            event.record(&mut CaptureFields {
+                out,
+                redactor: &self.redactor,
+                flags,
+                error: false,
+                room: self.capture_room,
+            });
+            if let Some(path) = &scope {
+                push_scope(out, path);
+            }
+        });
+    }
+
+    /// The KVP id of the span an event belongs to, if any: the innermost
+    /// span of this layer entered on this thread, or else the registry's.
+    fn event_span_id(&self, event: &Event<'_>, spans: &dyn SpanLookup) -> Option<u64> {
+        let of = |id: &SpanId| self.spans.with(id, |d| d.id);
+        if event.is_contextual() {
+            let found = ENTERED.try_with(|stack| {
+                let mut stack = stack.try_borrow_mut().ok()?;
+                let Some(top) = stack.iter_mut().rev().find(|e| e.layer == self.instance) else {
+                    return Some(None);
+                };
+                Some(*top.kvp.get_or_insert_with(|| of(&top.span)))
+            });
+            if let Ok(Some(id)) = found {
+                return id;
+            }
+        }
+        spans.event_span(event).and_then(|id| of(&id))
+    }
+}
+
+/// What the event path asks of the subscriber's span registry.
+///
+/// `Layer::on_event` is generic over the subscriber, so it is compiled in
+/// the application's crate, where every call into this crate goes through
+/// the global offset table: an indirect call, and after a pause a cold one.
+/// So `on_event` only wraps its context in this trait, and the event path
+/// is compiled here, once, calling the registry through it only for what
+/// the thread's entered spans cannot tell: an event outside them, an ERROR
+/// event's spans, and the spans this layer's filter left out.
+trait SpanLookup {
+    /// The registry's span of `event`: its parent, or the current span.
+    fn event_span(&self, event: &Event<'_>) -> Option<SpanId>;
+
+    /// Calls `f` with each span `event` is in, innermost first.
+    fn for_each_in_scope(&self, event: &Event<'_>, f: &mut dyn FnMut(&SpanId));
+
+    /// The names of the spans `event` happened in, outermost first and
+    /// joined by `/` (`provision/configure_ssh`), from the registry itself,
+    /// so that spans `layer`'s filter left out are there too. `None` when
+    /// the event is in no span. With a subscriber not built on a
+    /// `tracing_subscriber::Registry`, only the innermost span is named.
+    fn unrecorded_scope(&self, layer: &KvpLayer, event: &Event<'_>) -> Option<String>;
+}
+
+/// A layer's [`Context`] as a [`SpanLookup`].
+struct EventScope<'a, 'b, S>(&'a Context<'b, S>);
+
+impl<S> SpanLookup for EventScope<'_, '_, S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn event_span(&self, event: &Event<'_>) -> Option<SpanId> {
+        self.0.event_span(event).map(|s| s.id())
+    }
+
+    fn for_each_in_scope(&self, event: &Event<'_>, f: &mut dyn FnMut(&SpanId)) {
+        if let Some(scope) = self.0.event_scope(event) {
+            for span in scope {
+                f(&span.id());
+            }
+        }
+    }
+
+    fn unrecorded_scope(&self, layer: &KvpLayer, event: &Event<'_>) -> Option<String> {
+        let ctx = self.0;
+        let current = ctx.current_span();
+        let id = if event.is_contextual() {
+            current.id()?.clone()
+        } else {
+            event.parent()?.clone()
+        };
+        // The layer's own context hides the spans its filter left out; the
+        // dispatcher it was registered with (kept weakly) does not.
+        let dispatch = layer.registered.get().and_then(WeakDispatch::upgrade);
+        let path = dispatch.as_ref().and_then(|d| {
+            let span = d
+                .downcast_ref::<tracing_subscriber::Registry>()?
+                .span(&id)?;
+            let names: Vec<&str> = span.scope().from_root().map(|s| s.name()).collect();
+            Some(names.join("/"))
+        });
+        path.or_else(|| Some(current.metadata()?.name().to_owned()))
+    }
+}
+
+impl KvpLayer {
     /// The KVP id of a new span's parent: the nearest ancestor this layer
     /// writes (its filter may have left the direct parent out).
     fn parent_of<S>(&self, attrs: &Attributes<'_>, id: &SpanId, ctx: &Context<'_, S>) -> Option<u64>
@@ -409,27 +468,6 @@ impl KvpLayer {
         }
         let parent = ctx.span(id)?.parent()?;
         self.spans.with(&parent.id(), |d| d.id)
-    }
-
-    /// The KVP id of the span an event belongs to, if any.
-    fn event_span_id<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let of = |id: &SpanId| self.spans.with(id, |d| d.id);
-        if event.is_contextual() {
-            let found = ENTERED.try_with(|stack| {
-                let mut stack = stack.try_borrow_mut().ok()?;
-                let Some(top) = stack.iter_mut().rev().find(|e| e.layer == self.instance) else {
-                    return Some(None);
-                };
-                Some(*top.kvp.get_or_insert_with(|| of(&top.span)))
-            });
-            if let Ok(Some(id)) = found {
-                return id;
-            }
-        }
-        ctx.event_span(event).and_then(|s| of(&s.id()))
     }
 
     /// Upserts the provisioning report an event carries in its

@@ -131,10 +131,22 @@ impl Limiters {
     }
 
     /// Whether `meta`'s callsite may write a record stamped `now`.
+    // Inline: without a limit this is one test, which should not cost the
+    // event path a call.
+    #[inline]
     pub(crate) fn admit(&self, meta: &'static Metadata<'static>, now: Stamp) -> Admit {
-        let Some(limit) = &self.limit else {
-            return Admit::Yes { suppressed: 0 };
-        };
+        match &self.limit {
+            None => Admit::Yes { suppressed: 0 },
+            Some(limit) => self.admit_limited(limit, meta, now),
+        }
+    }
+
+    fn admit_limited(
+        &self,
+        limit: &RateLimit,
+        meta: &'static Metadata<'static>,
+        now: Stamp,
+    ) -> Admit {
         let addr = std::ptr::from_ref(meta) as usize;
         // Like `slots::get`, but a hit borrows the limiter instead of
         // cloning the `Arc`.
