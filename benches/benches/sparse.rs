@@ -15,6 +15,8 @@
 //! - `event_sparse`: a pause of 1 ms before each event.
 //! - `event_after_pause`: a pause of 1 s before each event; 100 events a
 //!   contender, so this group takes about 9 minutes.
+//! - `span_sparse`: a span opened and closed after a pause of 1 ms (the
+//!   floors keep nothing of spans: theirs is the registry's cost).
 //!
 //! Criterion asks for far more iterations than pauses allow, so each
 //! sample times a few real events and reports their mean for every
@@ -53,6 +55,14 @@ fn one_event(pause: Duration, i: u64) -> Duration {
     start.elapsed()
 }
 
+/// Times one span opened and closed after `pause`, as an agent's step.
+fn one_span(pause: Duration, i: u64) -> Duration {
+    std::thread::sleep(pause);
+    let start = Instant::now();
+    drop(tracing::info_span!("configure_ssh", attempt = black_box(i)));
+    start.elapsed()
+}
+
 /// Prints the per-event percentiles of `times` for `name`.
 fn print_percentiles(group: &str, name: &str, times: &mut [Duration]) {
     if times.is_empty() {
@@ -70,8 +80,16 @@ fn print_percentiles(group: &str, name: &str, times: &mut [Duration]) {
     );
 }
 
-/// One group: each contender's events, `per_sample` real events a sample.
-fn group(c: &mut Criterion, name: &str, pause: Duration, samples: usize, per_sample: u64) {
+/// One group: each contender's events (or spans, as `one` times them),
+/// `per_sample` real ones a sample.
+fn group(
+    c: &mut Criterion,
+    name: &str,
+    pause: Duration,
+    samples: usize,
+    per_sample: u64,
+    one: fn(Duration, u64) -> Duration,
+) {
     let mut group = c.benchmark_group(name);
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(samples);
@@ -89,7 +107,7 @@ fn group(c: &mut Criterion, name: &str, pause: Duration, samples: usize, per_sam
                     let real = iters.min(per_sample);
                     let mut total = Duration::ZERO;
                     for i in 0..real {
-                        let t = one_event(pause, i);
+                        let t = one(pause, i);
                         times.push(t);
                         total += t;
                     }
@@ -104,16 +122,41 @@ fn group(c: &mut Criterion, name: &str, pause: Duration, samples: usize, per_sam
 }
 
 fn event_sparse(c: &mut Criterion) {
-    group(c, "event_sparse", Duration::from_millis(1), 100, 50);
+    group(
+        c,
+        "event_sparse",
+        Duration::from_millis(1),
+        100,
+        50,
+        one_event,
+    );
 }
 
 fn event_after_pause(c: &mut Criterion) {
-    group(c, "event_after_pause", Duration::from_secs(1), 50, 2);
+    group(
+        c,
+        "event_after_pause",
+        Duration::from_secs(1),
+        50,
+        2,
+        one_event,
+    );
+}
+
+fn span_sparse(c: &mut Criterion) {
+    group(
+        c,
+        "span_sparse",
+        Duration::from_millis(1),
+        100,
+        50,
+        one_span,
+    );
 }
 
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = event_sparse, event_after_pause
+    targets = event_sparse, event_after_pause, span_sparse
 }
 criterion_main!(benches);
