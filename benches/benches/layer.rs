@@ -9,22 +9,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kvp_benches::layers::{
-    Make, Setup, appender_json, in_provision_span, kvp, kvp_blocking, kvp_with_limit, noop_floor,
+    Make, Setup, appender_json, in_provision_span, kvp, kvp_blocking, kvp_rate_limit_admitting,
+    kvp_with_limit, noop_floor,
 };
 use tracing::Dispatch;
 use tracing_kvp::KvpLayer;
 use tracing_subscriber::prelude::*;
-
-/// Our layer with a rate limit that never runs out: what the limiter's
-/// bookkeeping adds to a record it lets through (the default limit, 10 at
-/// once then 1 a second per callsite, lets an agent's records through).
-fn kvp_rate_limit_admitting(dir: &std::path::Path) -> Setup {
-    let generous = tracing_kvp::RateLimit {
-        burst: u32::MAX,
-        per_second: 1e12,
-    };
-    kvp_with_limit(dir, Some(generous))
-}
 
 /// Our layer while another holder keeps the pool locked: the queue is full
 /// and every record is dropped (and counted) at `try_send`, so this is the

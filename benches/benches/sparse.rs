@@ -15,6 +15,8 @@
 //! - `event_sparse`: a pause of 1 ms before each event.
 //! - `event_after_pause`: a pause of 1 s before each event; 100 events a
 //!   contender, so this group takes about 9 minutes.
+//! - `event_sparse_rate_limited`: as `event_sparse`, our layer with a rate
+//!   limit that always admits, beside the empty layer.
 //! - `span_sparse`: a span opened and closed after a pause of 1 ms (the
 //!   floors keep nothing of spans: theirs is the registry's cost).
 //!
@@ -30,15 +32,23 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use kvp_benches::layers::{
-    Make, appender_json, capture_floor, in_provision_span, kvp, noop_floor, visit_floor,
+    Make, appender_json, capture_floor, in_provision_span, kvp, kvp_rate_limit_admitting,
+    noop_floor, visit_floor,
 };
 
-const CONTENDERS: [(&str, Make); 5] = [
+const CONTENDERS: &[(&str, Make)] = &[
     ("kvp_layer", kvp),
     ("noop_layer_floor", noop_floor),
     ("visit_floor", visit_floor),
     ("capture_floor", capture_floor),
     ("appender_json_baseline", appender_json),
+];
+
+/// Our layer with a rate limit that always admits (what the facade's
+/// default limit costs a record it lets through), beside the empty layer.
+const RATE_LIMITED: &[(&str, Make)] = &[
+    ("kvp_layer_rate_limit_admitting", kvp_rate_limit_admitting),
+    ("noop_layer_floor", noop_floor),
 ];
 
 /// Times one event after `pause`, as an agent's event comes after a
@@ -89,6 +99,7 @@ fn group(
     samples: usize,
     per_sample: u64,
     one: fn(Duration, u64) -> Duration,
+    contenders: &[(&str, Make)],
 ) {
     let mut group = c.benchmark_group(name);
     group.sampling_mode(SamplingMode::Flat);
@@ -99,7 +110,7 @@ fn group(
     group.measurement_time(
         (pause + Duration::from_micros(100)) * (samples * per_sample as usize) as u32,
     );
-    for (contender, make) in CONTENDERS {
+    for &(contender, make) in contenders {
         let mut times = Vec::new();
         in_provision_span(make, || {
             group.bench_function(contender, |b| {
@@ -129,6 +140,19 @@ fn event_sparse(c: &mut Criterion) {
         100,
         50,
         one_event,
+        CONTENDERS,
+    );
+}
+
+fn event_sparse_rate_limited(c: &mut Criterion) {
+    group(
+        c,
+        "event_sparse_rate_limited",
+        Duration::from_millis(1),
+        100,
+        50,
+        one_event,
+        RATE_LIMITED,
     );
 }
 
@@ -140,6 +164,7 @@ fn event_after_pause(c: &mut Criterion) {
         50,
         2,
         one_event,
+        CONTENDERS,
     );
 }
 
@@ -151,12 +176,13 @@ fn span_sparse(c: &mut Criterion) {
         100,
         50,
         one_span,
+        CONTENDERS,
     );
 }
 
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = event_sparse, event_after_pause, span_sparse
+    targets = event_sparse, event_sparse_rate_limited, event_after_pause, span_sparse
 }
 criterion_main!(benches);

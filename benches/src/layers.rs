@@ -60,6 +60,17 @@ fn kvp_built(
     }
 }
 
+/// Our layer with a rate limit that never runs out: what the limiter's
+/// bookkeeping adds to a record it lets through (the default limit, 10 at
+/// once then 1 a second per callsite, lets an agent's records through).
+pub fn kvp_rate_limit_admitting(dir: &std::path::Path) -> Setup {
+    let generous = tracing_kvp::RateLimit {
+        burst: u32::MAX,
+        per_second: 1e12,
+    };
+    kvp_with_limit(dir, Some(generous))
+}
+
 /// What any layer pays before doing anything: a layer with empty callbacks
 /// under the same per-layer `EnvFilter`, on the same registry. The floor
 /// under every layer's cost.
