@@ -37,10 +37,17 @@ pub(crate) fn compare(args: &[String]) -> Result {
     };
     let root = workspace_root();
     let target = root.join("target");
-    let tree = target.join("compare").join(rev.replace('/', "_"));
+    // Keyed by the commit, not by how it was named: `HEAD` or a branch
+    // moves, and a worktree left from an earlier run must not stand in.
+    let commit = resolve(&root, rev)?;
+    let tree = target.join("compare").join(&commit);
     if !tree.exists() {
         let tree_str = tree.to_str().ok_or("the workspace path is not UTF-8")?;
-        run("git", &["worktree", "add", "--detach", tree_str, rev], &[])?;
+        run(
+            "git",
+            &["worktree", "add", "--detach", tree_str, &commit],
+            &[],
+        )?;
     }
     // The old tree builds into a target directory of its own: cargo keys a
     // workspace member's artifacts by its path relative to the workspace,
@@ -72,8 +79,26 @@ pub(crate) fn compare(args: &[String]) -> Result {
             spread(&ratios, 3)
         );
     }
-    println!("\n{rounds} rounds; old = {rev}, new = the working tree");
+    println!("\n{rounds} rounds; old = {rev} ({commit}), new = the working tree");
     Ok(())
+}
+
+/// The abbreviated commit hash `rev` names in the repository at `root`.
+fn resolve(root: &Path, rev: &str) -> Result<String> {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args([
+            "rev-parse",
+            "--short",
+            "--verify",
+            &format!("{rev}^{{commit}}"),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{rev:?} names no commit"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// Builds bench target `bench` of the workspace at `dir` into `target` and
