@@ -27,14 +27,14 @@
 //!
 //! `cargo bench -p kvp-benches --bench sparse`
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use kvp_benches::layers::{
     Make, appender_json, capture_floor, in_provision_span, kvp, kvp_rate_limit_admitting,
     noop_floor, visit_floor,
 };
+use kvp_benches::pause::{one_event, one_span, quantile};
 
 const CONTENDERS: &[(&str, Make)] = &[
     ("kvp_layer", kvp),
@@ -51,27 +51,53 @@ const RATE_LIMITED: &[(&str, Make)] = &[
     ("noop_layer_floor", noop_floor),
 ];
 
-/// Times one event after `pause`, as an agent's event comes after a
-/// quiet spell: the thread sleeps, so caches and branch predictors cool.
-fn one_event(pause: Duration, i: u64) -> Duration {
-    std::thread::sleep(pause);
-    let start = Instant::now();
-    tracing::info!(
-        user = "azureuser",
-        attempt = black_box(i),
-        ok = true,
-        "created user"
-    );
-    start.elapsed()
+/// A group: what it times after each pause, and for whom.
+struct Group {
+    name: &'static str,
+    pause: Duration,
+    samples: usize,
+    /// Real calls timed a sample.
+    per_sample: u64,
+    one: fn(Duration, u64) -> Duration,
+    contenders: &'static [(&'static str, Make)],
 }
 
-/// Times one span opened and closed after `pause`, as an agent's step.
-fn one_span(pause: Duration, i: u64) -> Duration {
-    std::thread::sleep(pause);
-    let start = Instant::now();
-    drop(tracing::info_span!("configure_ssh", attempt = black_box(i)));
-    start.elapsed()
-}
+const MS: Duration = Duration::from_millis(1);
+
+const GROUPS: &[Group] = &[
+    Group {
+        name: "event_sparse",
+        pause: MS,
+        samples: 100,
+        per_sample: 50,
+        one: one_event,
+        contenders: CONTENDERS,
+    },
+    Group {
+        name: "event_sparse_rate_limited",
+        pause: MS,
+        samples: 100,
+        per_sample: 50,
+        one: one_event,
+        contenders: RATE_LIMITED,
+    },
+    Group {
+        name: "event_after_pause",
+        pause: Duration::from_secs(1),
+        samples: 50,
+        per_sample: 2,
+        one: one_event,
+        contenders: CONTENDERS,
+    },
+    Group {
+        name: "span_sparse",
+        pause: MS,
+        samples: 100,
+        per_sample: 50,
+        one: one_span,
+        contenders: CONTENDERS,
+    },
+];
 
 /// Prints the per-event percentiles of `times` for `name`.
 fn print_percentiles(group: &str, name: &str, times: &mut [Duration]) {
@@ -80,109 +106,57 @@ fn print_percentiles(group: &str, name: &str, times: &mut [Duration]) {
         return;
     }
     times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     eprintln!(
         "{group}/{name}: {} events, p50 {:?}, p90 {:?}, p99 {:?}",
         times.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99)
+        quantile(times, 0.5),
+        quantile(times, 0.9),
+        quantile(times, 0.99)
     );
 }
 
-/// One group: each contender's events (or spans, as `one` times them),
-/// `per_sample` real ones a sample.
-fn group(
-    c: &mut Criterion,
-    name: &str,
-    pause: Duration,
-    samples: usize,
-    per_sample: u64,
-    one: fn(Duration, u64) -> Duration,
-    contenders: &[(&str, Make)],
-) {
-    let mut group = c.benchmark_group(name);
+/// Runs one group: each contender's calls, `per_sample` real ones a sample.
+fn run(c: &mut Criterion, g: &Group) {
+    let mut group = c.benchmark_group(g.name);
     group.sampling_mode(SamplingMode::Flat);
-    group.sample_size(samples);
+    group.sample_size(g.samples);
     group.warm_up_time(Duration::from_nanos(1));
     // Criterion sizes samples by the wall time its warm-up took, pauses
-    // included: this asks for about `per_sample` events a sample.
+    // included: this asks for about `per_sample` calls a sample.
     group.measurement_time(
-        (pause + Duration::from_micros(100)) * (samples * per_sample as usize) as u32,
+        (g.pause + Duration::from_micros(100)) * (g.samples * g.per_sample as usize) as u32,
     );
-    for &(contender, make) in contenders {
+    for &(contender, make) in g.contenders {
         let mut times = Vec::new();
         in_provision_span(make, || {
             group.bench_function(contender, |b| {
                 b.iter_custom(|iters| {
-                    let real = iters.min(per_sample);
+                    let real = iters.min(g.per_sample);
                     let mut total = Duration::ZERO;
                     for i in 0..real {
-                        let t = one(pause, i);
+                        let t = (g.one)(g.pause, i);
                         times.push(t);
                         total += t;
                     }
-                    // The mean of the events timed, for each iteration asked.
+                    // The mean of the calls timed, for each iteration asked.
                     total.mul_f64(iters as f64 / real as f64)
                 });
             });
         });
-        print_percentiles(name, contender, &mut times);
+        print_percentiles(g.name, contender, &mut times);
     }
     group.finish();
 }
 
-fn event_sparse(c: &mut Criterion) {
-    group(
-        c,
-        "event_sparse",
-        Duration::from_millis(1),
-        100,
-        50,
-        one_event,
-        CONTENDERS,
-    );
-}
-
-fn event_sparse_rate_limited(c: &mut Criterion) {
-    group(
-        c,
-        "event_sparse_rate_limited",
-        Duration::from_millis(1),
-        100,
-        50,
-        one_event,
-        RATE_LIMITED,
-    );
-}
-
-fn event_after_pause(c: &mut Criterion) {
-    group(
-        c,
-        "event_after_pause",
-        Duration::from_secs(1),
-        50,
-        2,
-        one_event,
-        CONTENDERS,
-    );
-}
-
-fn span_sparse(c: &mut Criterion) {
-    group(
-        c,
-        "span_sparse",
-        Duration::from_millis(1),
-        100,
-        50,
-        one_span,
-        CONTENDERS,
-    );
+fn sparse(c: &mut Criterion) {
+    for g in GROUPS {
+        run(c, g);
+    }
 }
 
 criterion_group! {
     name = benches;
     config = kvp_benches::criterion();
-    targets = event_sparse, event_sparse_rate_limited, event_after_pause, span_sparse
+    targets = sparse
 }
 criterion_main!(benches);

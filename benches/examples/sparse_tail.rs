@@ -9,12 +9,13 @@
 //!
 //! `QUEUE=1024 DELAY_MS=900 cargo run --release -p kvp-benches --example sparse_tail`
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use tracing_subscriber::prelude::*;
+use kvp_benches::layers::{kvp_on, pool_writer};
+use kvp_benches::pause::{one_event, quantile};
 
 const EVENTS: u64 = 5_000;
+const PAUSE: Duration = Duration::from_millis(1);
 const SLOW: Duration = Duration::from_micros(20);
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -28,49 +29,31 @@ fn setting(name: &str, default: u64) -> u64 {
 
 fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1"))
-        .record_cap(None)
+    let writer = pool_writer(dir.path())
         .capacity(setting("QUEUE", 65_536) as usize)
-        .max_delay(Duration::from_millis(setting("DELAY_MS", 900)))
-        .spawn_for::<tracing_kvp::Captured>()
-        .expect("a fresh pool opens");
-    let layer = tracing_kvp::KvpLayer::builder("bench")
-        .vm_id("6b1c32a4-8f0e-4d52-9c1e-0a3b5e7d9f11")
-        .filter("info")
-        .rate_limit(None)
-        .build(sink)
-        .expect("a valid prefix");
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+        .max_delay(Duration::from_millis(setting("DELAY_MS", 900)));
+    let setup = kvp_on(writer, None);
 
     let start = Instant::now();
     let mut times = Vec::with_capacity(EVENTS as usize);
     let mut slow = Vec::new();
-    tracing::dispatcher::with_default(&dispatch, || {
+    tracing::dispatcher::with_default(&setup.dispatch, || {
         let span = tracing::info_span!("provision", user = "azureuser");
         let _entered = span.enter();
         for i in 0..EVENTS {
-            std::thread::sleep(Duration::from_millis(1));
-            let t = Instant::now();
-            tracing::info!(
-                user = "azureuser",
-                attempt = black_box(i),
-                ok = true,
-                "created user"
-            );
-            let took = t.elapsed();
+            let took = one_event(PAUSE, i);
             times.push(took);
             if took > SLOW {
-                slow.push((i, t.duration_since(start), took));
+                slow.push((i, start.elapsed() - took, took));
             }
         }
     });
-    drop(guard);
+    drop(setup);
     times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     println!(
         "p50 {:?}, p99 {:?}, {} events over {SLOW:?}",
-        at(0.5),
-        at(0.99),
+        quantile(&times, 0.5),
+        quantile(&times, 0.99),
         slow.len()
     );
     for (i, when, took) in slow {

@@ -43,9 +43,19 @@ fn kvp_built(
     limit: Option<tracing_kvp::RateLimit>,
     blocking: bool,
 ) -> Setup {
-    let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1"))
-        .record_cap(None)
-        .blocking(blocking)
+    kvp_on(pool_writer(dir).blocking(blocking), limit)
+}
+
+/// A writer for a fresh pool in `dir`, with no record cap (a bench writes
+/// far more records than the default cap lets in).
+pub fn pool_writer(dir: &std::path::Path) -> kvp_sink::WriterBuilder {
+    kvp_sink::WriterBuilder::new(dir.join(".kvp_pool_1")).record_cap(None)
+}
+
+/// Our layer under an INFO filter with the given rate limit, writing
+/// through `writer`.
+pub fn kvp_on(writer: kvp_sink::WriterBuilder, limit: Option<tracing_kvp::RateLimit>) -> Setup {
+    let (sink, guard, _) = writer
         .spawn_for::<tracing_kvp::Captured>()
         .expect("a fresh pool opens");
     let layer = tracing_kvp::KvpLayer::builder("bench")

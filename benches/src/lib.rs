@@ -3,6 +3,7 @@
 //! Run them with `cargo xtask bench` or `cargo bench -p kvp-benches`.
 
 pub mod layers;
+pub mod pause;
 
 use kvp_codec::{Limits, RECORD_SIZE, encode};
 
