@@ -249,6 +249,7 @@ impl WriterBuilder {
                 reserve_percent: self.reserve_percent,
                 marker_key: self.marker_key.clone(),
             },
+            blocking: self.blocking,
         };
         let wake = Arc::new(Wake::default());
         let budget = Arc::new(ByteBudget::new(self.queue_bytes));

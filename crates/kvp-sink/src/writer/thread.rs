@@ -35,6 +35,8 @@ pub(super) struct Config {
     pub(super) report_interval: Duration,
     pub(super) max_delay: Duration,
     pub(super) cap: Cap,
+    /// Producers wait for room ([`super::room::Room`]) instead of dropping.
+    pub(super) blocking: bool,
 }
 
 /// Why an entry was not encoded.
@@ -141,7 +143,11 @@ impl<C: Capture> Worker<C> {
                     Err(_) => break,
                 }
             }
-            self.wake.room.freed();
+            // Only a blocking sink's producers wait for room: a lossy one's
+            // batches need not take the room's lock.
+            if self.state.config.blocking {
+                self.wake.room.freed();
+            }
             self.rhythm.batch(taken);
             self.state
                 .counters
