@@ -117,10 +117,11 @@ fn sink_flush_after_pause(c: &mut Criterion) {
 }
 
 /// How long a record takes to reach the file with no flush, from the call
-/// that sends it to the moment the file is longer (polled without pause):
-/// an ERROR record wakes the writer, an INFO record waits for its next
-/// look (at most `max_delay`, 900 ms). Each record comes after a pause, so
-/// the writer is between looks. The per-record p50 and p99 are printed.
+/// that sends it to the moment the file is longer (polled without pause).
+/// An ERROR record wakes the writer. An ordinary record 100 ms after the
+/// last finds the writer asleep and wakes it; one 30 ms after the last
+/// finds it between two timed looks and waits for the next (at most
+/// `max_delay`, 80 ms). The per-record p50 and p99 are printed.
 fn sink_delivery(c: &mut Criterion) {
     use kvp_codec::Level;
     let mut group = c.benchmark_group("sink_delivery");
@@ -134,9 +135,26 @@ fn sink_delivery(c: &mut Criterion) {
             Duration::from_millis(100),
             20u64,
         ),
-        ("info_record", Level::Info, Duration::from_millis(100), 3),
+        (
+            "info_record_100ms_apart",
+            Level::Info,
+            Duration::from_millis(100),
+            20,
+        ),
+        (
+            "info_record_30ms_apart",
+            Level::Info,
+            Duration::from_millis(30),
+            20,
+        ),
+        (
+            "warn_record_30ms_apart",
+            Level::Warn,
+            Duration::from_millis(30),
+            20,
+        ),
     ] {
-        group.measurement_time((pause + Duration::from_millis(500)) * (10 * per_sample) as u32);
+        group.measurement_time((pause + Duration::from_millis(100)) * (10 * per_sample) as u32);
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join(".kvp_pool_1");
         let (sink, _guard, _) = WriterBuilder::new(&path)

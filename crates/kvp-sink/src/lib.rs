@@ -19,6 +19,8 @@
 //! application never blocks (lossy by default, every drop counted in
 //! [`Stats`]), I/O errors never panic or stop the thread and are reported on
 //! stderr at most once per interval, and a [`WriterGuard`] flushes on drop.
+//! [`on_exit`] and the opt-in [`flush_on_signals`] flush when the process
+//! ends without dropping it (`std::process::exit`, SIGTERM).
 //! No async runtime is needed.
 //!
 //! A producer that would rather not format its records on its own thread
@@ -45,6 +47,7 @@ mod boot;
 mod capture;
 mod entry;
 mod error;
+mod exit;
 mod inline;
 mod lock;
 mod pool;
@@ -57,12 +60,13 @@ pub use boot::is_stale;
 pub use capture::{Capture, NoCapture, RenderError};
 pub use entry::{Entry, EntryKind};
 pub use error::Error;
+pub use exit::{Ending, ExitHook, SignalsHandled, flush_on_signals, on_exit};
 pub use inline::InlineBytes;
 pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
 pub use writer::{
-    DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, Sink, TRUNCATED_MARKER,
-    WriterBuilder, WriterGuard,
+    DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, ShutdownError, Sink,
+    TRUNCATED_MARKER, WriterBuilder, WriterGuard,
 };
 
 /// The README's examples, run as doctests so that it cannot drift.

@@ -62,6 +62,8 @@ macro_rules! counters {
             pub(crate) in_flight: AtomicU64,
             /// Records lost after queueing as the last flush saw them.
             pub(crate) lost_at_flush: AtomicU64,
+            /// A send after the writer stopped has been reported on stderr.
+            pub(crate) told_stopped: std::sync::atomic::AtomicBool,
             $(pub(crate) $name: AtomicU64,)*
         }
 

@@ -19,6 +19,8 @@ pub enum Error {
     Pool(kvp_sink::Error),
     /// The KVP layer could not be built (an unusable prefix).
     Layer(tracing_kvp::BuildError),
+    /// The KVP layer could not be started.
+    Kvp(tracing_kvp::OpenError),
     /// A global subscriber is already installed.
     AlreadyInstalled,
     /// The OTLP exporter could not be built.
@@ -49,6 +51,7 @@ impl fmt::Display for Error {
             }
             Error::Pool(e) => write!(f, "{e}"),
             Error::Layer(e) => write!(f, "{e}"),
+            Error::Kvp(e) => write!(f, "{e}"),
             Error::AlreadyInstalled => {
                 f.write_str("a global tracing subscriber is already installed")
             }
@@ -72,6 +75,7 @@ impl std::error::Error for Error {
         match self {
             Error::Pool(e) => Some(e),
             Error::Layer(e) => Some(e),
+            Error::Kvp(e) => Some(e),
             Error::KeyLayout { source, .. } => Some(source),
             _ => None,
         }

@@ -41,6 +41,7 @@
 pub mod env;
 mod error;
 mod exporter;
+mod guard;
 #[cfg(feature = "otlp")]
 mod otlp;
 #[cfg(feature = "otlp")]
@@ -51,9 +52,13 @@ mod telemetry;
 
 pub use error::Error;
 pub use exporter::KvpMetricExporter;
+pub use guard::{Guard, OtelFailures, ShutdownError};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp::OtlpError;
 pub use redact_spans::RedactSpans;
 pub use telemetry::{
-    DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, Guard, RateLimit, Telemetry,
+    DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, RateLimit, Telemetry,
     TelemetryBuilder, TelemetryLayer,
 };
 pub use tracing_kvp::ProvisioningReport;

@@ -4,12 +4,11 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kvp_sink::{Sink, Stats, WriterBuilder, WriterGuard};
+use kvp_sink::WriterBuilder;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::{Dispatch, Subscriber};
-use tracing_kvp::Captured;
 use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
@@ -18,6 +17,7 @@ use tracing_subscriber::{Layer, Registry};
 use crate::env;
 use crate::error::Error;
 use crate::exporter::KvpMetricExporter;
+use crate::guard::Guard;
 pub use tracing_kvp::RateLimit;
 
 /// The pool guests write: pool 1.
@@ -62,7 +62,13 @@ pub struct TelemetryBuilder {
     metrics_interval: Duration,
     meter_provider: Option<SdkMeterProvider>,
     tracer_provider: Option<SdkTracerProvider>,
-    panic_hook: bool,
+    /// `None`: on for `init`, off for `build` and `layer`.
+    panic_hook: Option<bool>,
+    /// `None`: on for `init`, off for `build` and `layer`.
+    flush_at_exit: Option<bool>,
+    flush_on_signals: bool,
+    /// Whether environment overrides are read at all.
+    use_env: bool,
     log_bridge: bool,
     flush_timeout: Duration,
     #[cfg(feature = "otlp")]
@@ -120,7 +126,10 @@ impl Telemetry {
             metrics_interval: Duration::from_secs(60),
             meter_provider: None,
             tracer_provider: None,
-            panic_hook: true,
+            panic_hook: None,
+            flush_at_exit: None,
+            flush_on_signals: false,
+            use_env: true,
             log_bridge: true,
             flush_timeout: Duration::from_secs(1),
             #[cfg(feature = "otlp")]
@@ -498,7 +507,11 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Record panics and flush the queue before the process dies (default on).
+    /// Record panics and flush the queue before the process dies. The
+    /// default is on for [`init`](Self::init), which installs the
+    /// subscriber for the whole process, and off for
+    /// [`build`](Self::build) and [`layer`](Self::layer), which install
+    /// nothing process-wide unless asked.
     ///
     /// ```
     /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
@@ -509,7 +522,64 @@ impl TelemetryBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn panic_hook(mut self, on: bool) -> Self {
-        self.panic_hook = on;
+        self.panic_hook = Some(on);
+        self
+    }
+
+    /// Flush when the program calls `std::process::exit` while the guard
+    /// lives (no destructor runs then): metrics exported, spans still open
+    /// written with `ended_by=exit`, the queue flushed, within the flush
+    /// timeout. It registers one `atexit` function for the process. The
+    /// default is on for [`init`](Self::init), off for
+    /// [`build`](Self::build) and [`layer`](Self::layer).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .flush_at_exit(true) // build() asks for it explicitly
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush_at_exit(mut self, on: bool) -> Self {
+        self.flush_at_exit = Some(on);
+        self
+    }
+
+    /// Make SIGTERM (systemd's stop) and SIGINT flush before they end the
+    /// process (default off): metrics exported, spans still open written
+    /// with `ended_by=SIGTERM`, the rate limit's counts and the queue
+    /// flushed, within the flush timeout; then the signal takes its
+    /// default course, so the process still ends by it. Process-wide; a
+    /// signal the application already handles or ignores is left alone.
+    ///
+    /// ```no_run
+    /// let _guard = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .flush_on_signals(true)
+    ///     .init()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush_on_signals(mut self, on: bool) -> Self {
+        self.flush_on_signals = on;
+        self
+    }
+
+    /// Read the environment overrides at all (default on). Off, only what
+    /// the builder says counts: no `<PREFIX>_*` variable, no `RUST_LOG`
+    /// (the variables of OpenTelemetry's own SDK, `OTEL_*`, are still its
+    /// own to read), for an agent that owns its configuration.
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .env_overrides(false) // KVP_TELEMETRY_KVP=off no longer turns KVP off
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn env_overrides(mut self, on: bool) -> Self {
+        self.use_env = on;
         self
     }
 
@@ -593,6 +663,13 @@ impl TelemetryBuilder {
         if let Some(filter) = env.stderr_filter()? {
             self.stderr_filter = filter;
             self.from_env.push("LOG");
+        } else if let Some(filter) = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            // The convention of most Rust programs, below our own variable.
+            self.stderr_filter = filter;
+            self.from_env.push("RUST_LOG");
         }
         if let Some(filter) = env.trace_filter()? {
             self.trace_filter = filter;
@@ -616,7 +693,7 @@ impl TelemetryBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<(Dispatch, Guard), Error> {
-        let (layer, guard) = self.layer::<Registry>()?;
+        let (layer, guard) = self.assemble::<Registry>(false)?;
         Ok((
             Dispatch::new(tracing_subscriber::registry().with(layer)),
             guard,
@@ -644,34 +721,37 @@ impl TelemetryBuilder {
     /// assert_eq!(guard.kvp_stats().map(|s| s.written), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn layer<S>(mut self) -> Result<(TelemetryLayer<S>, Guard), Error>
+    pub fn layer<S>(self) -> Result<(TelemetryLayer<S>, Guard), Error>
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
-        self.apply_env()?;
+        self.assemble(false)
+    }
+
+    /// The stack and its guard; `process_wide` (from `init`) turns on the
+    /// hooks that are on by default only there.
+    fn assemble<S>(mut self, process_wide: bool) -> Result<(TelemetryLayer<S>, Guard), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.use_env {
+            self.apply_env()?;
+        }
+        let panic_hook = self.panic_hook.unwrap_or(process_wide);
+        let at_exit = self.flush_at_exit.unwrap_or(process_wide);
         // Everything that can be refused is checked before anything is
         // opened or installed: a failing call leaves no pool file, thread
         // or panic hook behind.
-        // The builder's endpoint, else OTEL_EXPORTER_OTLP_ENDPOINT; none
-        // at all with OTEL_SDK_DISABLED=true.
         #[cfg(feature = "otlp")]
-        let otlp = if crate::otlp::sdk_disabled() {
-            None
-        } else {
-            self.otlp
-                .clone()
-                .or_else(crate::otlp::env_endpoint)
-                .as_deref()
-                .map(crate::otlp::Otlp::new)
-                .transpose()?
-        };
+        let otlp = self.otlp_settings();
         let resource = resource(&self.prefix);
         let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
+        guard.flush_timeout = self.flush_timeout;
 
         if self.stderr {
             let filter = layer_filter(
-                &format!("stderr filter from {}", self.source("LOG", "stderr_filter")),
+                &format!("stderr filter from {}", self.stderr_source()),
                 &self.stderr_filter,
                 DEFAULT_STDERR_FILTER,
             );
@@ -691,63 +771,52 @@ impl TelemetryBuilder {
             .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
 
         if self.kvp {
-            // The key layout is checked before the pool is opened, so a bad
-            // vm_id leaves no file behind.
-            tracing_kvp::KvpLayer::builder(self.prefix.clone())
+            let mut builder = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
-                .check(&kvp_codec::Limits::SAFE, kvp_sink::DEFAULT_MAX_CHUNKS)
-                .map_err(|e| match e {
-                    tracing_kvp::BuildError::VmIdTooLong { vm_id }
-                        if self.from_env.contains(&"VM_ID") =>
-                    {
-                        Error::InvalidEnv {
-                            var: self.env.name("VM_ID"),
-                            value: vm_id,
-                            expected: "a vm_id short enough to leave room in each key for the \
-                                       level, a name and an id",
-                        }
-                    }
-                    e => Error::Layer(e),
-                })?;
-        }
-        let writer = if self.kvp {
-            let spawned = WriterBuilder::new(&self.pool)
+                .filter(self.kvp_directives())
+                .rate_limit(self.rate_limit)
+                .flush_timeout(self.flush_timeout)
+                .flush_at_exit(at_exit)
+                .flush_on_signals(self.flush_on_signals);
+            builder = if self.use_env {
+                builder.env_var(self.env.kvp_log_var())
+            } else {
+                builder.ignore_env()
+            };
+            let filter = tracing_kvp::KvpFilter::new(builder.make_filter());
+            let writer = WriterBuilder::new(&self.pool)
                 .capacity(self.queue)
                 .record_cap(self.cap)
                 .reserve_percent(self.reserve_percent)
                 .create_dir(self.create_dir)
-                .truncate_stale(true)
-                .marker_key(marker_key(&self.prefix, &vm_id)?)
-                .shutdown_timeout(self.flush_timeout)
-                .spawn_for::<Captured>();
-            match spawned {
-                Ok(spawned) => Some(spawned),
-                Err(e) if self.require_kvp => return Err(Error::Pool(e)),
-                Err(e) => {
+                .truncate_stale(true);
+            match builder.open_with(writer) {
+                Ok((layer, kvp)) => {
+                    layers.push(layer.with_filter(filter).boxed());
+                    guard.kvp = Some(kvp);
+                }
+                Err(tracing_kvp::OpenError::Pool(e)) if !self.require_kvp => {
                     // Best-effort: one line, then on without KVP.
                     let _ = writeln!(
                         std::io::stderr(),
                         "kvp-telemetry: KVP is unavailable, continuing without it: {e}"
                     );
                     guard.kvp_unavailable = Some(e);
-                    None
                 }
+                Err(tracing_kvp::OpenError::Pool(e)) => return Err(Error::Pool(e)),
+                Err(tracing_kvp::OpenError::Layer(tracing_kvp::BuildError::VmIdTooLong {
+                    vm_id,
+                })) if self.from_env.contains(&"VM_ID") => {
+                    return Err(Error::InvalidEnv {
+                        var: self.env.name("VM_ID"),
+                        value: vm_id,
+                        expected: "a vm_id short enough to leave room in each key for the \
+                                   level, a name and an id",
+                    });
+                }
+                Err(tracing_kvp::OpenError::Layer(e)) => return Err(Error::Layer(e)),
+                Err(e) => return Err(Error::Kvp(e)),
             }
-        } else {
-            None
-        };
-        if let Some((sink, writer, _report)) = writer {
-            let layer = tracing_kvp::KvpLayer::builder(self.prefix.clone())
-                .vm_id(vm_id.clone())
-                .env_var(self.env.kvp_log_var())
-                .filter(self.kvp_directives())
-                .rate_limit(self.rate_limit)
-                .build(sink.clone())
-                .map_err(Error::Layer)?;
-            guard.kvp_handle = Some(layer.inner().handle());
-            layers.push(layer.boxed());
-            guard.sink = Some(sink);
-            guard.writer = Some(writer);
         }
 
         if self.metrics {
@@ -756,14 +825,13 @@ impl TelemetryBuilder {
                 None => {
                     let mut b = SdkMeterProvider::builder().with_resource(resource.clone());
                     let mut any = false;
-                    if let Some(sink) = &guard.sink {
-                        let exporter =
-                            KvpMetricExporter::try_new(sink.clone(), &self.prefix, &vm_id)
-                                .map_err(|source| Error::KeyLayout {
-                                    prefix: self.prefix.clone(),
-                                    vm_id: vm_id.clone(),
-                                    source,
-                                })?;
+                    if let Some(sink) = guard.kvp.as_ref().and_then(tracing_kvp::KvpGuard::sink) {
+                        let exporter = KvpMetricExporter::try_new(sink, &self.prefix, &vm_id)
+                            .map_err(|source| Error::KeyLayout {
+                                prefix: self.prefix.clone(),
+                                vm_id: vm_id.clone(),
+                                source,
+                            })?;
                         b = b.with_reader(
                             PeriodicReader::builder(exporter)
                                 .with_interval(self.metrics_interval)
@@ -772,9 +840,14 @@ impl TelemetryBuilder {
                         any = true;
                     }
                     #[cfg(feature = "otlp")]
-                    if let Some(otlp) = &otlp {
-                        b = b.with_reader(otlp.metric_reader(self.metrics_interval)?);
-                        any = true;
+                    if let Some(otlp) = &otlp.ready {
+                        match otlp.metric_reader(self.metrics_interval) {
+                            Ok(reader) => {
+                                b = b.with_reader(reader);
+                                any = true;
+                            }
+                            Err(e) => otlp_refused(&e),
+                        }
                     }
                     any.then(|| b.build())
                 }
@@ -791,9 +864,12 @@ impl TelemetryBuilder {
 
         #[cfg(feature = "otlp")]
         if self.tracer_provider.is_none()
-            && let Some(otlp) = &otlp
+            && let Some(otlp) = &otlp.ready
         {
-            self.tracer_provider = Some(otlp.tracer_provider(resource.clone())?);
+            match otlp.tracer_provider(resource.clone()) {
+                Ok(provider) => self.tracer_provider = Some(provider),
+                Err(e) => otlp_refused(&e),
+            }
         }
         if let Some(provider) = self.tracer_provider.take() {
             let tracer = provider.tracer(self.prefix.clone());
@@ -808,32 +884,46 @@ impl TelemetryBuilder {
         }
 
         #[cfg(feature = "otlp")]
-        if let Some(otlp) = &otlp {
-            guard.otlp_failures = Some(otlp.failures());
+        if let Some(otlp) = &otlp.ready {
             // Events as log records, under the trace filter: the same
             // events a collector sees as span events.
-            let provider = otlp.logger_provider(resource.clone())?;
-            let filter = self.trace_layer_filter();
-            layers.push(
-                crate::otlp_logs::LogsLayer::new(&provider, &self.prefix)
-                    .with_filter(filter)
-                    .boxed(),
-            );
-            guard.logger_provider = Some(provider);
+            match otlp.logger_provider(resource.clone()) {
+                Ok(provider) => {
+                    let filter = self.trace_layer_filter();
+                    layers.push(
+                        crate::otlp_logs::LogsLayer::new(&provider, &self.prefix)
+                            .with_filter(filter)
+                            .boxed(),
+                    );
+                    guard.logger_provider = Some(provider);
+                }
+                Err(e) => otlp_refused(&e),
+            }
+        }
+        #[cfg(feature = "otlp")]
+        {
+            guard.otlp = otlp.state;
         }
         // Last, once nothing else can fail.
-        if self.panic_hook
-            && let Some(sink) = &guard.sink
-        {
-            crate::panic::install(sink.clone(), self.flush_timeout);
+        if at_exit || self.flush_on_signals {
+            // Registered after the KVP layer's own hook, so it runs first:
+            // the metrics' last export goes through the KVP writer.
+            let providers = guard.providers();
+            let timeout = self.flush_timeout;
+            guard.exit_hook = Some(kvp_sink::on_exit(move |_| {
+                providers.finish(timeout / 2, false);
+            }));
         }
-        guard.flush_timeout = self.flush_timeout;
+        if panic_hook && let Some(sink) = guard.kvp.as_ref().and_then(tracing_kvp::KvpGuard::sink) {
+            crate::panic::install(sink, self.flush_timeout);
+        }
         Ok((layers.boxed(), guard))
     }
 
     /// Builds the subscriber and installs it as the global default, with
-    /// the `log` bridge ([`log_bridge`](Self::log_bridge)). Keep the guard
-    /// for the life of the program: its drop flushes.
+    /// the `log` bridge ([`log_bridge`](Self::log_bridge)), the panic hook
+    /// and the flush at `exit` (each unless turned off). Keep the guard for
+    /// the life of the program: its drop flushes.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -854,7 +944,8 @@ impl TelemetryBuilder {
             return Err(Error::AlreadyInstalled);
         }
         let log_bridge = self.log_bridge;
-        let (dispatch, guard) = self.build()?;
+        let (layer, guard) = self.assemble::<Registry>(true)?;
+        let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
         tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInstalled)?;
         if log_bridge && let Err(e) = tracing_log::LogTracer::init() {
             let _ = writeln!(
@@ -864,6 +955,79 @@ impl TelemetryBuilder {
         }
         Ok(guard)
     }
+
+    /// Where the stderr filter came from, for the line that reports it
+    /// invalid.
+    fn stderr_source(&self) -> String {
+        if self.from_env.contains(&"LOG") {
+            self.env.name("LOG")
+        } else if self.from_env.contains(&"RUST_LOG") {
+            "RUST_LOG".to_owned()
+        } else {
+            "the builder's stderr_filter()".to_owned()
+        }
+    }
+
+    /// The OTLP endpoint asked for (the builder's, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`; none with `OTEL_SDK_DISABLED=true`),
+    /// checked: one that cannot work is said once on stderr and kept for
+    /// the guard to tell, and telemetry goes on without it.
+    #[cfg(feature = "otlp")]
+    fn otlp_settings(&self) -> OtlpSettings {
+        use crate::otlp::{Otlp, OtlpState};
+        if crate::otlp::sdk_disabled() {
+            return OtlpSettings::default();
+        }
+        let asked = match &self.otlp {
+            Some(endpoint) => Some((endpoint.clone(), "the builder's otlp()".to_owned())),
+            None => {
+                crate::otlp::env_endpoint().map(|e| (e, "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned()))
+            }
+        };
+        let Some((endpoint, source)) = asked else {
+            return OtlpSettings::default();
+        };
+        match Otlp::new(&endpoint, &source, self.flush_timeout) {
+            Ok(otlp) => OtlpSettings {
+                state: Some(OtlpState {
+                    failures: otlp.failures.clone(),
+                    endpoint: otlp.endpoint().to_owned(),
+                    unavailable: None,
+                }),
+                ready: Some(otlp),
+            },
+            Err(e) => {
+                otlp_refused(&e);
+                OtlpSettings {
+                    state: Some(OtlpState {
+                        failures: crate::otlp::Failures::default(),
+                        endpoint,
+                        unavailable: Some(e),
+                    }),
+                    ready: None,
+                }
+            }
+        }
+    }
+}
+
+/// The OTLP export a build will set up, and what its guard keeps of it.
+#[cfg(feature = "otlp")]
+#[derive(Default)]
+struct OtlpSettings {
+    ready: Option<crate::otlp::Otlp>,
+    state: Option<crate::otlp::OtlpState>,
+}
+
+/// Says once on stderr that OTLP export is off, and why.
+#[cfg(feature = "otlp")]
+fn otlp_refused(e: &crate::otlp::OtlpError) {
+    use std::error::Error as _;
+    let cause = e.source().map(|c| format!(": {c}")).unwrap_or_default();
+    let _ = writeln!(
+        std::io::stderr(),
+        "kvp-telemetry: OTLP export is off, telemetry goes on without it: {e}{cause}"
+    );
 }
 
 /// Colour on stderr only when it is a terminal and `NO_COLOR` is unset or
@@ -883,172 +1047,6 @@ fn layer_filter(layer: &str, directives: &str, default: &str) -> EnvFilter {
         );
         EnvFilter::new(default)
     })
-}
-
-/// Keeps telemetry running. Dropping it exports metrics a last time, ends
-/// the trace pipeline and flushes the KVP queue (each within the flush
-/// timeout). Hold it in `main`.
-#[derive(Debug, Default)]
-#[must_use = "dropping the guard stops telemetry"]
-pub struct Guard {
-    kvp_handle: Option<tracing_kvp::KvpHandle>,
-    sink: Option<Sink<Captured>>,
-    writer: Option<WriterGuard<Captured>>,
-    meter_provider: Option<SdkMeterProvider>,
-    tracer_provider: Option<SdkTracerProvider>,
-    flush_timeout: Duration,
-    /// Why KVP is off although it was asked for (best-effort).
-    kvp_unavailable: Option<kvp_sink::Error>,
-    #[cfg(feature = "otlp")]
-    otlp_failures: Option<crate::otlp::Failures>,
-    #[cfg(feature = "otlp")]
-    logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
-}
-
-impl Guard {
-    /// Exports metrics and spans now and waits for the KVP queue, at most
-    /// `timeout` for the queue. Returns whether everything arrived.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let (dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
-    ///     .pool_path(dir.path().join(".kvp_pool_1"))
-    ///     .stderr(false)
-    ///     .build()?;
-    /// tracing::dispatcher::with_default(&dispatch, || tracing::warn!("slow"));
-    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn flush(&self, timeout: Duration) -> bool {
-        let mut ok = true;
-        if let Some(h) = &self.kvp_handle {
-            h.flush_suppressed();
-        }
-        if let Some(p) = &self.meter_provider {
-            ok &= p.force_flush().is_ok();
-        }
-        if let Some(p) = &self.tracer_provider {
-            ok &= p.force_flush().is_ok();
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(p) = &self.logger_provider {
-            ok &= p.force_flush().is_ok();
-        }
-        if let Some(sink) = &self.sink {
-            ok &= sink.flush(timeout);
-        }
-        ok
-    }
-
-    /// The KVP writer's counters, when KVP is on.
-    ///
-    /// ```
-    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
-    ///     .kvp(false)
-    ///     .stderr(false)
-    ///     .build()?;
-    /// assert!(guard.kvp_stats().is_none(), "no writer, no counters");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn kvp_stats(&self) -> Option<Stats> {
-        self.sink.as_ref().map(Sink::stats)
-    }
-
-    /// Whether KVP is on (a pool file is open and a writer runs).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
-    ///     .pool_path(dir.path().join(".kvp_pool_1"))
-    ///     .stderr(false)
-    ///     .build()?;
-    /// assert!(guard.kvp_enabled());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn kvp_enabled(&self) -> bool {
-        self.writer.is_some()
-    }
-
-    /// Why KVP is off although it was on: the pool could not be opened and
-    /// KVP was not [required](TelemetryBuilder::require_kvp). `None` when
-    /// KVP runs, or was turned off.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
-    ///     .pool_path(dir.path().join("no-such-dir/.kvp_pool_1"))
-    ///     .stderr(false)
-    ///     .build()?; // best-effort: no error
-    /// assert!(!guard.kvp_enabled());
-    /// assert!(guard.kvp_unavailable().is_some_and(|e| e.to_string().contains("no-such-dir")));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn kvp_unavailable(&self) -> Option<&kvp_sink::Error> {
-        self.kvp_unavailable.as_ref()
-    }
-
-    /// OTLP exports (traces and metrics) that failed so far; each failure
-    /// is also reported on stderr, at most once a minute. `None` without
-    /// OTLP.
-    ///
-    /// ```
-    /// let (_dispatch, guard) = kvp_telemetry::Telemetry::builder("my-agent")
-    ///     .kvp(false)
-    ///     .stderr(false)
-    ///     .build()?;
-    /// assert_eq!(guard.otlp_export_failures(), None, "no OTLP asked for");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[cfg(feature = "otlp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
-    pub fn otlp_export_failures(&self) -> Option<u64> {
-        self.otlp_failures
-            .as_ref()
-            .map(crate::otlp::Failures::count)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // Metrics first: their last export goes through the KVP writer,
-        // which is stopped last.
-        if let Some(p) = self.meter_provider.take() {
-            let _ = p.shutdown_with_timeout(self.flush_timeout);
-        }
-        if let Some(p) = self.tracer_provider.take() {
-            let _ = p.shutdown_with_timeout(self.flush_timeout);
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(p) = self.logger_provider.take() {
-            let _ = p.shutdown_with_timeout(self.flush_timeout);
-        }
-        if let Some(h) = self.kvp_handle.take() {
-            h.flush_suppressed();
-        }
-        drop(self.writer.take());
-    }
-}
-
-/// The key of the cap's marker record, in the same layout as every other
-/// record: `<prefix>|<vm_id>|WARN|kvp-sink|dropped-m`, parts sanitised.
-fn marker_key(prefix: &str, vm_id: &str) -> Result<String, Error> {
-    let keys = kvp_codec::KeyLayout::new(
-        String::new(),
-        prefix,
-        vm_id,
-        &kvp_codec::Limits::SAFE,
-        1,
-        "dropped-m".len(),
-    )
-    .map_err(|source| Error::KeyLayout {
-        prefix: prefix.to_owned(),
-        vm_id: vm_id.to_owned(),
-        source,
-    })?;
-    let mut key = String::new();
-    // Writing into a String cannot fail.
-    let _ = keys.write(&mut key, kvp_codec::Level::Warn, "kvp-sink", "dropped-m");
-    Ok(key)
 }
 
 /// `prefix` as a crate name: `-` becomes `_`, and what a target cannot

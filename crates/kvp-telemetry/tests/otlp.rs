@@ -190,24 +190,193 @@ fn a_missing_collector_is_reported_by_flush() {
     );
 }
 
+/// An OTLP setting that cannot work, from the builder or from
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, costs neither stderr nor KVP: `build`
+/// succeeds, the pool gets its records, the guard says why OTLP is off,
+/// and stderr says it once.
 #[test]
-fn a_malformed_endpoint_is_a_typed_error() {
-    let err = Telemetry::builder("otlp-test")
-        .kvp(false)
-        .otlp("127.0.0.1:4318")
-        .build()
-        .unwrap_err();
-    assert!(err.to_string().contains("must start with http://"), "{err}");
+fn an_endpoint_that_cannot_work_leaves_stderr_and_kvp_running() {
+    if test_support::child::role().is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let mut builder = Telemetry::builder("otlp-test")
+            .pool_path(&pool)
+            .stderr_filter("warn");
+        if let Ok(endpoint) = std::env::var("TEST_BUILDER_ENDPOINT") {
+            builder = builder.otlp(endpoint);
+        }
+        let (dispatch, guard) = builder.build().unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::error!("kvp_otlp_bad_endpoint_event");
+        });
+        assert!(guard.flush(Duration::from_secs(5)));
+        let why = guard.otlp_unavailable().map(ToString::to_string);
+        println!(
+            "UNAVAILABLE {why:?} RECORDS {}",
+            test_support::pool_records(&pool).len()
+        );
+        return;
+    }
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "TEST_BUILDER_ENDPOINT",
+            "collector:4318",
+            "must start with http:// or https://",
+        ),
+        ("TEST_BUILDER_ENDPOINT", "http://:4318", "names no host"),
+        ("TEST_BUILDER_ENDPOINT", "http://collector:99999", "port"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "ftp://collector",
+            "must start with",
+        ),
+    ];
+    for (var, endpoint, reason) in cases {
+        let (ok, out, err) = child(
+            "an_endpoint_that_cannot_work_leaves_stderr_and_kvp_running",
+            &[(var, endpoint)],
+        );
+        assert!(ok, "{endpoint}: {out}\n{err}");
+        assert!(out.contains("RECORDS 1"), "KVP still works: {out}");
+        assert!(out.contains(reason), "the guard says why: {out}");
+        assert!(
+            err.contains("kvp_otlp_bad_endpoint_event"),
+            "stderr still works: {err}"
+        );
+        let said: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("OTLP export is off"))
+            .collect();
+        assert_eq!(said.len(), 1, "{err}");
+        assert!(
+            said[0].contains(endpoint) && said[0].contains(reason),
+            "{}",
+            said[0]
+        );
+        if *var == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+            assert!(
+                said[0].contains(var),
+                "the line names the variable: {}",
+                said[0]
+            );
+        }
+    }
 }
 
+/// A listener on loopback that accepts connections and never answers
+/// (kept open until it is dropped).
+struct Silent {
+    port: u16,
+    _conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&conns);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                kept.lock().unwrap().push(stream);
+            }
+        });
+        Silent {
+            port,
+            _conns: conns,
+        }
+    }
+}
+
+/// An `https://` endpoint is served (rustls, no system OpenSSL): the
+/// export is attempted, fails against a listener that speaks no TLS, and
+/// is counted, while `build` succeeds.
 #[test]
-fn https_without_tls_is_refused_with_a_clear_error() {
-    let err = Telemetry::builder("otlp-test")
+fn an_https_endpoint_is_served_with_tls() {
+    let silent = Silent::start();
+    let (dispatch, guard) = Telemetry::builder("otlp-test")
         .kvp(false)
-        .otlp("https://collector.example:4318")
+        .stderr(false)
+        .flush_timeout(Duration::from_millis(500))
+        .otlp(format!("https://127.0.0.1:{}", silent.port))
         .build()
-        .unwrap_err();
-    assert!(err.to_string().contains("no TLS backend"), "{err}");
+        .unwrap();
+    assert!(guard.otlp_unavailable().is_none(), "https is not refused");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(monotonic_counter.kvp_otlp_tls = 1u64);
+    });
+    assert!(
+        !guard.flush(Duration::from_secs(2)),
+        "nothing was delivered"
+    );
+    assert!(guard.otlp_export_failures().unwrap() >= 1);
+}
+
+/// A collector that accepts and never answers: `flush` and the guard's
+/// drop each stay within their timeout, and the failures are counted.
+#[test]
+fn a_hung_collector_costs_no_more_than_the_timeouts() {
+    let silent = Silent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = Telemetry::builder("otlp-test")
+        .pool_path(dir.path().join(".kvp_pool_1"))
+        .stderr(false)
+        .flush_timeout(Duration::from_secs(1))
+        .otlp(format!("http://127.0.0.1:{}", silent.port))
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let _span = tracing::info_span!("kvp_otlp_hung").entered();
+        tracing::error!(
+            monotonic_counter.kvp_otlp_hung = 1u64,
+            "lost to OTLP, kept by KVP"
+        );
+    });
+    let start = Instant::now();
+    assert!(!guard.flush(Duration::from_secs(2)));
+    let flush = start.elapsed();
+    assert!(flush < Duration::from_millis(2500), "flush took {flush:?}");
+    assert!(
+        guard.otlp_export_failures().unwrap() >= 1,
+        "the loss is counted"
+    );
+    let start = Instant::now();
+    drop(guard);
+    let dropped = start.elapsed();
+    assert!(
+        dropped < Duration::from_millis(1500),
+        "the drop took {dropped:?}"
+    );
+    let records = test_support::pool_records(&dir.path().join(".kvp_pool_1"));
+    assert!(
+        records.iter().any(|(_, v)| v.contains("lost to OTLP")),
+        "KVP got its records: {records:?}"
+    );
+}
+
+/// A refused port at exit (the collector is down): the drop stays within
+/// the flush timeout.
+#[test]
+fn a_collector_down_at_exit_costs_no_more_than_the_flush_timeout() {
+    let port = free_port();
+    let (dispatch, guard) = Telemetry::builder("otlp-test")
+        .kvp(false)
+        .stderr(false)
+        .flush_timeout(Duration::from_secs(1))
+        .otlp(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let _span = tracing::info_span!("kvp_otlp_down").entered();
+        tracing::info!(monotonic_counter.kvp_otlp_down = 1u64);
+    });
+    let start = Instant::now();
+    drop(guard);
+    let dropped = start.elapsed();
+    assert!(
+        dropped < Duration::from_millis(1500),
+        "the drop took {dropped:?}"
+    );
 }
 
 /// Runs test `name` of this binary as a child with `env`; (success,

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use kvp_codec::Limits;
-use kvp_sink::Sink;
+use kvp_sink::{Sink, WriterBuilder};
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
@@ -14,6 +15,8 @@ use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::{Captured, RenderContext};
+use crate::filter::{KvpFilter, directives_filter};
+use crate::guard::KvpGuard;
 use crate::ids::{Ids, Keys, MAX_ID_LEN};
 use crate::layer::KvpLayer;
 use crate::limit::{Limiters, RateLimit};
@@ -66,17 +69,56 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// Why [`KvpLayerBuilder::open`] could not start a layer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The layer's settings are unusable (nothing was opened).
+    Layer(BuildError),
+    /// The pool file could not be opened (a missing directory, a symlink,
+    /// no permission, ...).
+    Pool(kvp_sink::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Layer(_) => f.write_str("the KVP layer's settings are unusable"),
+            OpenError::Pool(_) => f.write_str("the KVP pool could not be opened"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Layer(e) => Some(e),
+            OpenError::Pool(e) => Some(e),
+        }
+    }
+}
+
+impl From<BuildError> for OpenError {
+    fn from(e: BuildError) -> Self {
+        OpenError::Layer(e)
+    }
+}
+
 /// Builds a [`KvpLayer`]; see [`KvpLayer::builder`].
 pub struct KvpLayerBuilder {
     prefix: String,
     vm_id: Option<String>,
-    env_var: String,
+    /// `None`: the environment is not read.
+    env_var: Option<String>,
     directive: String,
     span_open_records: bool,
     clock: Option<Clock>,
     ids: Option<Arc<Ids>>,
     deny_list: Vec<String>,
     rate_limit: Option<RateLimit>,
+    flush_timeout: Duration,
+    flush_at_exit: bool,
+    flush_on_signals: bool,
 }
 
 impl fmt::Debug for KvpLayerBuilder {
@@ -111,13 +153,16 @@ impl KvpLayer {
         KvpLayerBuilder {
             prefix: prefix.into(),
             vm_id: None,
-            env_var: DEFAULT_ENV_VAR.to_owned(),
+            env_var: Some(DEFAULT_ENV_VAR.to_owned()),
             directive: DEFAULT_DIRECTIVE.to_owned(),
             span_open_records: false,
             clock: None,
             ids: None,
             deny_list: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
             rate_limit: Some(RateLimit::DEFAULT),
+            flush_timeout: Duration::from_secs(1),
+            flush_at_exit: true,
+            flush_on_signals: false,
         }
     }
 }
@@ -149,7 +194,23 @@ impl KvpLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn env_var(mut self, name: impl Into<String>) -> Self {
-        self.env_var = name.into();
+        self.env_var = Some(name.into());
+        self
+    }
+
+    /// Read no environment variable for the filter: only the builder's
+    /// directives count, for an agent that owns its configuration.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .ignore_env() // KVP_LOG is not read
+    ///     .filter("warn,my_agent=info")
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ignore_env(mut self) -> Self {
+        self.env_var = None;
         self
     }
 
@@ -263,8 +324,9 @@ impl KvpLayerBuilder {
     }
 
     /// The layer's filter: the environment variable's directives when set
-    /// and valid, else the builder's, else [`DEFAULT_DIRECTIVE`]. An invalid
-    /// directive is reported on stderr and replaced, never a panic.
+    /// and valid, else the builder's, else [`DEFAULT_DIRECTIVE`]. A source
+    /// that cannot be parsed is named in one stderr line and the next one
+    /// is used, never a panic.
     ///
     /// ```
     /// let builder = tracing_kvp::KvpLayer::builder("my-agent").filter("info");
@@ -273,27 +335,152 @@ impl KvpLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn make_filter(&self) -> EnvFilter {
-        let (source, directives) = match std::env::var(&self.env_var) {
-            Ok(v) if !v.trim().is_empty() => (self.env_var.as_str(), v),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "tracing-kvp: {} is not UTF-8; using the builder's filter {:?}",
-                    self.env_var,
-                    self.directive
-                );
-                ("the builder", self.directive.clone())
-            }
-            _ => ("the builder", self.directive.clone()),
-        };
-        EnvFilter::try_new(&directives).unwrap_or_else(|e| {
-            // Not `eprintln!`, which panics when stderr is closed.
+        directives_filter(
+            self.env_var.as_deref(),
+            &self.directive,
+            DEFAULT_DIRECTIVE,
+            "tracing-kvp",
+        )
+    }
+
+    /// How long the guard's drop, its exit hook and a signal wait for the
+    /// queue to reach the file (default 1 s).
+    ///
+    /// ```
+    /// let builder = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .flush_timeout(std::time::Duration::from_secs(3));
+    /// # drop(builder);
+    /// ```
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Whether [`open`](Self::open)'s guard flushes when the program calls
+    /// `std::process::exit` while the guard lives, which runs no destructor
+    /// (default on): spans still open are written with `ended_by=exit`,
+    /// the rate limit's counts, then the queue, within the flush timeout.
+    /// It registers one `atexit` function for the process.
+    ///
+    /// ```
+    /// let builder = tracing_kvp::KvpLayer::builder("my-agent").flush_at_exit(false);
+    /// # drop(builder);
+    /// ```
+    pub fn flush_at_exit(mut self, on: bool) -> Self {
+        self.flush_at_exit = on;
+        self
+    }
+
+    /// Whether SIGTERM and SIGINT flush before they end the process
+    /// (default off; see [`kvp_sink::flush_on_signals`]): spans still open
+    /// are written with `ended_by=SIGTERM`, the rate limit's counts, then
+    /// the queue, within the flush timeout; then the signal takes its
+    /// default course. Process-wide: a signal the application handles
+    /// itself is left alone.
+    ///
+    /// ```
+    /// let builder = tracing_kvp::KvpLayer::builder("my-agent").flush_on_signals(true);
+    /// # drop(builder);
+    /// ```
+    pub fn flush_on_signals(mut self, on: bool) -> Self {
+        self.flush_on_signals = on;
+        self
+    }
+
+    /// The layer with its own writer on the pool at `path`, under its own
+    /// filter ([`KvpFilter`] around [`make_filter`](Self::make_filter)),
+    /// with the defaults an agent needs: data from an earlier boot
+    /// truncated (under the locks), the record cap's marker in this
+    /// layer's key layout, a tenth of the cap kept for ERROR records and
+    /// reports, the rate limit, and a flush at `exit`. Keep the guard for
+    /// as long as the program logs.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (layer, guard) = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .vm_id("vm-1")
+    ///     .open(dir.path().join(".kvp_pool_1"))?;
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::error!(error = "exit status 1", "useradd failed");
+    /// });
+    /// assert_eq!(guard.shutdown(std::time::Duration::from_secs(5))?.written, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open<S>(
+        self,
+        path: impl Into<PathBuf>,
+    ) -> Result<(Filtered<KvpLayer, KvpFilter, S>, KvpGuard), OpenError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = KvpFilter::new(self.make_filter());
+        let (layer, guard) = self.open_unfiltered(path)?;
+        Ok((layer.with_filter(filter), guard))
+    }
+
+    /// [`open`](Self::open) without a filter, for callers that put their
+    /// own on it (wrap it in [`KvpFilter`] so that reports still pass).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (layer, guard) = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .vm_id("vm-1")
+    ///     .open_unfiltered(dir.path().join(".kvp_pool_1"))?;
+    /// # drop((layer, guard));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_unfiltered(
+        self,
+        path: impl Into<PathBuf>,
+    ) -> Result<(KvpLayer, KvpGuard), OpenError> {
+        self.open_with(WriterBuilder::new(path).truncate_stale(true))
+    }
+
+    /// [`open_unfiltered`](Self::open_unfiltered) on a writer configured
+    /// by the caller (queue, cap, blocking, ...); the builder's marker key
+    /// and shutdown timeout are set from this layer's.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1"))
+    ///     .truncate_stale(true)
+    ///     .record_cap(Some(200));
+    /// let (layer, guard) = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .vm_id("vm-1")
+    ///     .open_with(writer)?;
+    /// # drop((layer, guard));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(self, writer: WriterBuilder) -> Result<(KvpLayer, KvpGuard), OpenError> {
+        // Checked under the default limits before the pool is opened, so
+        // that a bad prefix or vm_id leaves no file behind; `build_unfiltered`
+        // checks again under the writer's own.
+        let (key, _) = self.keys(&Limits::SAFE, kvp_sink::DEFAULT_MAX_CHUNKS)?;
+        let mut marker = String::new();
+        // Writing into a String cannot fail; the layout leaves room for
+        // any id of up to `MAX_ID_LEN` bytes.
+        let _ = key.write(&mut marker, kvp_codec::Level::Warn, "kvp-sink", "dropped-m");
+        let (sink, writer_guard, _) = writer
+            .marker_key(marker)
+            .shutdown_timeout(self.flush_timeout)
+            .spawn_for::<Captured>()
+            .map_err(OpenError::Pool)?;
+        let (timeout, at_exit, signals) = (
+            self.flush_timeout,
+            self.flush_at_exit,
+            self.flush_on_signals,
+        );
+        let layer = self.build_unfiltered(sink)?;
+        if signals && let Err(e) = kvp_sink::flush_on_signals() {
             let _ = writeln!(
                 std::io::stderr(),
-                "tracing-kvp: invalid filter {directives:?} from {source} ({e}); using {DEFAULT_DIRECTIVE:?}"
+                "tracing-kvp: SIGTERM and SIGINT will not flush the pool: {e}"
             );
-            EnvFilter::new(DEFAULT_DIRECTIVE)
-        })
+        }
+        let guard = KvpGuard::new(writer_guard, layer.handle(), timeout, at_exit || signals);
+        Ok((layer, guard))
     }
 
     /// Checks what [`build`](Self::build) would refuse, without a sink: the
@@ -387,7 +574,7 @@ impl KvpLayerBuilder {
             ids,
             render,
             instance: crate::layer::next_instance(),
-            spans: Default::default(),
+            spans: Arc::default(),
             registered: std::sync::OnceLock::new(),
             time: self.clock.map_or(TimeSource::System, TimeSource::Injected),
             span_open_records: self.span_open_records,
@@ -397,7 +584,8 @@ impl KvpLayerBuilder {
         })
     }
 
-    /// The layer under its own filter ([`KvpLayerBuilder::make_filter`]).
+    /// The layer under its own filter ([`KvpLayerBuilder::make_filter`],
+    /// inside a [`KvpFilter`], so that a provisioning report always passes).
     ///
     /// ```
     /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
@@ -410,11 +598,11 @@ impl KvpLayerBuilder {
     pub fn build<S>(
         self,
         sink: Sink<Captured>,
-    ) -> Result<Filtered<KvpLayer, EnvFilter, S>, BuildError>
+    ) -> Result<Filtered<KvpLayer, KvpFilter, S>, BuildError>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let filter = self.make_filter();
+        let filter = KvpFilter::new(self.make_filter());
         Ok(self.build_unfiltered(sink)?.with_filter(filter))
     }
 }

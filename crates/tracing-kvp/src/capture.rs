@@ -68,6 +68,38 @@ pub(crate) struct Header {
     pub(crate) time: Stamp,
     /// A closed span's end.
     pub(crate) end: Option<Stamp>,
+    /// How a span closed by the process's end ended it
+    /// ([`EndedBy::NotEnded`] for every other record).
+    pub(crate) ended_by: EndedBy,
+}
+
+/// What ended a span that was still open when the process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum EndedBy {
+    /// The span closed, or the record is not a span's.
+    NotEnded = 0,
+    /// `std::process::exit`.
+    Exit = 1,
+    /// SIGTERM.
+    Sigterm = 2,
+    /// SIGINT.
+    Sigint = 3,
+    /// Another signal.
+    Signal = 4,
+}
+
+impl EndedBy {
+    /// The value of the `ended_by=` field.
+    fn name(self) -> &'static str {
+        match self {
+            EndedBy::NotEnded => "",
+            EndedBy::Exit => "exit",
+            EndedBy::Sigterm => "SIGTERM",
+            EndedBy::Sigint => "SIGINT",
+            EndedBy::Signal => "signal",
+        }
+    }
 }
 
 /// Reads a capture; every read is checked, so a malformed capture gives
@@ -462,6 +494,10 @@ impl RenderContext {
         }
         if h.suppressed > 0 {
             let _ = write!(value, " suppressed={}", h.suppressed);
+        }
+        if h.ended_by != EndedBy::NotEnded {
+            value.push_str(" ended_by=");
+            value.push_str(h.ended_by.name());
         }
         render_fields(meta, &mut Reader(c.fields.as_slice()), &self.deny, value)?;
         key.clear();

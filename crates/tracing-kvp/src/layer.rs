@@ -16,7 +16,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::{
-    CaptureFields, Captured, FieldBytes, Header, Kind, RenderContext, push_scope,
+    CaptureFields, Captured, EndedBy, FieldBytes, Header, Kind, RenderContext, push_scope,
 };
 use crate::fields::push_field;
 use crate::flags::FieldFlags;
@@ -47,8 +47,9 @@ pub struct KvpLayer {
     pub(crate) render: &'static RenderContext,
     /// Tells this layer's entries in [`ENTERED`] from other layers'.
     pub(crate) instance: u64,
-    /// The spans open now that this layer writes.
-    pub(crate) spans: Spans,
+    /// The spans open now that this layer writes (shared with its
+    /// handles, which close them when the process ends).
+    pub(crate) spans: Arc<Spans>,
     /// The dispatcher the layer is part of, to name spans its filter
     /// leaves out (set once, when it is registered).
     pub(crate) registered: OnceLock<WeakDispatch>,
@@ -66,6 +67,7 @@ pub struct KvpHandle {
     ids: Arc<Ids>,
     time: TimeSource,
     limiters: Arc<Limiters>,
+    spans: Arc<Spans>,
 }
 
 impl fmt::Debug for KvpHandle {
@@ -112,6 +114,40 @@ impl KvpHandle {
     }
 }
 
+impl KvpHandle {
+    /// What the process's end runs while a guard lives: the open spans
+    /// ended, the rate limit's counts written, the queue flushed (at most
+    /// `timeout`).
+    pub(crate) fn end_of_process(&self, ending: kvp_sink::Ending, timeout: std::time::Duration) {
+        self.end_open_spans(ending);
+        self.flush_suppressed();
+        self.sink.flush(timeout);
+    }
+
+    /// Writes a close record for every span still open, as the process
+    /// ends by `ending`: its end is now, its status what it recorded so
+    /// far, and `ended_by=exit` (or `SIGTERM`, `SIGINT`) says why it never
+    /// closed. The spans are no longer kept. Returns how many were written.
+    pub(crate) fn end_open_spans(&self, ending: kvp_sink::Ending) -> usize {
+        let ended_by = match ending {
+            kvp_sink::Ending::Exit => EndedBy::Exit,
+            kvp_sink::Ending::Signal(libc::SIGTERM) => EndedBy::Sigterm,
+            kvp_sink::Ending::Signal(libc::SIGINT) => EndedBy::Sigint,
+            _ => EndedBy::Signal,
+        };
+        let end = self.time.now();
+        let mut written = 0;
+        for mut data in self.spans.take_all() {
+            let header = &mut data.record.header;
+            header.end = Some(end);
+            header.error = data.error;
+            header.ended_by = ended_by;
+            written += usize::from(self.sink.capture(data.record));
+        }
+        written
+    }
+}
+
 impl KvpLayer {
     /// A handle for [`KvpHandle::flush_suppressed`], to take before the
     /// layer goes into a subscriber.
@@ -122,6 +158,7 @@ impl KvpLayer {
             ids: Arc::clone(&self.ids),
             time: self.time.clone(),
             limiters: Arc::clone(&self.limiters),
+            spans: Arc::clone(&self.spans),
         }
     }
 }
@@ -225,6 +262,7 @@ where
             suppressed: 0,
             time: start,
             end: Some(start),
+            ended_by: EndedBy::NotEnded,
         };
         // Built where it is kept: the record is most of a span's data, and
         // each move of it is a copy.
@@ -340,6 +378,7 @@ impl KvpLayer {
             suppressed,
             time,
             end: None,
+            ended_by: EndedBy::NotEnded,
         };
         // The event's spans this layer leaves out still say where it
         // happened; looked up only when it records none of them.

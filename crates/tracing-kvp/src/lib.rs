@@ -81,7 +81,9 @@
 mod builder;
 mod capture;
 mod fields;
+mod filter;
 mod flags;
+mod guard;
 mod ids;
 mod layer;
 mod limit;
@@ -92,10 +94,13 @@ mod spans;
 mod stamp;
 mod vm_id;
 
-pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder};
+pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder, OpenError};
 pub use capture::Captured;
 pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
+pub use filter::KvpFilter;
+pub use guard::{KvpGuard, Shutdown};
 pub use ids::Ids;
+pub use kvp_sink::{ShutdownError, Stats};
 pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;
 pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};

@@ -60,6 +60,14 @@ impl Spans {
         self.0.get(&id.into_u64()).map(|d| f(&d))
     }
 
+    /// Every open span's data, no longer kept: for the process's end.
+    pub(crate) fn take_all(&self) -> Vec<SpanData> {
+        let ids: Vec<u64> = self.0.iter().map(|entry| *entry.key()).collect();
+        ids.into_iter()
+            .filter_map(|id| self.0.remove(&id).map(|(_, data)| data))
+            .collect()
+    }
+
     /// Runs `f` on the span's data, when this layer keeps the span; under
     /// the lock, as [`Spans::with`].
     pub(crate) fn update(&self, id: &SpanId, f: impl FnOnce(&mut SpanData)) {

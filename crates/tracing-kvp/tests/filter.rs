@@ -106,7 +106,53 @@ fn the_environment_variable_wins_over_the_builder() {
 }
 
 #[test]
-fn an_invalid_directive_falls_back_to_warn_with_a_warning() {
-    assert_eq!(in_child(Some("[=bad"), "error"), "WARN,ERROR (warned)");
+fn an_invalid_variable_falls_back_to_the_builders_filter_then_to_warn() {
+    assert_eq!(in_child(Some("[=bad"), "error"), "ERROR (warned)");
     assert_eq!(in_child(None, "info,[=bad"), "WARN,ERROR (warned)");
+    assert_eq!(in_child(Some("[=bad"), "info,[=bad"), "WARN,ERROR (warned)");
+}
+
+/// The stderr line names the variable and what is used instead.
+#[test]
+fn the_warning_names_the_variable() {
+    let mut cmd = test_support::child::command(
+        "child_writes_one_event_per_level",
+        "filter",
+        &[("FILTER_CHILD_DIRECTIVE", "error")],
+    );
+    let out = cmd.env(VAR, "[=bad").output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("invalid filter"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(VAR) && lines[0].contains("\"error\" from the builder"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// A provisioning report passes any filter: one that lets only ERROR
+/// through, and one that lets nothing through.
+#[test]
+fn a_report_passes_every_filter() {
+    for directive in ["error", "off", "some_other_crate=trace"] {
+        let pool = common::pool();
+        let layer = KvpLayer::builder("t")
+            .vm_id("vm")
+            .ignore_env()
+            .filter(directive)
+            .build(pool.sink.clone())
+            .unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("left out");
+            tracing::debug!(health_report = "result=success|agent=t/1", "report");
+        });
+        let records = pool.flush();
+        let keys: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["PROVISIONING_REPORT"], "filter {directive:?}");
+        assert_eq!(records[0].1, "result=success|agent=t/1");
+    }
 }

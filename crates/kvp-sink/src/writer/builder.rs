@@ -32,7 +32,7 @@ pub const MAX_QUEUE: usize = 65_536;
 pub const DEFAULT_QUEUE_BYTES: usize = 16 << 20;
 
 /// How long an ordinary record may wait for the writer by default.
-const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(900);
+const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(80);
 
 /// Configures and starts a writer. See [`WriterBuilder::spawn`].
 #[derive(Clone, Debug)]
@@ -181,11 +181,13 @@ impl WriterBuilder {
     }
 
     /// The longest an ordinary record waits in the queue before the writer
-    /// looks (default 900 ms, at least 1 ms), so any record reaches the file
-    /// within about a second. ERROR records, upserts, flushes and a full
-    /// queue wake the writer at once. A longer delay means fewer wake-ups of
-    /// the writer while records trickle in; after 2 s without a record the
-    /// writer sleeps with no timer at all.
+    /// looks (default 80 ms, at least 1 ms), so that any record reaches the
+    /// file within 100 ms when no other process holds its lock. ERROR
+    /// records, upserts, flushes and a full queue wake the writer at once.
+    /// While records come, the writer looks this often; the first look that
+    /// finds nothing puts it to sleep with no timer, and the next record
+    /// wakes it. A longer delay means fewer wake-ups while records come
+    /// faster than the delay, and longer waits for them.
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay.max(Duration::from_millis(1));
         self

@@ -103,7 +103,10 @@ impl<C: Capture> Sink<C> {
                 self.wake.nudge(&self.writer);
                 self.blocking && self.send_when_room(msg)
             }
-            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Disconnected(_)) => {
+                self.stopped();
+                false
+            }
         };
         if !sent {
             self.budget.give(heap);
@@ -114,6 +117,22 @@ impl<C: Capture> Sink<C> {
             self.wake.after_send(&self.writer);
         }
         sent
+    }
+
+    /// A record came after the writer stopped: its guard was dropped, often
+    /// by `let _ = ...`, which drops at once. Said once per writer, so
+    /// that the loss is never silent.
+    #[cold]
+    fn stopped(&self) {
+        if !self.counters.told_stopped.swap(true, Ordering::Relaxed) {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "kvp-sink: a record was sent after the KVP writer stopped, and is lost: its \
+                 guard was dropped (`let _ = ...` drops it at once; keep it in a named \
+                 variable such as `let _guard = ...` for as long as the program logs)"
+            );
+        }
     }
 
     /// Blocking mode with a full queue: waits for the writer to take a
@@ -129,7 +148,10 @@ impl<C: Capture> Sink<C> {
                     msg = again;
                     self.wake.nudge(&self.writer);
                 }
-                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.stopped();
+                    return false;
+                }
             }
         }
     }
@@ -256,14 +278,46 @@ impl<C: Capture> WriterGuard<C> {
     }
 }
 
-impl<C: Capture> Drop for WriterGuard<C> {
-    /// Flushes and stops the writer, waiting at most the shutdown timeout.
-    /// If the writer is still stuck behind another process's lock then, the
-    /// records it has not written are given up, counted as
-    /// `dropped_lock`, and reported on stderr before this returns, so the
-    /// loss is on record even when the process exits at once.
-    fn drop(&mut self) {
-        let deadline = Instant::now() + self.timeout;
+impl<C: Capture> WriterGuard<C> {
+    /// Flushes and stops the writer, waiting at most `timeout` (what
+    /// dropping the guard does with the shutdown timeout), and says how it
+    /// went: `Ok` with the writer's final counters when every record queued
+    /// reached the file, else a [`ShutdownError`] with the counters and
+    /// what was lost.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn()?;
+    /// sink.append(None, "hello", "world");
+    /// let stats = guard.shutdown(Duration::from_secs(5))?;
+    /// assert_eq!(stats.written, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown(mut self, timeout: Duration) -> Result<Stats, ShutdownError> {
+        let stopped = self.stop(timeout);
+        let stats = self.sink.stats();
+        if stopped && stats.dropped() == 0 {
+            Ok(stats)
+        } else {
+            Err(ShutdownError {
+                stats,
+                timed_out: !stopped,
+            })
+        }
+    }
+
+    /// Flushes and stops the writer, waiting at most `timeout`. Returns
+    /// whether it stopped in time. If the writer is still stuck behind
+    /// another process's lock then, the records it has not written are
+    /// given up, counted as `dropped_lock`, and reported on stderr before
+    /// this returns, so the loss is on record even when the process exits
+    /// at once.
+    fn stop(&mut self, timeout: Duration) -> bool {
+        if self.handle.is_none() {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
         let (ack_tx, ack_rx) = bounded(1);
         // As in a flush: make room first if the queue is full.
         self.sink.writer.unpark();
@@ -280,8 +334,9 @@ impl<C: Capture> Drop for WriterGuard<C> {
             if let Some(handle) = self.handle.take() {
                 let _ = handle.join();
             }
-            return;
+            return true;
         }
+        self.handle = None;
         // The writer is stuck behind another process's lock: tell it to
         // give up and leave it detached. What it holds and what is queued
         // (less the stop message) is lost.
@@ -290,12 +345,57 @@ impl<C: Capture> Drop for WriterGuard<C> {
         let queued = self.sink.tx.len().saturating_sub(usize::from(stop_sent)) as u64;
         let lost = queued + self.sink.counters.in_flight.load(Ordering::Relaxed);
         if lost > 0 {
-            eprintln!(
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "kvp-sink: {}: {lost} records not written at shutdown: the pool stayed \
-                 locked by another process for {:?}",
+                 locked by another process for {timeout:?}",
                 self.path.display(),
-                self.timeout
             );
         }
+        false
     }
 }
+
+impl<C: Capture> Drop for WriterGuard<C> {
+    /// Flushes and stops the writer, waiting at most the shutdown timeout;
+    /// see [`WriterGuard::shutdown`], which also says how it went.
+    fn drop(&mut self) {
+        self.stop(self.timeout);
+    }
+}
+
+/// A writer that did not deliver everything it was given; see
+/// [`WriterGuard::shutdown`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownError {
+    /// The writer's counters when it stopped (or was given up on).
+    pub stats: Stats,
+    /// The writer was still waiting for another process's lock at the
+    /// deadline, and what it held was given up.
+    pub timed_out: bool,
+}
+
+impl std::fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "{} KVP records written, {} lost (queue full {}, record cap {}, write errors {}, \
+             lock {}, invalid {})",
+            s.written,
+            s.dropped(),
+            s.dropped_queue_full,
+            s.dropped_cap,
+            s.dropped_write_error,
+            s.dropped_lock,
+            s.dropped_invalid
+        )?;
+        if self.timed_out {
+            f.write_str("; the pool stayed locked by another process past the deadline")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ShutdownError {}

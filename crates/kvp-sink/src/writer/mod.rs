@@ -8,15 +8,15 @@
 //! lock holders do: the queue's capacity in entries, and a budget for the
 //! heap bytes the entries carry (`budget.rs`).
 //!
-//! Unlike `non_blocking`, an ordinary record does not wake the thread:
-//! waking a thread is a system call on the application's side, several
-//! times the rest of an event's cost, and an agent that logs a few records a
-//! second would pay it on every one. The thread looks at the queue on its
-//! own timer instead, at most [`WriterBuilder::max_delay`] apart (900 ms by
-//! default) while records come and soon again during a burst, and sleeps
-//! with no timer after 2 s without a record. ERROR records, upserts, a full
-//! queue, flushes and the guard's stop wake it at once, as does the first
-//! record after it fell asleep. The `wake` module has the rules.
+//! Unlike `non_blocking`, an ordinary record does not always wake the
+//! thread: waking a thread is a system call on the application's side,
+//! several times the rest of an event's cost. While records come, the
+//! thread looks at the queue on its own timer, at most
+//! [`WriterBuilder::max_delay`] apart (80 ms by default) and soon again
+//! during a burst; the first look that finds nothing puts it to sleep with
+//! no timer, and the next record wakes it. ERROR records, upserts, a full
+//! queue, flushes and the guard's stop wake it at once. The `wake` module
+//! has the rules.
 //!
 //! The module by job: `builder.rs` configures and starts a writer,
 //! `handle.rs` is what the application holds (`Sink`, `WriterGuard`),
@@ -38,4 +38,5 @@ mod wake;
 pub use builder::{DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, WriterBuilder};
 pub use cap::DEFAULT_MARKER_KEY;
 pub use encode::TRUNCATED_MARKER;
+pub use handle::ShutdownError;
 pub use handle::{Sink, WriterGuard};

@@ -179,7 +179,9 @@ impl<C: Capture> Worker<C> {
             }
             match self.rhythm.pause() {
                 Pause::For(pause) => thread::park_timeout(pause),
-                Pause::UntilWoken => self.wake.sleep(|| self.rx.is_empty()),
+                Pause::UntilWoken => self
+                    .wake
+                    .sleep(|| self.rx.is_empty(), self.state.config.max_delay),
             }
         }
     }

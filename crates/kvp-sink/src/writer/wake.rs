@@ -1,16 +1,27 @@
 //! When the writer thread wakes, and who wakes it.
 //!
 //! Waking a sleeping thread is a system call on the waker's side, so an
-//! ordinary record never does it: the writer looks at its queue on its own
-//! timer ([`Rhythm`]), at most [`WriterBuilder::max_delay`] apart while
-//! records come, and not at all after a quiet spell. A producer wakes it
-//! only when it must not wait for that timer:
+//! ordinary record does it only when nothing else would: while records
+//! come, the writer looks at its queue on its own timer ([`Rhythm`]), at
+//! most [`WriterBuilder::max_delay`] apart, and the first look that finds
+//! the queue empty puts it to sleep with no timer. A producer wakes it
+//! when it must not wait for that timer:
 //!
 //! - an ERROR record or an upsert (a report, a metric series): it should
 //!   reach the host at once;
 //! - a full queue: the writer must drain it before more records are lost
 //!   (lossy) or the producer waits long (blocking);
-//! - the first record after the writer went to sleep with no timer.
+//! - the first record after the writer went to sleep with no timer: that
+//!   wake-up writes it at once. A record that came long after the one
+//!   before it ([`LONE_GAP`] delays) is taken for a lone one, and the
+//!   writer goes back to sleep at once; otherwise more may follow soon,
+//!   and the writer looks again on its timer, so that they cost their
+//!   producers no wake-up.
+//!
+//! So a record reaches the file within `max_delay` whatever the rate,
+//! records a few milliseconds apart cost their producers no system call,
+//! a record a second costs one wake-up, and an idle writer does not wake
+//! at all.
 //!
 //! The first two share one flag, so a burst of ERROR records wakes the
 //! writer once, not once per record.
@@ -45,9 +56,6 @@ pub(super) struct Wake {
     /// to free room in a full queue.
     pub(super) room: Room,
 }
-
-/// How long the writer sleeps when idle if it cannot sleep untimed.
-pub(super) const IDLE_LOOK: Duration = Duration::from_secs(1);
 
 /// `membarrier(2)` commands, from `include/uapi/linux/membarrier.h`.
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
@@ -101,10 +109,11 @@ impl Wake {
 
     /// Parks the writer with no timer, unless `queue_empty` (asked after
     /// the writer announced its sleep) says a record slipped in. Without
-    /// the process-wide barrier it looks again after [`IDLE_LOOK`].
-    pub(super) fn sleep(&self, queue_empty: impl Fn() -> bool) {
+    /// the process-wide barrier it cannot know, and looks again after
+    /// `fallback` (the longest a record may wait).
+    pub(super) fn sleep(&self, queue_empty: impl Fn() -> bool, fallback: Duration) {
         if !process_barrier_available() {
-            thread::park_timeout(IDLE_LOOK);
+            thread::park_timeout(fallback);
             return;
         }
         self.asleep.store(true, Ordering::Relaxed);
@@ -114,7 +123,7 @@ impl Wake {
         let barrier = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
         if !barrier {
             self.asleep.store(false, Ordering::Relaxed);
-            thread::park_timeout(IDLE_LOOK);
+            thread::park_timeout(fallback);
             return;
         }
         if queue_empty() {
@@ -139,6 +148,9 @@ pub(super) struct Rhythm {
     max_delay: Duration,
     /// When the writer last found a record.
     last_record: Instant,
+    /// The last record found came [`LONE_GAP`] delays or more after the
+    /// one before: sleep with no timer at once.
+    lone: bool,
     /// The pause while a burst lasts, doubled from [`BURST_FIRST`] up to
     /// [`BURST_LONGEST`].
     burst_pause: Option<Duration>,
@@ -149,14 +161,15 @@ pub(super) struct Rhythm {
 const BURST_RECORDS: u64 = 64;
 const BURST_FIRST: Duration = Duration::from_millis(1);
 const BURST_LONGEST: Duration = Duration::from_millis(10);
-/// After this long without a record, the writer sleeps with no timer.
-pub(super) const SLEEP_AFTER: Duration = Duration::from_secs(2);
+/// A record this many `max_delay`s after the one before it is a lone one.
+const LONE_GAP: u32 = 5;
 
 impl Rhythm {
     pub(super) fn new(max_delay: Duration) -> Self {
         Rhythm {
             max_delay,
             last_record: Instant::now(),
+            lone: false,
             burst_pause: None,
         }
     }
@@ -164,7 +177,9 @@ impl Rhythm {
     /// Records that the last batch held `records` records.
     pub(super) fn batch(&mut self, records: u64) {
         if records > 0 {
-            self.last_record = Instant::now();
+            let now = Instant::now();
+            self.lone = now.duration_since(self.last_record) >= self.max_delay * LONE_GAP;
+            self.last_record = now;
         }
         self.burst_pause = if records >= BURST_RECORDS {
             Some(BURST_FIRST)
@@ -186,7 +201,9 @@ impl Rhythm {
             // Past the longest burst pause, the burst is over.
             self.burst_pause = None;
         }
-        if self.last_record.elapsed() >= SLEEP_AFTER {
+        // A lone record, or one timed look that found nothing, ends the
+        // trickle: a record after it wakes the writer itself.
+        if self.lone || self.last_record.elapsed() >= self.max_delay {
             Pause::UntilWoken
         } else {
             Pause::For(self.max_delay)
@@ -211,9 +228,23 @@ mod tests {
     }
 
     #[test]
-    fn after_a_quiet_spell_the_writer_sleeps_until_woken() {
+    fn a_lone_record_puts_the_writer_back_to_sleep_at_once() {
+        let mut r = Rhythm::new(Duration::from_millis(10));
+        r.last_record = Instant::now() - Duration::from_millis(50);
+        r.batch(1);
+        assert_eq!(r.pause(), Pause::UntilWoken);
+        r.batch(1);
+        assert_eq!(
+            r.pause(),
+            Pause::For(Duration::from_millis(10)),
+            "a record soon after another: more may follow"
+        );
+    }
+
+    #[test]
+    fn a_look_that_finds_nothing_puts_the_writer_to_sleep_until_woken() {
         let mut r = Rhythm::new(Duration::from_millis(900));
-        r.last_record = Instant::now() - SLEEP_AFTER;
+        r.last_record = Instant::now() - Duration::from_millis(900);
         assert_eq!(r.pause(), Pause::UntilWoken);
     }
 
@@ -222,7 +253,8 @@ mod tests {
         let wake = std::sync::Arc::new(Wake::default());
         let queued = std::sync::Arc::new(AtomicBool::new(false));
         let (w, q) = (std::sync::Arc::clone(&wake), std::sync::Arc::clone(&queued));
-        let writer = thread::spawn(move || w.sleep(|| !q.load(Ordering::SeqCst)));
+        let writer =
+            thread::spawn(move || w.sleep(|| !q.load(Ordering::SeqCst), Duration::from_secs(1)));
         queued.store(true, Ordering::SeqCst);
         wake.after_send(writer.thread());
         // Either the writer saw the record and never parked, or this call
