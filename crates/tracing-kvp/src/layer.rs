@@ -442,7 +442,9 @@ trait SpanLookup {
     /// joined by `/` (`provision/configure_ssh`), from the registry itself,
     /// so that spans `layer`'s filter left out are there too. `None` when
     /// the event is in no span. With a subscriber not built on a
-    /// `tracing_subscriber::Registry`, only the innermost span is named.
+    /// `tracing_subscriber::Registry`, or a scoped one the layer was not
+    /// told of (a `Box<dyn Subscriber>` set with `with_default`), only the
+    /// innermost span is named.
     fn unrecorded_scope(&self, layer: &KvpLayer, event: &Event<'_>) -> Option<String>;
 }
 
@@ -474,15 +476,24 @@ where
             event.parent()?.clone()
         };
         // The layer's own context hides the spans its filter left out; the
-        // dispatcher it was registered with (kept weakly) does not.
-        let dispatch = layer.registered.get().and_then(WeakDispatch::upgrade);
-        let path = dispatch.as_ref().and_then(|d| {
+        // registry itself does not. It is reached through the dispatcher
+        // the layer was registered with (kept weakly), or else through the
+        // global default: tracing-core does not tell a layer inside a
+        // `Box<dyn Subscriber>` or a `Vec` of layers which dispatcher it is
+        // part of, but the dispatcher finds its registry through either. (A
+        // scoped default cannot be reached from inside its own dispatch;
+        // there, only the innermost span is named.)
+        let path_in = |d: &Dispatch| {
             let span = d
                 .downcast_ref::<tracing_subscriber::Registry>()?
                 .span(&id)?;
             let names: Vec<&str> = span.scope().from_root().map(|s| s.name()).collect();
             Some(names.join("/"))
-        });
+        };
+        let path = match layer.registered.get().and_then(WeakDispatch::upgrade) {
+            Some(d) => path_in(&d),
+            None => tracing::dispatcher::get_default(path_in),
+        };
         path.or_else(|| Some(current.metadata()?.name().to_owned()))
     }
 }

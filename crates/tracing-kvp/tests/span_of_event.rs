@@ -231,3 +231,71 @@ fn an_event_in_filtered_out_spans_names_them() {
         "{recorded:?}"
     );
 }
+
+/// The `in=` path of spans the filter leaves out, under each way an agent
+/// composes its subscriber: a plain `Registry`, a `Box<dyn Subscriber>`
+/// (azure-init's `LoggingSetup`), and layers in a `Vec` (the facade's
+/// `layer()`), installed as the global default as an agent installs it.
+/// tracing-core tells a layer which dispatcher it is part of in none of the
+/// last two, so the layer finds the registry through the global default.
+/// Each case runs in a child process of its own.
+#[test]
+fn the_span_path_holds_in_every_composition() {
+    struct Everything;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Everything {}
+    type Boxed = Box<dyn tracing::Subscriber + Send + Sync>;
+    if test_support::child::role().is_some() {
+        let pool = common::pool();
+        let kvp_layer = KvpLayer::builder("agent")
+            .vm_id("vm")
+            .ignore_env()
+            .filter("warn")
+            .rate_limit(None)
+            .build(pool.sink.clone())
+            .unwrap();
+        let dispatch = match std::env::var("COMPOSITION").unwrap().as_str() {
+            "registry" => Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(kvp_layer)
+                    .with(Everything),
+            ),
+            "boxed" => {
+                let boxed: Boxed = Box::new(
+                    tracing_subscriber::registry()
+                        .with(kvp_layer)
+                        .with(Everything),
+                );
+                Dispatch::new(boxed)
+            }
+            "vec" => {
+                let layers: Vec<Box<dyn tracing_subscriber::Layer<_> + Send + Sync>> =
+                    vec![kvp_layer.boxed(), Everything.boxed()];
+                Dispatch::new(tracing_subscriber::registry().with(layers))
+            }
+            other => panic!("no composition {other}"),
+        };
+        tracing::dispatcher::set_global_default(dispatch).unwrap();
+        {
+            let _p = tracing::info_span!("provision").entered();
+            let _s = tracing::info_span!("configure_ssh").entered();
+            tracing::warn!("sshd config replaced");
+        }
+        let records = pool.flush();
+        let fields: HashMap<String, String> =
+            parse_fields(&records[0].1).unwrap().into_iter().collect();
+        println!("IN {:?}", fields.get("in"));
+        return;
+    }
+    for composition in ["registry", "boxed", "vec"] {
+        let (ok, out, err) = test_support::child::run_text(
+            "the_span_path_holds_in_every_composition",
+            "composition",
+            &[("COMPOSITION", composition)],
+        );
+        assert!(ok, "{composition}: {out}\n{err}");
+        assert!(
+            out.contains("IN Some(\"provision/configure_ssh\")"),
+            "{composition}: {out}"
+        );
+    }
+}
