@@ -10,8 +10,8 @@
 //! and this says whose it is), then the attributes, each name prefixed
 //! with `a.` so that an attribute called `kind` cannot be mistaken for the
 //! series' kind; all escaped as [`tracing_kvp::parse_fields`] reads them.
-//! Attributes whose names match [`tracing_kvp::DEFAULT_DENY_LIST`] are
-//! written as `<redacted>`.
+//! Text attributes whose names match the redaction policy (by default
+//! [`tracing_kvp::DEFAULT_DENY_LIST`]) are written as `<redacted>`.
 
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +24,8 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use tracing_kvp::{denied_by_default, push_field, push_redacted};
+use telemetry_redact::DenyList;
+use tracing_kvp::{push_field, push_redacted};
 
 /// An OpenTelemetry push exporter that upserts each metric series into the
 /// pool through a [`Sink`]. Cumulative temporality: a record holds the
@@ -41,6 +42,8 @@ pub struct KvpMetricExporter<C: Capture = NoCapture> {
     /// record.
     run: String,
     shut_down: AtomicBool,
+    /// The redaction policy for attributes.
+    deny: DenyList,
 }
 
 /// A series id: 16 hex digits and `-m`.
@@ -68,7 +71,23 @@ impl<C: Capture> KvpMetricExporter<C> {
             keys,
             run: format!("{}@{started_ms}", std::process::id()),
             shut_down: AtomicBool::new(false),
+            deny: DenyList::default(),
         }
+    }
+
+    /// Redacts attributes by `policy` instead of the built-in deny list.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (sink, _guard, _) = kvp_sink::WriterBuilder::new(dir.path().join("p")).spawn()?;
+    /// let policy = kvp_telemetry::telemetry_redact::DenyList::default().allowing(["session_kind"]);
+    /// let exporter = kvp_telemetry::KvpMetricExporter::new(sink, "agent", "vm-1").with_redaction(policy);
+    /// # drop(exporter);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_redaction(mut self, policy: DenyList) -> Self {
+        self.deny = policy;
+        self
     }
 
     /// [`KvpMetricExporter::new`], or why `prefix` and `vm_id` leave no
@@ -152,13 +171,20 @@ impl<C: Capture> KvpMetricExporter<C> {
         attrs: impl Iterator<Item = &'a KeyValue>,
         values: impl FnOnce(&mut String),
     ) {
-        let mut attrs: Vec<(String, String)> = attrs
-            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        // (name, value, whether the value is text and so may be a secret)
+        let mut attrs: Vec<(String, String, bool)> = attrs
+            .map(|kv| {
+                let text = matches!(
+                    kv.value,
+                    opentelemetry::Value::String(_) | opentelemetry::Value::Array(_)
+                );
+                (kv.key.to_string(), kv.value.to_string(), text)
+            })
             .collect();
         attrs.sort();
         let mut h = fnv::Fnv::default();
         h.write(name.as_bytes());
-        for (k, v) in &attrs {
+        for (k, v, _) in &attrs {
             h.write(&[0]);
             h.write(k.as_bytes());
             h.write(&[1]);
@@ -176,15 +202,17 @@ impl<C: Capture> KvpMetricExporter<C> {
             push_field(&mut value, "unit", unit);
         }
         push_field(&mut value, "run", &self.run);
-        for (k, v) in &attrs {
+        for (k, v, text) in &attrs {
             // Attributes come from event fields: keep secrets off the host
             // here too. (The series id above hashes the real value, so
-            // series stay distinct.)
+            // series stay distinct.) A number or a bool is no secret.
             let name = format!("a.{k}");
-            if denied_by_default(k) {
+            if *text && self.deny.is_denied(k) {
                 push_redacted(&mut value, &name);
+            } else if *text {
+                push_field(&mut value, &name, &self.deny.scrub(v));
             } else {
-                push_field(&mut value, &name, &telemetry_redact::scrub(v));
+                push_field(&mut value, &name, v);
             }
         }
         self.sink.upsert(Some(Level::Info), &key, &value);

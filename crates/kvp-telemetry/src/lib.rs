@@ -48,6 +48,7 @@ mod otlp;
 mod otlp_logs;
 mod panic;
 mod redact_spans;
+mod stderr;
 mod telemetry;
 
 pub use error::Error;

@@ -201,6 +201,7 @@ impl Otlp {
     pub(crate) fn tracer_provider(
         &self,
         resource: Resource,
+        redaction: telemetry_redact::DenyList,
     ) -> Result<SdkTracerProvider, OtlpError> {
         let exporter = SpanExporter::builder()
             .with_http()
@@ -214,7 +215,7 @@ impl Otlp {
         // Span and event attributes are the application's fields as they
         // are: redact them on the way out, as the KVP layer does.
         let exporter = Reported {
-            inner: RedactSpans::new(exporter),
+            inner: RedactSpans::with_deny_list(exporter, redaction),
             failures: self.failures.clone(),
             signal: "traces",
             endpoint: self.traces.clone(),

@@ -24,10 +24,10 @@ pub(crate) struct LogsLayer {
 }
 
 impl LogsLayer {
-    pub(crate) fn new(provider: &SdkLoggerProvider, scope: &str) -> Self {
+    pub(crate) fn new(provider: &SdkLoggerProvider, scope: &str, deny: DenyList) -> Self {
         LogsLayer {
             logger: provider.logger(scope.to_owned()),
-            deny: DenyList::default(),
+            deny,
         }
     }
 }
@@ -63,6 +63,15 @@ impl<R: opentelemetry::logs::LogRecord> Fields<'_, R> {
         }
     }
 
+    /// A number or a bool: never redacted, it carries no credential.
+    fn scalar(&mut self, field: &Field, value: AnyValue) {
+        if field.name() == "message" {
+            self.record.set_body(value);
+        } else {
+            self.record.add_attribute(field.name(), value);
+        }
+    }
+
     fn text(&self, text: &str) -> AnyValue {
         AnyValue::from(self.deny.scrub(text).into_owned())
     }
@@ -84,21 +93,22 @@ impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.add(field, || AnyValue::Int(value));
+        self.scalar(field, AnyValue::Int(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.add(field, || {
-            i64::try_from(value).map_or_else(|_| AnyValue::from(value.to_string()), AnyValue::Int)
-        });
+        self.scalar(
+            field,
+            i64::try_from(value).map_or_else(|_| AnyValue::from(value.to_string()), AnyValue::Int),
+        );
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.add(field, || AnyValue::Double(value));
+        self.scalar(field, AnyValue::Double(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.add(field, || AnyValue::Boolean(value));
+        self.scalar(field, AnyValue::Boolean(value));
     }
 }
 

@@ -53,7 +53,9 @@ impl<E> RedactSpans<E> {
 
     fn attributes(&self, attrs: &mut [KeyValue]) {
         for kv in attrs {
-            if self.deny.is_denied(kv.key.as_str()) {
+            // A number or a bool carries no credential, whatever its name.
+            let text = matches!(kv.value, Value::String(_) | Value::Array(_));
+            if text && self.deny.is_denied(kv.key.as_str()) {
                 kv.value = Value::from(REDACTED);
             } else if let Value::String(s) = &kv.value
                 && let Cow::Owned(clean) = self.deny.scrub(s.as_str())

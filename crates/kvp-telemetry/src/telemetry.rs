@@ -69,6 +69,10 @@ pub struct TelemetryBuilder {
     flush_on_signals: bool,
     /// Whether environment overrides are read at all.
     use_env: bool,
+    /// The redaction policy, when given; else the built-in deny list.
+    redaction: Option<telemetry_redact::DenyList>,
+    /// Names never redacted, on top of the policy.
+    allowed: Vec<String>,
     log_bridge: bool,
     flush_timeout: Duration,
     #[cfg(feature = "otlp")]
@@ -130,6 +134,8 @@ impl Telemetry {
             flush_at_exit: None,
             flush_on_signals: false,
             use_env: true,
+            redaction: None,
+            allowed: Vec::new(),
             log_bridge: true,
             flush_timeout: Duration::from_secs(1),
             #[cfg(feature = "otlp")]
@@ -565,6 +571,45 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Names that are never redacted, though a deny-list entry matches
+    /// them: a team's known non-secrets (`password_provisioners`,
+    /// `token_count`), compared whole after normalising case and
+    /// separators. Applies to every exit: KVP, stderr, OTLP traces, logs
+    /// and metrics.
+    ///
+    /// ```
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .allow_fields(["password_provisioners"])
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_fields<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.allowed.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// The redaction policy for every exit (default: the built-in
+    /// [`telemetry_redact::DENY_LIST`]), built once and handed to the KVP
+    /// layer, the stderr layer, the metric records, and the OTLP traces,
+    /// logs and metrics. [`allow_fields`](Self::allow_fields) adds to it.
+    ///
+    /// ```
+    /// use kvp_telemetry::telemetry_redact::{DENY_LIST, DenyList};
+    /// let policy = DenyList::new(DENY_LIST.iter().copied().chain(["tenant_id"]));
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr(false)
+    ///     .redaction(policy)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn redaction(mut self, policy: telemetry_redact::DenyList) -> Self {
+        self.redaction = Some(policy);
+        self
+    }
+
     /// Read the environment overrides at all (default on). Off, only what
     /// the builder says counts: no `<PREFIX>_*` variable, no `RUST_LOG`
     /// (the variables of OpenTelemetry's own SDK, `OTEL_*`, are still its
@@ -745,6 +790,12 @@ impl TelemetryBuilder {
         #[cfg(feature = "otlp")]
         let otlp = self.otlp_settings();
         let resource = resource(&self.prefix);
+        // One policy, built once, for every exit.
+        let policy = self
+            .redaction
+            .clone()
+            .unwrap_or_default()
+            .allowing(&self.allowed);
         let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
         guard.flush_timeout = self.flush_timeout;
@@ -759,6 +810,9 @@ impl TelemetryBuilder {
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(stderr_colour())
+                    .fmt_fields(crate::stderr::RedactedFields {
+                        deny: policy.clone(),
+                    })
                     .with_filter(filter)
                     .boxed(),
             );
@@ -775,6 +829,7 @@ impl TelemetryBuilder {
                 .vm_id(vm_id.clone())
                 .filter(self.kvp_directives())
                 .rate_limit(self.rate_limit)
+                .redaction(policy.clone())
                 .flush_timeout(self.flush_timeout)
                 .flush_at_exit(at_exit)
                 .flush_on_signals(self.flush_on_signals);
@@ -831,7 +886,8 @@ impl TelemetryBuilder {
                                 prefix: self.prefix.clone(),
                                 vm_id: vm_id.clone(),
                                 source,
-                            })?;
+                            })?
+                            .with_redaction(policy.clone());
                         b = b.with_reader(
                             PeriodicReader::builder(exporter)
                                 .with_interval(self.metrics_interval)
@@ -855,6 +911,7 @@ impl TelemetryBuilder {
             if let Some(provider) = provider {
                 layers.push(
                     tracing_otel_metrics::MetricsLayer::builder(provider.clone())
+                        .redaction(policy.clone())
                         .build()
                         .boxed(),
                 );
@@ -866,7 +923,7 @@ impl TelemetryBuilder {
         if self.tracer_provider.is_none()
             && let Some(otlp) = &otlp.ready
         {
-            match otlp.tracer_provider(resource.clone()) {
+            match otlp.tracer_provider(resource.clone(), policy.clone()) {
                 Ok(provider) => self.tracer_provider = Some(provider),
                 Err(e) => otlp_refused(&e),
             }
@@ -891,7 +948,7 @@ impl TelemetryBuilder {
                 Ok(provider) => {
                     let filter = self.trace_layer_filter();
                     layers.push(
-                        crate::otlp_logs::LogsLayer::new(&provider, &self.prefix)
+                        crate::otlp_logs::LogsLayer::new(&provider, &self.prefix, policy.clone())
                             .with_filter(filter)
                             .boxed(),
                     );

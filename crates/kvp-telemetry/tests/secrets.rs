@@ -154,3 +154,63 @@ fn no_secret_reaches_an_exported_trace() {
         .unwrap();
     assert_eq!(api_key.value.as_str(), "<redacted>");
 }
+
+/// One policy reaches every exit: stderr is redacted as the pool is, the
+/// allow-list lets a team's known non-secret through both, and a bool or a
+/// number is written whatever its name.
+#[test]
+fn one_policy_for_the_pool_and_stderr() {
+    if test_support::child::role().is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let (dispatch, guard) = Telemetry::builder("secrets")
+            .pool_path(&pool)
+            .vm_id("vm-1")
+            .kvp_filter("info")
+            .allow_fields(["password_provisioners"])
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::warn!(
+                password = "P01-hunter2",
+                password_provisioners = "passwd,ssh",
+                configure_sshd_password_authentication = false,
+                token_count = 3u64,
+                "login as azureuser with token=P02-hunter2"
+            );
+        });
+        assert!(guard.flush(Duration::from_secs(5)));
+        for (_, value) in test_support::pool_records(&pool) {
+            println!("POOL {value}");
+        }
+        return;
+    }
+    let (ok, out, err) = test_support::child::run_text(
+        "one_policy_for_the_pool_and_stderr",
+        "policy",
+        &[("NO_COLOR", "1")],
+    );
+    assert!(ok, "{out}\n{err}");
+    let pool = out
+        .lines()
+        .find_map(|l| l.split_once("POOL ").map(|(_, v)| v))
+        .unwrap_or_else(|| panic!("no record: {out}\n{err}"));
+    let stderr = err
+        .lines()
+        .find(|l| l.contains("login as azureuser"))
+        .unwrap();
+    for (exit, line) in [("pool", pool), ("stderr", stderr)] {
+        assert!(!line.contains("hunter2"), "{exit}: {line}");
+        assert!(line.contains("password=<redacted>"), "{exit}: {line}");
+        assert!(line.contains("token=<redacted>"), "{exit}: {line}");
+        assert!(
+            line.contains("passwd,ssh"),
+            "{exit}: the allow-list: {line}"
+        );
+        assert!(
+            line.contains("configure_sshd_password_authentication=false")
+                && line.contains("token_count=3"),
+            "{exit}: typed values: {line}"
+        );
+    }
+}

@@ -90,6 +90,8 @@ struct Entries {
     fragments: Vec<Box<[u8]>>,
     /// Normalised short entries matched as whole words.
     words: Vec<Box<[u8]>>,
+    /// Normalised names that are never secrets, whatever the entries say.
+    allowed: Vec<Box<[u8]>>,
 }
 
 impl Default for DenyList {
@@ -122,6 +124,35 @@ impl DenyList {
         DenyList(Arc::new(e))
     }
 
+    /// This list, with `names` never denied: a team's known non-secrets
+    /// that an entry would match (`password_policy`, `token_count`). Names
+    /// are normalised as entries are and compared whole, so allowing
+    /// `password_policy` does not allow `password`.
+    ///
+    /// ```
+    /// use telemetry_redact::DenyList;
+    ///
+    /// let list = DenyList::default().allowing(["password_provisioners", "tokenizer"]);
+    /// assert!(!list.is_denied("passwordProvisioners"));
+    /// assert!(!list.is_denied("tokenizer"));
+    /// assert!(list.is_denied("password"));
+    /// assert!(list.is_denied("password_provisioners_secret"), "whole names only");
+    /// ```
+    pub fn allowing<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) -> Self {
+        let mut allowed = self.0.allowed.clone();
+        for name in names {
+            let joined = normalise_entry(name.as_ref());
+            if !joined.is_empty() && !allowed.contains(&joined) {
+                allowed.push(joined);
+            }
+        }
+        DenyList(Arc::new(Entries {
+            fragments: self.0.fragments.clone(),
+            words: self.0.words.clone(),
+            allowed,
+        }))
+    }
+
     /// Whether the list is empty (denies nothing).
     pub fn is_empty(&self) -> bool {
         self.0.fragments.is_empty() && self.0.words.is_empty()
@@ -134,6 +165,9 @@ impl DenyList {
             return false;
         }
         with_normalised(name, |joined, words| {
+            if self.0.allowed.iter().any(|a| **a == *joined) {
+                return false;
+            }
             self.0.fragments.iter().any(|f| contains(joined, f))
                 || words.iter().any(|&(start, end)| {
                     let word = &joined[start..end];

@@ -15,8 +15,15 @@
 //! An unquoted value after `=` ends at white space or one of
 //! `& ; , " ' ) } ] | < >`; after `:` it runs to the end of the line or one
 //! of `, ; } ] ) & |`, so `Authorization: Bearer abc` loses the whole
-//! credential. Text without any of these shapes is not changed and not
-//! copied.
+//! credential. A bracketed part (`Some("a, b")`, `[..]`) is taken whole,
+//! across lines, so that `Debug` text stays balanced. Text without any of
+//! these shapes is not changed and not copied.
+//!
+//! Not replaced, whatever the name: a value that is `true`, `false` or a
+//! number (`password_authentication: false`, `token_count=3`), which
+//! carries no credential; and a value that is itself a struct or a map
+//! (`PasswordProvisioners { .. }`, `{ .. }`), whose own fields are looked
+//! at by their names instead.
 
 use std::borrow::Cow;
 
@@ -95,6 +102,18 @@ fn is_token68(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
+/// `true`, `false` or a number: a value no credential hides in.
+fn is_plain_scalar(value: &str) -> bool {
+    value == "true"
+        || value == "false"
+        || (!value.is_empty()
+            && value
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+            && value.parse::<f64>().is_ok())
+}
+
 /// Credentials shorter than this after `Bearer` or `Basic` are taken for
 /// prose ("bearer token").
 const MIN_CREDENTIAL: usize = 8;
@@ -164,9 +183,17 @@ impl Scrubber<'_, '_> {
             let after = self.replace(start + 1, end);
             return Some(after.min(self.bytes.len()));
         }
+        if self.opens_a_struct(start) {
+            // Its fields are scrubbed by their own names as the scan goes
+            // on; replacing it whole would drop its type and its brace.
+            return None;
+        }
         let mut end = self.unquoted_end(start, sep);
         // `authorization=Bearer abc`: the scheme and its credentials.
         let value = &self.text[start..end];
+        if is_plain_scalar(value.trim_end()) {
+            return Some(end);
+        }
         let schemes = [
             "bearer",
             "basic",
@@ -187,6 +214,21 @@ impl Scrubber<'_, '_> {
             return None;
         }
         Some(self.replace(start, end))
+    }
+
+    /// Whether the value at `start` is a struct or a map: `{`, or a type's
+    /// name and then `{` (`PasswordProvisioners {`).
+    fn opens_a_struct(&self, start: usize) -> bool {
+        let mut j = start;
+        while j < self.bytes.len()
+            && (self.bytes[j].is_ascii_alphanumeric() || matches!(self.bytes[j], b'_' | b':'))
+        {
+            j += 1;
+        }
+        while j < self.bytes.len() && self.bytes[j] == b' ' {
+            j += 1;
+        }
+        self.bytes.get(j) == Some(&b'{')
     }
 
     /// The field name that ends just before separator `i`, quoted or not.
@@ -242,7 +284,7 @@ impl Scrubber<'_, '_> {
                     j = self.closing_quote(j + 1, b) + 1;
                     continue;
                 }
-                _ if depth > 0 && b != b'\n' => {
+                _ if depth > 0 => {
                     j += 1;
                     continue;
                 }
@@ -457,6 +499,39 @@ mod tests {
             "jwt <redacted> done"
         );
         assert_eq!(s("keyJab.c"), "keyJab.c");
+    }
+
+    #[test]
+    fn bools_and_numbers_are_not_secrets() {
+        let text = "Config { configure_sshd_password_authentication: false, token_count: 3 }";
+        assert!(matches!(scrub(text), Cow::Borrowed(_)), "{}", s(text));
+        assert_eq!(
+            s("password=1234 token=-2.5e3"),
+            "password=1234 token=-2.5e3"
+        );
+        assert_eq!(s("password=1234abc"), "password=<redacted>");
+        assert_eq!(s("token=truely"), "token=<redacted>");
+    }
+
+    #[test]
+    fn debug_text_stays_balanced() {
+        assert_eq!(
+            s(
+                "Config { password_provisioners: PasswordProvisioners { backends: [Passwd], password: \"p\" }, ok: 1 }"
+            ),
+            "Config { password_provisioners: PasswordProvisioners { backends: [Passwd], password: \"<redacted>\" }, ok: 1 }"
+        );
+        let pretty = "Config {\n    password_provisioners: PasswordProvisioners {\n        backends: [\n            Passwd,\n        ],\n    },\n    token: Some(\n        \"abc\",\n    ),\n}";
+        let out = s(pretty);
+        assert!(!out.contains("abc"), "{out}");
+        assert!(out.contains("PasswordProvisioners {"), "{out}");
+        for (open, close) in [('{', '}'), ('[', ']'), ('(', ')')] {
+            assert_eq!(
+                out.matches(open).count(),
+                out.matches(close).count(),
+                "{open}{close} balanced in {out}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::limit::{Limiters, RateLimit};
 use crate::redact::{DEFAULT_DENY_LIST, Redactor};
 use crate::stamp::{Clock, TimeSource};
 use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
+use telemetry_redact::DenyList;
 
 /// The environment variable read for the layer's filter unless another is
 /// named with [`KvpLayerBuilder::env_var`].
@@ -115,6 +116,10 @@ pub struct KvpLayerBuilder {
     clock: Option<Clock>,
     ids: Option<Arc<Ids>>,
     deny_list: Vec<String>,
+    /// The whole policy, when given; else `deny_list`.
+    redaction: Option<DenyList>,
+    /// Names never redacted, on top of either.
+    allowed: Vec<String>,
     rate_limit: Option<RateLimit>,
     flush_timeout: Duration,
     flush_at_exit: bool,
@@ -159,6 +164,8 @@ impl KvpLayer {
             clock: None,
             ids: None,
             deny_list: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
+            redaction: None,
+            allowed: Vec::new(),
             rate_limit: Some(RateLimit::DEFAULT),
             flush_timeout: Duration::from_secs(1),
             flush_at_exit: true,
@@ -276,6 +283,40 @@ impl KvpLayerBuilder {
     /// ```
     pub fn also_deny<S: Into<String>>(mut self, fragments: impl IntoIterator<Item = S>) -> Self {
         self.deny_list.extend(fragments.into_iter().map(Into::into));
+        self
+    }
+
+    /// Names that are never redacted, though a deny-list entry matches
+    /// them: a team's known non-secrets (`password_provisioners`,
+    /// `token_count`). Names are compared whole, after normalising case and
+    /// separators ([`DenyList::allowing`]).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .allow_fields(["password_provisioners"])
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_fields<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.allowed.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// The whole redaction policy, as one [`DenyList`] (with its allowed
+    /// names), in place of [`deny_list`](Self::deny_list): what a program
+    /// builds once and hands to every exit (the facade does).
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// let policy = telemetry_redact::DenyList::default().allowing(["token_count"]);
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .redaction(policy)
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn redaction(mut self, policy: DenyList) -> Self {
+        self.redaction = Some(policy);
         self
     }
 
@@ -557,7 +598,11 @@ impl KvpLayerBuilder {
             .saturating_mul(sink.max_chunks())
             .saturating_add(1);
         let ids = self.ids.unwrap_or_else(|| Arc::new(Ids::for_process()));
-        let redactor = Redactor::new(&self.deny_list);
+        let policy = self
+            .redaction
+            .unwrap_or_else(|| DenyList::new(&self.deny_list))
+            .allowing(&self.allowed);
+        let redactor = Redactor::new(policy);
         // One per layer, for the life of the process: every record the
         // layer captures points to it until the writer has rendered it,
         // which may be after the layer is dropped. A few hundred bytes a

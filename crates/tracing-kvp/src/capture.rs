@@ -161,11 +161,13 @@ impl<const N: usize> CaptureFields<'_, N> {
 
     /// Writes a field's index, its tag and `payload` (up to 8 bytes) in
     /// one copy (a copy a part costs a capacity check each), or the
-    /// redaction; `false` when redacted.
+    /// redaction; `false` when redacted. Only text is redacted: a number
+    /// or a bool carries no credential, whatever its name.
     #[inline]
     fn head<const L: usize>(&mut self, field: &Field, tag: u8, payload: [u8; L]) -> bool {
         let index = field.index() as u8;
-        if self.denied(field) {
+        let denied = self.denied(field);
+        if denied && tag == TEXT {
             self.out.extend_from_slice(&[index, REDACTED]);
             return false;
         }

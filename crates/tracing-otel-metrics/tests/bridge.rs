@@ -518,7 +518,8 @@ fn secret_attributes_are_redacted_and_share_one_series() {
                 tracing::info!(
                     monotonic_counter.logins = 1u64,
                     apiKey = format!("KEY-{n}-hunter2").as_str(),
-                    "x-api-key" = n,
+                    "x-api-key" = format!("k{n}").as_str(),
+                    token_count = 2u64,
                     session_id = ?Untouchable,
                     ok = true,
                     url = "https://a.blob.core.windows.net/c?sv=2024&sig=SIG-hunter2",
@@ -534,6 +535,7 @@ fn secret_attributes_are_redacted_and_share_one_series() {
                 ("apiKey".to_owned(), "str:<redacted>".to_owned()),
                 ("ok".to_owned(), "bool:true".to_owned()),
                 ("session_id".to_owned(), "str:<redacted>".to_owned()),
+                ("token_count".to_owned(), "i64:2".to_owned()),
                 (
                     "url".to_owned(),
                     "str:https://a.blob.core.windows.net/c?sv=2024&sig=<redacted>".to_owned()
