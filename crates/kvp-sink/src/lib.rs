@@ -3,7 +3,7 @@
 //! This crate is the only code that touches a pool file. It
 //!
 //! - opens it without following symlinks or blocking on FIFOs, creating it
-//!   with mode 0600 ([`PoolFile::open`]);
+//!   with mode 0644 as `hv_kvp_daemon` does ([`PoolFile::open`]);
 //! - takes **both** locks for every batch: `flock(LOCK_EX)` (cloud-init and
 //!   azure-init) and an OFD `fcntl` write lock (`hv_kvp_daemon`), with a
 //!   bounded wait;
@@ -62,7 +62,7 @@ pub use entry::{Entry, EntryKind};
 pub use error::Error;
 pub use exit::{Ending, ExitHook, SignalsHandled, flush_on_signals, on_exit};
 pub use inline::InlineBytes;
-pub use pool::{Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
+pub use pool::{DEFAULT_POOL_MODE, Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
 pub use writer::{
     DEFAULT_MARKER_KEY, DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, ShutdownError, Sink,

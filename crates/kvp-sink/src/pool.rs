@@ -27,7 +27,18 @@ pub struct OpenOptionsPool {
     pub truncate_stale: bool,
     /// The longest wait for the locks during open.
     pub lock_timeout: Duration,
+    /// The mode a new pool file is created with, less the process's umask
+    /// (default [`DEFAULT_POOL_MODE`], 0644). An existing file keeps its
+    /// mode.
+    pub mode: u32,
 }
+
+/// The mode of a pool file we create, 0644: owner read-write and others
+/// read, as `hv_kvp_daemon` creates its pools (0604) and as azure-init's
+/// files come out under the usual umask (0644, the mode the Hyper-V
+/// integration tests check for), so that diagnostic tools run by other
+/// users can read it.
+pub const DEFAULT_POOL_MODE: u32 = 0o644;
 
 impl Default for OpenOptionsPool {
     fn default() -> Self {
@@ -35,6 +46,7 @@ impl Default for OpenOptionsPool {
             create_dir: false,
             truncate_stale: false,
             lock_timeout: Duration::from_secs(1),
+            mode: DEFAULT_POOL_MODE,
         }
     }
 }
@@ -72,7 +84,7 @@ pub struct PoolFile {
 }
 
 impl PoolFile {
-    /// Opens or creates (mode 0600) the pool file at `path`, then, under its
+    /// Opens or creates (mode [`OpenOptionsPool::mode`]) the pool file at `path`, then, under its
     /// locks, cuts a torn tail and (if asked) truncates stale data.
     ///
     /// Never follows a symlink and never blocks on a FIFO: such paths, and
@@ -86,7 +98,7 @@ impl PoolFile {
         options: &OpenOptionsPool,
     ) -> Result<(PoolFile, OpenReport), Error> {
         let path = path.as_ref().to_path_buf();
-        let pool = PoolFile::open_file(&path, options.create_dir)?;
+        let pool = PoolFile::open_file(&path, options.create_dir, options.mode)?;
         let mut report = OpenReport::default();
         match pool.lock(options.lock_timeout) {
             Ok(mut locked) => {
@@ -108,7 +120,7 @@ impl PoolFile {
         Ok((pool, report))
     }
 
-    fn open_file(path: &Path, create_dir: bool) -> Result<PoolFile, Error> {
+    fn open_file(path: &Path, create_dir: bool, mode: u32) -> Result<PoolFile, Error> {
         let io_err = |op, source| Error::Io {
             path: path.to_path_buf(),
             op,
@@ -131,7 +143,7 @@ impl PoolFile {
             .read(true)
             .write(true)
             .create(true)
-            .mode(0o600)
+            .mode(mode & 0o777)
             // O_NONBLOCK: opening a FIFO must not wait for a peer; it is
             // refused below. It has no effect on regular files.
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)

@@ -30,11 +30,29 @@ fn write_records(path: &std::path::Path, n: usize) {
     std::fs::write(path, data).unwrap();
 }
 
+/// A new pool gets the mode `hv_kvp_daemon` gives its pools (owner
+/// read-write, others read), less the umask; the mode can be set.
 #[test]
-fn new_files_are_private() {
+fn new_files_get_the_daemons_mode_or_the_one_asked_for() {
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|m| u32::from_str_radix(m.trim(), 8).unwrap())
+        .unwrap();
     let (_dir, path) = pool_path();
     let (_pool, report) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
     assert_eq!(report.records, 0);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().mode() & 0o777,
+        0o644 & !umask
+    );
+    let (_dir, path) = pool_path();
+    let private = OpenOptionsPool {
+        mode: 0o600,
+        ..OpenOptionsPool::default()
+    };
+    PoolFile::open(&path, &private).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
 }
 

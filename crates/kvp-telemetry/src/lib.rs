@@ -63,6 +63,8 @@ pub use telemetry::{
     TelemetryBuilder, TelemetryLayer,
 };
 pub use tracing_kvp::ProvisioningReport;
+/// The filter type the builder's `*_env_filter` methods take.
+pub use tracing_subscriber::EnvFilter;
 pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};
 
 // The OpenTelemetry crates whose types this crate's API takes

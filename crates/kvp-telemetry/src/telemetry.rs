@@ -46,6 +46,7 @@ pub struct TelemetryBuilder {
     require_kvp: bool,
     pool: PathBuf,
     create_dir: bool,
+    pool_mode: u32,
     vm_id: Option<String>,
     queue: usize,
     cap: Option<u64>,
@@ -54,7 +55,12 @@ pub struct TelemetryBuilder {
     /// Set by `kvp_filter`; `None` for the default (`app_targets` at INFO,
     /// the rest at WARN).
     kvp_filter: Option<String>,
-    app_targets: Vec<String>,
+    /// Set by `kvp_env_filter`: a ready filter, used as it is.
+    kvp_filter_object: Option<EnvFilter>,
+    /// Set by `stderr_env_filter`: a ready filter, used as it is.
+    stderr_filter_object: Option<EnvFilter>,
+    /// `None`: derived from the prefix, when it reads as a crate name.
+    app_targets: Option<Vec<String>>,
     stderr: bool,
     stderr_filter: String,
     trace_filter: String,
@@ -110,13 +116,16 @@ impl Telemetry {
     pub fn builder(prefix: impl Into<String>) -> TelemetryBuilder {
         let prefix = prefix.into();
         TelemetryBuilder {
-            app_targets: vec![crate_name_of(&prefix)],
+            app_targets: None,
+            kvp_filter_object: None,
+            stderr_filter_object: None,
             prefix,
             env: env::Env::new(env::DEFAULT_PREFIX),
             kvp: true,
             require_kvp: false,
             pool: PathBuf::from(DEFAULT_POOL),
             create_dir: false,
+            pool_mode: kvp_sink::DEFAULT_POOL_MODE,
             vm_id: None,
             queue: 4096,
             cap: Some(1024),
@@ -240,6 +249,24 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The mode a new pool file is created with, less the umask (default
+    /// 0644: owner read-write, others read, as `hv_kvp_daemon` creates its
+    /// pools). An existing pool keeps its mode.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .pool_mode(0o600) // the owner only
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pool_mode(mut self, mode: u32) -> Self {
+        self.pool_mode = mode;
+        self
+    }
+
     /// The vm_id in keys (default: detected; `KVP_TELEMETRY_VM_ID`).
     ///
     /// ```
@@ -346,7 +373,10 @@ impl TelemetryBuilder {
 
     /// The targets (crate or module paths) the default KVP filter records
     /// at INFO. The default is the prefix as a crate name (`my-agent`
-    /// gives `my_agent`); list your crates when they are several.
+    /// gives `my_agent`) when it reads as one; a prefix that does not
+    /// (`azure-init-0.1.1`, `Contoso Agent`) gives none, said once on
+    /// stderr, and the default filter records WARN and above. List your
+    /// crates when they are several, or when the prefix is not one.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -358,7 +388,43 @@ impl TelemetryBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn app_targets<T: Into<String>>(mut self, targets: impl IntoIterator<Item = T>) -> Self {
-        self.app_targets = targets.into_iter().map(Into::into).collect();
+        self.app_targets = Some(targets.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The KVP layer's filter as a ready [`EnvFilter`], used as it is: no
+    /// environment variable overrides it (a provisioning report still
+    /// passes it). For an agent that builds its own filters.
+    ///
+    /// ```
+    /// use kvp_telemetry::EnvFilter;
+    /// # let dir = tempfile::tempdir()?;
+    /// let filter = EnvFilter::builder().parse("warn,azure_init=info")?;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("azure-init")
+    ///     .pool_path(dir.path().join(".kvp_pool_1"))
+    ///     .kvp_env_filter(filter)
+    ///     .stderr(false)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kvp_env_filter(mut self, filter: EnvFilter) -> Self {
+        self.kvp_filter_object = Some(filter);
+        self
+    }
+
+    /// The stderr layer's filter as a ready [`EnvFilter`], used as it is:
+    /// no environment variable (`<PREFIX>_LOG`, `RUST_LOG`) overrides it.
+    ///
+    /// ```
+    /// use kvp_telemetry::EnvFilter;
+    /// let (_dispatch, _guard) = kvp_telemetry::Telemetry::builder("my-agent")
+    ///     .kvp(false)
+    ///     .stderr_env_filter(EnvFilter::new("debug"))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stderr_env_filter(mut self, filter: EnvFilter) -> Self {
+        self.stderr_filter_object = Some(filter);
         self
     }
 
@@ -388,8 +454,28 @@ impl TelemetryBuilder {
     /// The KVP filter's directives: as given, or the default.
     fn kvp_directives(&self) -> String {
         self.kvp_filter.clone().unwrap_or_else(|| {
+            let derived;
+            let targets = match &self.app_targets {
+                Some(targets) => targets.as_slice(),
+                None => match crate_name_of(&self.prefix) {
+                    Some(name) => {
+                        derived = [name];
+                        &derived[..]
+                    }
+                    None => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "kvp-telemetry: the prefix {:?} is not a crate name, so the KVP \
+                             filter records WARN and above only; name your crates with \
+                             .app_targets([..]) to record their INFO spans and events",
+                            self.prefix
+                        );
+                        &[]
+                    }
+                },
+            };
             let mut directives = tracing_kvp::DEFAULT_DIRECTIVE.to_owned();
-            for target in &self.app_targets {
+            for target in targets {
                 directives.push_str(&format!(",{target}=info"));
             }
             directives
@@ -801,11 +887,14 @@ impl TelemetryBuilder {
         guard.flush_timeout = self.flush_timeout;
 
         if self.stderr {
-            let filter = layer_filter(
-                &format!("stderr filter from {}", self.stderr_source()),
-                &self.stderr_filter,
-                DEFAULT_STDERR_FILTER,
-            );
+            let filter = match self.stderr_filter_object.take() {
+                Some(filter) => filter,
+                None => layer_filter(
+                    &format!("stderr filter from {}", self.stderr_source()),
+                    &self.stderr_filter,
+                    DEFAULT_STDERR_FILTER,
+                ),
+            };
             layers.push(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
@@ -825,25 +914,34 @@ impl TelemetryBuilder {
             .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
 
         if self.kvp {
+            let directives = if self.kvp_filter_object.is_some() {
+                tracing_kvp::DEFAULT_DIRECTIVE.to_owned()
+            } else {
+                self.kvp_directives()
+            };
             let mut builder = tracing_kvp::KvpLayer::builder(self.prefix.clone())
                 .vm_id(vm_id.clone())
-                .filter(self.kvp_directives())
+                .filter(directives)
                 .rate_limit(self.rate_limit)
                 .redaction(policy.clone())
                 .flush_timeout(self.flush_timeout)
                 .flush_at_exit(at_exit)
                 .flush_on_signals(self.flush_on_signals);
-            builder = if self.use_env {
+            builder = if self.use_env && self.kvp_filter_object.is_none() {
                 builder.env_var(self.env.kvp_log_var())
             } else {
                 builder.ignore_env()
             };
-            let filter = tracing_kvp::KvpFilter::new(builder.make_filter());
+            let filter = tracing_kvp::KvpFilter::new(match self.kvp_filter_object.take() {
+                Some(filter) => filter,
+                None => builder.make_filter(),
+            });
             let writer = WriterBuilder::new(&self.pool)
                 .capacity(self.queue)
                 .record_cap(self.cap)
                 .reserve_percent(self.reserve_percent)
                 .create_dir(self.create_dir)
+                .mode(self.pool_mode)
                 .truncate_stale(true);
             match builder.open_with(writer) {
                 Ok((layer, kvp)) => {
@@ -1106,17 +1204,14 @@ fn layer_filter(layer: &str, directives: &str, default: &str) -> EnvFilter {
     })
 }
 
-/// `prefix` as a crate name: `-` becomes `_`, and what a target cannot
-/// hold is left out (`my-agent` gives `my_agent`).
-fn crate_name_of(prefix: &str) -> String {
-    prefix
-        .chars()
-        .filter_map(|c| match c {
-            '-' => Some('_'),
-            c if c.is_ascii_alphanumeric() || c == '_' => Some(c),
-            _ => None,
-        })
-        .collect()
+/// `prefix` as a crate name (`my-agent` gives `my_agent`), when it reads as
+/// one: a letter, then letters, digits, `-` and `_`. Anything else
+/// (`azure-init-0.1.1`) names no crate, and no target is guessed from it.
+fn crate_name_of(prefix: &str) -> Option<String> {
+    let mut chars = prefix.chars();
+    let crate_like = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    crate_like.then(|| prefix.replace('-', "_"))
 }
 
 /// The OpenTelemetry resource: the SDK's detectors (`OTEL_SERVICE_NAME`,

@@ -25,9 +25,30 @@ use crate::stamp::{Clock, TimeSource};
 use crate::vm_id::{UNKNOWN_VM_ID, detect_vm_id};
 use telemetry_redact::DenyList;
 
-/// The environment variable read for the layer's filter unless another is
-/// named with [`KvpLayerBuilder::env_var`].
+/// The suffix of the environment variable read for the layer's filter
+/// unless another is named with [`KvpLayerBuilder::env_var`]: the variable
+/// is `<PREFIX>_KVP_LOG`, the prefix upper-cased with every character but
+/// letters and digits turned into `_` (`azure-init` reads
+/// `AZURE_INIT_KVP_LOG`), so that no two agents share a variable and none
+/// is read outside the agent's own names.
 pub const DEFAULT_ENV_VAR: &str = "KVP_LOG";
+
+/// `<PREFIX>_KVP_LOG` for `prefix`; see [`DEFAULT_ENV_VAR`].
+fn env_var_of(prefix: &str) -> String {
+    let mut name: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.push('_');
+    name.push_str(DEFAULT_ENV_VAR);
+    name
+}
 
 /// The filter used when the environment variable is unset or invalid: only
 /// warnings and errors reach the small, host-visible pool.
@@ -124,7 +145,15 @@ pub struct KvpLayerBuilder {
     flush_timeout: Duration,
     flush_at_exit: bool,
     flush_on_signals: bool,
+    key_name: Option<KeyName>,
+    events_outside_spans: bool,
 }
+
+/// A hook that names the key of a span's or an event's records: given the
+/// callsite's metadata, `Some(name)` for the key's name part, or `None` for
+/// the default (the span's name, the event's target). Called on the writer
+/// thread, not the application's. See [`KvpLayerBuilder::key_name`].
+pub type KeyName = Arc<dyn Fn(&'static tracing::Metadata<'static>) -> Option<String> + Send + Sync>;
 
 impl fmt::Debug for KvpLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,10 +184,11 @@ impl KvpLayer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(prefix: impl Into<String>) -> KvpLayerBuilder {
+        let prefix = prefix.into();
         KvpLayerBuilder {
-            prefix: prefix.into(),
+            env_var: Some(env_var_of(&prefix)),
+            prefix,
             vm_id: None,
-            env_var: Some(DEFAULT_ENV_VAR.to_owned()),
             directive: DEFAULT_DIRECTIVE.to_owned(),
             span_open_records: false,
             clock: None,
@@ -170,6 +200,8 @@ impl KvpLayer {
             flush_timeout: Duration::from_secs(1),
             flush_at_exit: true,
             flush_on_signals: false,
+            key_name: None,
+            events_outside_spans: true,
         }
     }
 }
@@ -191,12 +223,12 @@ impl KvpLayerBuilder {
     }
 
     /// The environment variable holding this layer's filter directives
-    /// (default [`DEFAULT_ENV_VAR`]).
+    /// (default `<PREFIX>_KVP_LOG`, see [`DEFAULT_ENV_VAR`]).
     ///
     /// ```
     /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
-    ///     .env_var("MY_AGENT_KVP_LOG") // read instead of KVP_LOG
+    ///     .env_var("AGENT_KVP_FILTER") // read instead of MY_AGENT_KVP_LOG
     ///     .build_unfiltered(sink)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -211,7 +243,7 @@ impl KvpLayerBuilder {
     /// ```
     /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
     /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
-    ///     .ignore_env() // KVP_LOG is not read
+    ///     .ignore_env() // MY_AGENT_KVP_LOG is not read
     ///     .filter("warn,my_agent=info")
     ///     .build_unfiltered(sink)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -382,6 +414,49 @@ impl KvpLayerBuilder {
             DEFAULT_DIRECTIVE,
             "tracing-kvp",
         )
+    }
+
+    /// Shapes the name part of keys (`<prefix>|<vm_id>|<LEVEL>|<name>|<id>`):
+    /// `hook` gets each span's or event's metadata and returns the name, or
+    /// `None` for the default (the span's name, the event's target). It
+    /// runs on the writer thread; a name too long for the key is shortened
+    /// as any name is. The default is no hook.
+    ///
+    /// azure-init names its span keys `module:function`:
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("azure-init")
+    ///     .key_name(|meta| {
+    ///         meta.is_span()
+    ///             .then(|| format!("{}:{}", meta.module_path().unwrap_or_default(), meta.name()))
+    ///     })
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key_name(
+        mut self,
+        hook: impl Fn(&'static tracing::Metadata<'static>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.key_name = Some(Arc::new(hook));
+        self
+    }
+
+    /// Whether an event in no span at all is written (default on). Off,
+    /// as azure-init's own layer behaves, only events inside a span (one
+    /// this layer records, or one its filter leaves out) reach the pool;
+    /// a provisioning report always does.
+    ///
+    /// ```
+    /// # let sink = kvp_sink::WriterBuilder::new(tempfile::tempdir()?.path().join("p")).spawn_for::<tracing_kvp::Captured>()?.0;
+    /// let layer = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .events_outside_spans(false)
+    ///     .build_unfiltered(sink)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn events_outside_spans(mut self, on: bool) -> Self {
+        self.events_outside_spans = on;
+        self
     }
 
     /// How long the guard's drop, its exit hook and a signal wait for the
@@ -611,6 +686,7 @@ impl KvpLayerBuilder {
             key.clone(),
             ids.formatter(),
             redactor.list().clone(),
+            self.key_name.clone(),
         )));
         Ok(KvpLayer {
             sink,
@@ -626,6 +702,7 @@ impl KvpLayerBuilder {
             redactor,
             limiters: Arc::new(Limiters::new(self.rate_limit)),
             capture_room,
+            events_outside_spans: self.events_outside_spans,
         })
     }
 
@@ -649,5 +726,14 @@ impl KvpLayerBuilder {
     {
         let filter = KvpFilter::new(self.make_filter());
         Ok(self.build_unfiltered(sink)?.with_filter(filter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_variable_is_the_prefixs_own() {
+        assert_eq!(super::env_var_of("azure-init"), "AZURE_INIT_KVP_LOG");
+        assert_eq!(super::env_var_of("my.agent/2"), "MY_AGENT_2_KVP_LOG");
     }
 }

@@ -443,16 +443,29 @@ pub(crate) struct RenderContext {
     deny: DenyList,
     /// The RFC 3339 text of one second, reused while records fall in it.
     second: Mutex<(u64, String)>,
+    /// The caller's hook for the name part of keys.
+    key_name: Option<crate::KeyName>,
 }
 
 impl RenderContext {
-    pub(crate) fn new(key: Keys, ids: IdFormat, deny: DenyList) -> Self {
+    pub(crate) fn new(
+        key: Keys,
+        ids: IdFormat,
+        deny: DenyList,
+        key_name: Option<crate::KeyName>,
+    ) -> Self {
         RenderContext {
             key,
             ids,
             deny,
             second: Mutex::new((u64::MAX, String::with_capacity(24))),
+            key_name,
         }
+    }
+
+    /// The caller's hook for the name part of keys, if any.
+    pub(crate) fn key_name(&self) -> Option<&crate::KeyName> {
+        self.key_name.as_ref()
     }
 
     fn render(&self, c: &Captured, key: &mut String, value: &mut String) -> Option<()> {
@@ -503,6 +516,8 @@ impl RenderContext {
         }
         render_fields(meta, &mut Reader(c.fields.as_slice()), &self.deny, value)?;
         key.clear();
+        let shaped = self.key_name.as_ref().and_then(|f| f(meta));
+        let name = shaped.as_deref().unwrap_or(name);
         self.key.write(key, h.level, name, id.as_str()).ok()?;
         Some(())
     }

@@ -56,6 +56,8 @@ pub struct KvpLayer {
     /// The most text bytes one record's fields keep: one more than the
     /// writer could ever write of a value.
     pub(crate) capture_room: usize,
+    /// Write events that happen in no span at all.
+    pub(crate) events_outside_spans: bool,
 }
 
 /// A handle to a [`KvpLayer`] that stays usable after the layer is moved
@@ -64,6 +66,7 @@ pub struct KvpLayer {
 pub struct KvpHandle {
     sink: Sink<Captured>,
     key: Keys,
+    key_name: Option<crate::KeyName>,
     ids: Arc<Ids>,
     time: TimeSource,
     limiters: Arc<Limiters>,
@@ -88,11 +91,12 @@ impl KvpHandle {
                 continue;
             }
             let meta = limiter.meta;
-            let name = if meta.is_span() {
+            let shaped = self.key_name.as_ref().and_then(|f| f(meta));
+            let name = shaped.as_deref().unwrap_or(if meta.is_span() {
                 meta.name()
             } else {
                 meta.target()
-            };
+            });
             let mut value = String::new();
             let _ = write!(
                 value,
@@ -155,6 +159,7 @@ impl KvpLayer {
         KvpHandle {
             sink: self.sink.clone(),
             key: self.key.clone(),
+            key_name: self.render.key_name().cloned(),
             ids: Arc::clone(&self.ids),
             time: self.time.clone(),
             limiters: Arc::clone(&self.limiters),
@@ -365,6 +370,16 @@ impl KvpLayer {
             self.report(event, level);
             return;
         }
+        // The event's spans this layer leaves out still say where it
+        // happened; looked up only when it records none of them.
+        let scope = if span_id.is_none() {
+            spans.unrecorded_scope(self, event)
+        } else {
+            None
+        };
+        if !self.events_outside_spans && span_id.is_none() && scope.is_none() {
+            return;
+        }
         let time = self.time.now();
         let Admit::Yes { suppressed } = self.limiters.admit(meta, time) else {
             return;
@@ -379,13 +394,6 @@ impl KvpLayer {
             time,
             end: None,
             ended_by: EndedBy::NotEnded,
-        };
-        // The event's spans this layer leaves out still say where it
-        // happened; looked up only when it records none of them.
-        let scope = if span_id.is_none() {
-            spans.unrecorded_scope(self, event)
-        } else {
-            None
         };
         self.send_captured(header, meta, |out| {
             event.record(&mut CaptureFields {

@@ -60,7 +60,8 @@
 //! # Filtering
 //!
 //! The layer comes with its own [`EnvFilter`](tracing_subscriber::EnvFilter)
-//! (default `warn`, read from [`DEFAULT_ENV_VAR`] or the variable you name),
+//! (default `warn`, read from `<PREFIX>_KVP_LOG` ([`DEFAULT_ENV_VAR`]) or the
+//! variable you name),
 //! so the pool stays small while your console layer shows more.
 //!
 //! ```
@@ -94,7 +95,9 @@ mod spans;
 mod stamp;
 mod vm_id;
 
-pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KvpLayerBuilder, OpenError};
+pub use builder::{
+    BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KeyName, KvpLayerBuilder, OpenError,
+};
 pub use capture::Captured;
 pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use filter::KvpFilter;

@@ -161,6 +161,15 @@ impl WriterBuilder {
         self
     }
 
+    /// The mode a new pool file is created with, less the umask (default
+    /// [`DEFAULT_POOL_MODE`](crate::DEFAULT_POOL_MODE), 0644, as
+    /// `hv_kvp_daemon` creates pools; 0600 keeps it to its owner). An
+    /// existing file keeps its mode.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.open.mode = mode;
+        self
+    }
+
     /// Truncate data written before this boot (`mtime <= btime`) when
     /// opening (default off).
     pub fn truncate_stale(mut self, truncate: bool) -> Self {

@@ -1,0 +1,112 @@
+//! The facade for an agent that owns its filters and its environment:
+//! a ready filter object is used as it is, environment overrides can be
+//! turned off, and no app target is guessed from a prefix that names no
+//! crate. Each case runs in a child process with its own environment.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use kvp_telemetry::{EnvFilter, Telemetry};
+use test_support::pool_records;
+
+/// Builds the facade as the `CASE` variable says, logs an INFO and a WARN
+/// event from the `azure_init` target, and prints the pool's values.
+#[test]
+fn child_logs_through_the_facade() {
+    if test_support::child::role().is_none() {
+        // An ordinary run checks the default case itself.
+        let (ok, out, err) = run("default", &[]);
+        assert!(ok, "{out}\n{err}");
+        assert!(out.contains("KVP true"), "{out}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let builder = Telemetry::builder(std::env::var("PREFIX").unwrap_or("azure-init".into()))
+        .pool_path(&pool)
+        .vm_id("vm-1")
+        .stderr(false);
+    let builder = match std::env::var("CASE").unwrap().as_str() {
+        "default" => builder,
+        "no-env" => builder.env_overrides(false),
+        "filter-object" => builder.kvp_env_filter(EnvFilter::new("warn,azure_init=info")),
+        other => panic!("no case {other}"),
+    };
+    let (dispatch, guard) = builder.build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(target: "azure_init", "kvp_owned_info");
+        tracing::warn!(target: "azure_init", "kvp_owned_warn");
+    });
+    guard.flush(Duration::from_secs(5));
+    println!("KVP {}", guard.kvp_enabled());
+    if pool.exists() {
+        for (_, value) in pool_records(&pool) {
+            println!("VALUE {value}");
+        }
+    }
+}
+
+fn run(case: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd =
+        test_support::child::command("child_logs_through_the_facade", "owned", &[("CASE", case)]);
+    for var in ["KVP_TELEMETRY_KVP", "KVP_TELEMETRY_KVP_LOG", "PREFIX"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn environment_overrides_can_be_turned_off() {
+    let (ok, out, err) = run("default", &[("KVP_TELEMETRY_KVP", "off")]);
+    assert!(
+        ok && out.contains("KVP false"),
+        "the switch works: {out}\n{err}"
+    );
+    let (ok, out, err) = run("no-env", &[("KVP_TELEMETRY_KVP", "off")]);
+    assert!(
+        ok && out.contains("KVP true"),
+        "and is ignored: {out}\n{err}"
+    );
+    assert!(out.contains("kvp_owned_warn"), "{out}");
+}
+
+#[test]
+fn a_filter_object_is_used_as_it_is() {
+    let (ok, out, err) = run("filter-object", &[("KVP_TELEMETRY_KVP_LOG", "error")]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("kvp_owned_info") && out.contains("kvp_owned_warn"),
+        "the variable does not override the object: {out}"
+    );
+}
+
+/// `azure-init-0.1.1` names no crate: the default filter records WARN and
+/// above, and stderr says so once, with what to do.
+#[test]
+fn no_app_target_is_guessed_from_a_prefix_that_names_no_crate() {
+    let (ok, out, err) = run("default", &[("PREFIX", "azure-init-0.1.1")]);
+    assert!(ok, "{out}\n{err}");
+    assert!(!out.contains("kvp_owned_info"), "{out}");
+    assert!(out.contains("kvp_owned_warn"), "{out}");
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not a crate name"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("app_targets"), "{}", said[0]);
+
+    let (ok, out, err) = run("default", &[("PREFIX", "azure-init")]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("kvp_owned_info"),
+        "a crate-like prefix is its crate: {out}"
+    );
+    assert!(!err.contains("not a crate name"), "{err}");
+}
