@@ -89,7 +89,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kvp: {e}");
+            // The error and its causes, each once.
+            let mut line = format!("kvp: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
             exit::status(e.as_ref())
         }
     }

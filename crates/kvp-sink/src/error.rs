@@ -60,9 +60,9 @@ impl fmt::Display for Error {
                 "KVP pool {} stayed locked by another process for {waited:?}",
                 path.display()
             ),
-            Error::Io { path, op, source } => {
-                write!(f, "KVP pool {}: {op} failed: {source}", path.display())
-            }
+            // The system's error is the source, not part of this text, so
+            // that a reader of the whole chain sees it once.
+            Error::Io { path, op, .. } => write!(f, "KVP pool {}: {op} failed", path.display()),
         }
     }
 }
@@ -73,5 +73,21 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), for the reports this
+/// crate writes on stderr.
+pub(crate) struct WithCauses<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for WithCauses<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }

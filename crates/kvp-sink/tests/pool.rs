@@ -377,7 +377,10 @@ fn a_read_only_directory_is_an_error() {
             matches!(&err, Error::Io { op: "open", source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
             "{err}"
         );
-        println!("CHILD OK: {err}");
+        println!(
+            "CHILD OK: {err}: {}",
+            std::error::Error::source(&err).unwrap()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

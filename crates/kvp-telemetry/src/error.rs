@@ -23,8 +23,6 @@ pub enum Error {
     Kvp(tracing_kvp::OpenError),
     /// A global subscriber is already installed.
     AlreadyInstalled,
-    /// The OTLP exporter could not be built.
-    Otlp(String),
     /// The prefix and the vm_id leave no room in a KVP key for a name.
     KeyLayout {
         /// The prefix (the agent's name).
@@ -49,20 +47,17 @@ impl fmt::Display for Error {
                     "environment variable {var}={value:?} is invalid: expected {expected}"
                 )
             }
-            Error::Pool(e) => write!(f, "{e}"),
-            Error::Layer(e) => write!(f, "{e}"),
-            Error::Kvp(e) => write!(f, "{e}"),
+            // What failed is the source, printed once by whoever prints
+            // the chain.
+            Error::Pool(_) => f.write_str("the KVP pool could not be opened"),
+            Error::Layer(_) => f.write_str("the KVP layer could not be built"),
+            Error::Kvp(_) => f.write_str("the KVP layer could not be started"),
             Error::AlreadyInstalled => {
                 f.write_str("a global tracing subscriber is already installed")
             }
-            Error::Otlp(e) => write!(f, "OTLP exporter: {e}"),
-            Error::KeyLayout {
-                prefix,
-                vm_id,
-                source,
-            } => write!(
+            Error::KeyLayout { prefix, vm_id, .. } => write!(
                 f,
-                "KVP keys cannot be built with prefix {prefix:?} ({} characters) and vm_id {vm_id:?} ({} characters): {source}",
+                "KVP keys cannot be built with prefix {prefix:?} ({} characters) and vm_id {vm_id:?} ({} characters)",
                 prefix.chars().count(),
                 vm_id.chars().count()
             ),
@@ -79,5 +74,21 @@ impl std::error::Error for Error {
             Error::KeyLayout { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), for the lines this
+/// crate writes on stderr.
+pub(crate) struct WithCauses<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for WithCauses<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }

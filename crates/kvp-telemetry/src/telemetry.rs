@@ -952,7 +952,8 @@ impl TelemetryBuilder {
                     // Best-effort: one line, then on without KVP.
                     let _ = writeln!(
                         std::io::stderr(),
-                        "kvp-telemetry: KVP is unavailable, continuing without it: {e}"
+                        "kvp-telemetry: KVP is unavailable, continuing without it: {}",
+                        crate::error::WithCauses(&e)
                     );
                     guard.kvp_unavailable = Some(e);
                 }
@@ -1177,11 +1178,10 @@ struct OtlpSettings {
 /// Says once on stderr that OTLP export is off, and why.
 #[cfg(feature = "otlp")]
 fn otlp_refused(e: &crate::otlp::OtlpError) {
-    use std::error::Error as _;
-    let cause = e.source().map(|c| format!(": {c}")).unwrap_or_default();
     let _ = writeln!(
         std::io::stderr(),
-        "kvp-telemetry: OTLP export is off, telemetry goes on without it: {e}{cause}"
+        "kvp-telemetry: OTLP export is off, telemetry goes on without it: {}",
+        crate::error::WithCauses(e)
     );
 }
 

@@ -110,3 +110,25 @@ fn no_app_target_is_guessed_from_a_prefix_that_names_no_crate() {
     );
     assert!(!err.contains("not a crate name"), "{err}");
 }
+
+/// An error keeps its causes as its source chain, and no message appears
+/// twice when the chain is printed.
+#[test]
+fn errors_keep_their_source_chain_without_repeating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Telemetry::builder("owned")
+        .pool_path(dir.path().join("no-such-dir/.kvp_pool_1"))
+        .require_kvp(true)
+        .stderr(false)
+        .build()
+        .unwrap_err();
+    let mut chain = vec![err.to_string()];
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain.push(c.to_string());
+        cause = c.source();
+    }
+    assert_eq!(chain.len(), 2, "{chain:?}");
+    assert!(chain[1].contains("no-such-dir"), "{chain:?}");
+    assert!(!chain[0].contains("no-such-dir"), "said once: {chain:?}");
+}

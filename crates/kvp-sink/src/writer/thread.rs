@@ -17,7 +17,7 @@ use super::handle::Msg;
 use super::wake::{Pause, Rhythm, Wake};
 use crate::capture::Capture;
 use crate::entry::{Body, Entry, EntryKind};
-use crate::error::Error;
+use crate::error::{Error, WithCauses};
 use crate::pool::{Locked, PoolFile};
 use crate::report::Reporter;
 use crate::stats::{Counters, add};
@@ -222,7 +222,7 @@ impl<C: Capture> Worker<C> {
                     add(&self.state.counters.dropped_write_error, n);
                     self.state
                         .reporter
-                        .report(format_args!("{e}; dropped {n} records"));
+                        .report(format_args!("{}; dropped {n} records", WithCauses(&e)));
                     self.state.pending.clear();
                     return;
                 }
@@ -330,8 +330,10 @@ impl State {
         if let Err(Failed { error, unwritten }) = self.write_under_lock(&mut locked, &pending) {
             add(&self.counters.write_errors, 1);
             add(&self.counters.dropped_write_error, unwritten);
-            self.reporter
-                .report(format_args!("{error}; dropped {unwritten} records"));
+            self.reporter.report(format_args!(
+                "{}; dropped {unwritten} records",
+                WithCauses(&error)
+            ));
         }
         // Keep the allocations for the next batch.
         self.pending = pending;
@@ -413,8 +415,10 @@ impl State {
                 .write_marker(locked, &self.cap_dropped, &self.config.limits)
                 .map_err(|e| fail(e, handled))?;
             if let Some(e) = marker {
-                self.reporter
-                    .report(format_args!("cannot write the cap marker: {e}"));
+                self.reporter.report(format_args!(
+                    "cannot write the cap marker: {}",
+                    WithCauses(&e)
+                ));
             }
         }
         Ok(())
@@ -429,7 +433,7 @@ impl State {
             add(&self.counters.write_errors, 1);
             add(&self.counters.dropped_write_error, n);
             self.reporter
-                .report(format_args!("{e}; dropped {n} records"));
+                .report(format_args!("{}; dropped {n} records", WithCauses(&e)));
         }
     }
 
