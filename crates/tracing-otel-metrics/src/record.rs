@@ -304,9 +304,15 @@ impl Shared {
         if self.span_attributes
             && let Some(scope) = ctx.event_scope(event)
         {
-            for span in scope.from_root() {
+            // OpenTelemetry wants each key once: the nearest scope wins,
+            // the event's own fields, then the spans from the innermost.
+            for span in scope {
                 if let Some(SpanAttrs(a)) = span.extensions().get::<SpanAttrs>() {
-                    attrs.extend(a.iter().cloned());
+                    for kv in a {
+                        if !attrs.iter().any(|seen| seen.key == kv.key) {
+                            attrs.push(kv.clone());
+                        }
+                    }
                 }
             }
         }

@@ -144,9 +144,15 @@ impl Harness {
     }
 }
 
+/// A data point's attributes; a key that comes twice fails the test
+/// (OpenTelemetry requires unique keys).
 fn attrs<'a>(it: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> BTreeMap<String, String> {
-    it.map(|kv| (kv.key.to_string(), attr_text(&kv.value)))
-        .collect()
+    let mut map = BTreeMap::new();
+    for kv in it {
+        let old = map.insert(kv.key.to_string(), attr_text(&kv.value));
+        assert!(old.is_none(), "the key {} twice", kv.key);
+    }
+    map
 }
 
 #[test]
@@ -349,6 +355,27 @@ fn span_fields_become_attributes_when_asked() {
             ("attempt".to_owned(), "i64:2".to_owned()),
             ("ok".to_owned(), "bool:true".to_owned()),
             ("stage".to_owned(), "str:user".to_owned()),
+        ])
+    );
+}
+
+/// Nested spans that share a field name, and an event that shares one
+/// with its span: each key once, the nearest scope's value.
+#[test]
+fn the_nearest_scope_wins_a_shared_attribute_name() {
+    let h = harness(|b| b.span_attributes(true));
+    h.run(|| {
+        let _outer =
+            tracing::info_span!("provision", stage = "outer", user = "azureuser").entered();
+        let _inner = tracing::info_span!("step", stage = "inner", attempt = 1i64).entered();
+        tracing::info!(monotonic_counter.nested = 1u64, attempt = 2i64);
+    });
+    assert_eq!(
+        h.only("nested").attrs,
+        BTreeMap::from([
+            ("attempt".to_owned(), "i64:2".to_owned()),
+            ("stage".to_owned(), "str:inner".to_owned()),
+            ("user".to_owned(), "str:azureuser".to_owned()),
         ])
     );
 }
