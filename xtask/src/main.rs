@@ -103,6 +103,23 @@ fn ci() -> Result {
         ],
         &[],
     )?;
+    // The facade without its default features is stderr and KVP: it must
+    // build and lint clean, and pull in no OpenTelemetry crate.
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "kvp-telemetry",
+            "--no-default-features",
+            "--lib",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    no_opentelemetry_in("kvp-telemetry")?;
     // The codec must stay no_std without a heap; the tests above use `alloc`.
     run(
         "cargo",
@@ -124,6 +141,44 @@ fn ci() -> Result {
     )?;
     eprintln!("xtask ci: all steps passed");
     Ok(())
+}
+
+/// Fails when `package` without its default features depends, at run
+/// time, on any crate whose name holds `opentelemetry`.
+fn no_opentelemetry_in(package: &str) -> Result {
+    eprintln!("xtask: $ cargo tree -p {package} --no-default-features -e normal");
+    let out = Command::new("cargo")
+        .args([
+            "tree",
+            "-p",
+            package,
+            "--no-default-features",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree -p {package} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let otel: Vec<&str> = tree
+        .lines()
+        .filter(|l| l.contains("opentelemetry"))
+        .collect();
+    if otel.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{package} without default features depends on OpenTelemetry: {}",
+            otel.join(", ")
+        ))
+    }
 }
 
 /// Packages every crate as crates.io would receive it, with the
@@ -244,6 +299,7 @@ fn examples() -> Result {
         ("kvp-telemetry", "full_stack"),
         ("kvp-telemetry", "reports"),
         ("tracing-kvp", "own_registry"),
+        ("tracing-kvp", "azure_init_like"),
         ("tracing-otel-metrics", "metrics_only"),
     ] {
         run(

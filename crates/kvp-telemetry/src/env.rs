@@ -174,6 +174,7 @@ impl Env {
         self.name("KVP_LOG")
     }
 
+    #[cfg(feature = "otel")]
     pub(crate) fn trace_filter(&self) -> Result<Option<String>, Error> {
         self.var("TRACE_LOG")
     }

@@ -1,12 +1,14 @@
 //! [`Guard`]: what keeps the stack running, flushes it, and ends it.
 
 use std::fmt;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kvp_sink::{ExitHook, Stats};
+#[cfg(feature = "otel")]
 use opentelemetry_sdk::error::OTelSdkResult;
+#[cfg(feature = "otel")]
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+#[cfg(feature = "otel")]
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_kvp::KvpGuard;
 
@@ -18,7 +20,9 @@ use tracing_kvp::KvpGuard;
 #[must_use = "dropping the guard stops telemetry at once: keep it in a named variable"]
 pub struct Guard {
     pub(crate) kvp: Option<KvpGuard>,
+    #[cfg(feature = "otel")]
     pub(crate) meter_provider: Option<SdkMeterProvider>,
+    #[cfg(feature = "otel")]
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
     pub(crate) flush_timeout: Duration,
     /// Why KVP is off although it was asked for (best-effort).
@@ -92,8 +96,9 @@ impl std::error::Error for ShutdownError {}
 /// an exporter that never answers must not hold the caller past its
 /// timeout. `None` when it did not finish in time (it finishes, or not,
 /// on its own).
+#[cfg(feature = "otel")]
 fn bounded(deadline: Instant, f: impl FnOnce() -> OTelSdkResult + Send + 'static) -> bool {
-    let (tx, rx) = mpsc::sync_channel(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("kvp-telemetry-flush".into())
         .spawn(move || {
@@ -108,7 +113,9 @@ fn bounded(deadline: Instant, f: impl FnOnce() -> OTelSdkResult + Send + 'static
 /// The OpenTelemetry providers a guard flushes, by signal.
 #[derive(Clone, Default)]
 pub(crate) struct Providers {
+    #[cfg(feature = "otel")]
     pub(crate) meter: Option<SdkMeterProvider>,
+    #[cfg(feature = "otel")]
     pub(crate) tracer: Option<SdkTracerProvider>,
     #[cfg(feature = "otlp")]
     pub(crate) logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
@@ -118,8 +125,13 @@ impl Providers {
     /// Flushes each provider (metrics first: their last export goes
     /// through the KVP writer), all within `timeout`, or shuts them down.
     pub(crate) fn finish(&self, timeout: Duration, shutdown: bool) -> OtelFailures {
+        #[cfg(feature = "otel")]
         let deadline = Instant::now() + timeout;
+        #[allow(unused_mut)]
         let mut failed = OtelFailures::default();
+        #[cfg(not(feature = "otel"))]
+        let _ = (timeout, shutdown);
+        #[cfg(feature = "otel")]
         if let Some(p) = self.meter.clone() {
             let ok = bounded(deadline, move || {
                 if shutdown {
@@ -132,6 +144,7 @@ impl Providers {
                 failed.signals.push("metrics");
             }
         }
+        #[cfg(feature = "otel")]
         if let Some(p) = self.tracer.clone() {
             let ok = bounded(deadline, move || {
                 if shutdown {
@@ -164,7 +177,9 @@ impl Providers {
 impl Guard {
     pub(crate) fn providers(&self) -> Providers {
         Providers {
+            #[cfg(feature = "otel")]
             meter: self.meter_provider.clone(),
+            #[cfg(feature = "otel")]
             tracer: self.tracer_provider.clone(),
             #[cfg(feature = "otlp")]
             logger: self.logger_provider.clone(),
@@ -243,8 +258,11 @@ impl Guard {
         let deadline = Instant::now() + timeout;
         let otel = self.providers().finish(self.otel_share(timeout), true);
         self.note(&otel);
-        self.meter_provider = None;
-        self.tracer_provider = None;
+        #[cfg(feature = "otel")]
+        {
+            self.meter_provider = None;
+            self.tracer_provider = None;
+        }
         #[cfg(feature = "otlp")]
         {
             self.logger_provider = None;

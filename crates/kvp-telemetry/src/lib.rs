@@ -26,6 +26,14 @@
 //! Re-exported so one dependency suffices: [`kvp_codec`], [`kvp_sink`],
 //! [`tracing_kvp`], [`tracing_otel_metrics`], [`telemetry_redact`].
 //!
+//! # Features
+//!
+//! - `otel` (default): OpenTelemetry metrics and traces. With
+//!   `default-features = false` the facade is stderr and KVP only, with no
+//!   OpenTelemetry crate in its tree: for an agent that brings its own
+//!   OpenTelemetry (of any version) beside [`TelemetryBuilder::layer`].
+//! - `otlp`: export to an OpenTelemetry collector over OTLP/HTTP(S).
+//!
 //! # OpenTelemetry versions
 //!
 //! The builder takes OpenTelemetry types (`SdkMeterProvider`,
@@ -40,6 +48,7 @@
 
 pub mod env;
 mod error;
+#[cfg(feature = "otel")]
 mod exporter;
 mod guard;
 #[cfg(feature = "otlp")]
@@ -47,30 +56,38 @@ mod otlp;
 #[cfg(feature = "otlp")]
 mod otlp_logs;
 mod panic;
+#[cfg(feature = "otel")]
 mod redact_spans;
 mod stderr;
 mod telemetry;
 
 pub use error::Error;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use exporter::KvpMetricExporter;
 pub use guard::{Guard, OtelFailures, ShutdownError};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::OtlpError;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use redact_spans::RedactSpans;
+#[cfg(feature = "otel")]
+pub use telemetry::DEFAULT_TRACE_FILTER;
 pub use telemetry::{
-    DEFAULT_POOL, DEFAULT_STDERR_FILTER, DEFAULT_TRACE_FILTER, RateLimit, Telemetry,
-    TelemetryBuilder, TelemetryLayer,
+    DEFAULT_POOL, DEFAULT_STDERR_FILTER, RateLimit, Telemetry, TelemetryBuilder, TelemetryLayer,
 };
 pub use tracing_kvp::ProvisioningReport;
 /// The filter type the builder's `*_env_filter` methods take.
 pub use tracing_subscriber::EnvFilter;
-pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp, tracing_otel_metrics};
+pub use {kvp_codec, kvp_sink, telemetry_redact, tracing_kvp};
 
 // The OpenTelemetry crates whose types this crate's API takes
 // (`meter_provider`, `tracer_provider`): use these re-exports, and a
 // provider of another OpenTelemetry version cannot be handed in by mistake.
-pub use {opentelemetry, opentelemetry_sdk};
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use {opentelemetry, opentelemetry_sdk, tracing_otel_metrics};
 
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]

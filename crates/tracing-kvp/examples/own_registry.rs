@@ -12,12 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("kvp-own-registry-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let pool = dir.join(".kvp_pool_1");
-    let (sink, guard, _) =
-        kvp_sink::WriterBuilder::new(&pool).spawn_for::<tracing_kvp::Captured>()?;
-    let kvp = tracing_kvp::KvpLayer::builder("example-agent")
+    let (kvp, guard) = tracing_kvp::KvpLayer::builder("example-agent")
         .vm_id("example-vm")
         .filter("warn")
-        .build(sink)?;
+        .open(&pool)?;
     let mine = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stdout)
         .with_ansi(false)

@@ -15,7 +15,10 @@
 //! | event | `time=<RFC 3339 ms> [span=<enclosing span id>] <fields>` |
 //! | span close | `start=<t> end=<t> duration_ms=<ms> status=ok\|error [parent=<id>] <fields>` |
 //! | span open (opt-in) | key id `<id>-open`; `start=<t> status=open [parent=<id>] <fields>` |
-//! | event with a `health_report` field | upserts `PROVISIONING_REPORT` with that field's value |
+//! | span still open when the process ends by `exit()` or a handled signal | as a span close, with `ended_by=exit` (`SIGTERM`, `SIGINT`) after the status |
+//! | event with a `health_report` field | upserts `PROVISIONING_REPORT` with that field's value, whatever the filter |
+//! | a callsite over its rate limit | `time=<t> suppressed=<n> reason=rate-limit callsite=<file:line>`, WARN |
+//! | metric series (the `kvp-telemetry` facade) | key name `metric.<name>`, upserted: `kind= value= unit= run= a.<attribute>=` |
 //!
 //! Fields are `name=value`, escaped so that [`parse_fields`] reads them back
 //! exactly (bare when the value is plain ASCII like `42` or `/dev/sda`,
@@ -32,6 +35,9 @@
 //! (case-insensitive; see [`DEFAULT_DENY_LIST`] and
 //! [`KvpLayerBuilder::deny_list`]) is written `name=<redacted>`, in events,
 //! span fields and late-recorded fields alike; its value is never formatted.
+//! A number or a bool is written whatever its name (it carries no
+//! credential), and [`KvpLayerBuilder::allow_fields`] names a team's known
+//! non-secrets.
 //!
 //! # Floods
 //!
@@ -68,8 +74,8 @@
 //! use tracing_subscriber::prelude::*;
 //!
 //! let dir = tempfile::tempdir()?;
-//! let (sink, guard, _) = kvp_sink::WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn_for::<tracing_kvp::Captured>()?;
-//! let layer = tracing_kvp::KvpLayer::builder("my-agent").env_var("MY_AGENT_KVP_LOG").build(sink)?;
+//! let (layer, guard) = tracing_kvp::KvpLayer::builder("my-agent") // MY_AGENT_KVP_LOG sets its filter
+//!     .open(dir.path().join(".kvp_pool_1"))?;
 //! tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
 //!     let span = tracing::warn_span!("provision", user = "azureuser");
 //!     let _entered = span.enter();
