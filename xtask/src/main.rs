@@ -120,6 +120,21 @@ fn ci() -> Result {
         &[],
     )?;
     no_opentelemetry_in("kvp-telemetry")?;
+    // Nor is the CLI without `demo`: a reader and editor of pool files.
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "kvp-cli",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    no_opentelemetry_in("kvp-cli")?;
     // The codec must stay no_std without a heap; the tests above use `alloc`.
     run(
         "cargo",

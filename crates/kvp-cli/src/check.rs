@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use clap::Args;
-use kvp_telemetry::kvp_codec::{
+use kvp_codec::{
     Field, KEY_SIZE, KeyParts, Limits, RECORD_SIZE, Record, VALUE_SIZE, split_chunk_suffix,
 };
 use serde_json::{Value, json};
@@ -316,7 +316,7 @@ fn file_problems(path: &Path, len: u64, cap: usize) -> Result<Vec<String>> {
     }
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if len > 0 && kvp_telemetry::kvp_sink::is_stale(&meta)? {
+    if len > 0 && kvp_sink::is_stale(&meta)? {
         problems.push(
             "written before this boot (mtime <= btime): the host reads an earlier boot's \
              records as this one's until an agent clears the file"

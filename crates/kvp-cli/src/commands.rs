@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use kvp_telemetry::kvp_codec::{
+use kvp_codec::{
     DecodeError, KeyParts, Limits, RECORD_SIZE, decode, encode, encode_chunk, split_value,
 };
-use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
+use kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
 use crate::exit::{No, Result, Usage};

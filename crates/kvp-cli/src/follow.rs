@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use kvp_telemetry::kvp_codec::Record;
+use kvp_codec::Record;
 
 use crate::exit::Result;
 use crate::files::existing_file;

@@ -7,6 +7,7 @@
 
 mod check;
 mod commands;
+#[cfg(feature = "demo")]
 mod demo;
 mod exit;
 mod files;
@@ -34,6 +35,7 @@ struct Cli {
 enum Command {
     /// Run an instrumented sample workload through the full stack into
     /// DIR/.kvp_pool_1, then print the records it wrote.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Print every logical record (chunks joined) as a table or JSON lines.
     Dump(commands::DumpArgs),
@@ -72,6 +74,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run(&a),
         Command::Dump(a) => commands::dump(&a),
         Command::Tree(a) => tree::tree(&a),

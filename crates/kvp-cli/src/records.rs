@@ -4,11 +4,9 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use kvp_telemetry::kvp_codec::{
-    DecodeError, KeyParts, LogicalRecord, Reassembled, Reassembler, Record, decode,
-};
-use kvp_telemetry::tracing_kvp::parse_fields;
+use kvp_codec::{DecodeError, KeyParts, LogicalRecord, Reassembled, Reassembler, Record, decode};
 use serde_json::{Map, Value, json};
+use tracing_kvp::parse_fields;
 
 /// One line of `dump` or `follow` output, in one shape for both.
 pub(crate) enum Item {

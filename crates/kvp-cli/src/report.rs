@@ -3,9 +3,9 @@
 //! `report-failure` write, but for the timestamp.
 
 use clap::{Args, Subcommand};
-use kvp_telemetry::ProvisioningReport;
-use kvp_telemetry::kvp_sink::{OpenOptionsPool, PoolFile};
-use kvp_telemetry::tracing_kvp::{PROVISIONING_REPORT_KEY, detect_vm_id};
+use kvp_sink::{OpenOptionsPool, PoolFile};
+use tracing_kvp::ProvisioningReport;
+use tracing_kvp::{PROVISIONING_REPORT_KEY, detect_vm_id};
 
 use crate::commands::{LOCK_WAIT, print_lines};
 use crate::exit::Result;

@@ -7,7 +7,7 @@ use std::io::{BufReader, ErrorKind, Read};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use kvp_telemetry::kvp_codec::{RECORD_SIZE, Record};
+use kvp_codec::{RECORD_SIZE, Record};
 
 use crate::exit::Result;
 use crate::files::existing_file;

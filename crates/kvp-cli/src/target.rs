@@ -20,6 +20,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    #[cfg(feature = "demo")]
     pub(crate) fn from_path(path: PathBuf) -> Self {
         Target {
             path: Some(path),

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{fixture, ok};
-use kvp_telemetry::kvp_codec::{Limits, RECORD_SIZE, encode};
+use kvp_codec::{Limits, RECORD_SIZE, encode};
 use serde_json::Value;
 
 /// Writes `records` as a pool file in `dir` and returns its path.

@@ -16,9 +16,9 @@
 
 use std::collections::HashMap;
 
-use kvp_telemetry::kvp_codec::KeyParts;
-use kvp_telemetry::tracing_kvp::parse_fields;
+use kvp_codec::KeyParts;
 use serde_json::Value;
+use tracing_kvp::parse_fields;
 
 use super::time::Time;
 use crate::records::Item;

@@ -35,6 +35,7 @@ pub(crate) struct TreeArgs {
 }
 
 impl TreeArgs {
+    #[cfg(feature = "demo")]
     /// The whole tree of `path`.
     pub(crate) fn for_path(path: std::path::PathBuf) -> Self {
         TreeArgs {
