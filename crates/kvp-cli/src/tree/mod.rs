@@ -2,6 +2,8 @@
 //! them and the path to the first error marked.
 
 mod build;
+mod model;
+mod nest;
 mod render;
 mod time;
 
@@ -15,7 +17,7 @@ use crate::exit::Result;
 use crate::records::for_each_item;
 use crate::target::Target;
 
-pub(crate) use build::Tree;
+pub(crate) use model::Tree;
 pub(crate) use render::View;
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::build::{Event, Node, Span, Status, Tree};
+use super::model::{Event, Node, Span, Status, Tree};
 
 /// What to show.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,7 +60,7 @@ pub(crate) fn text(tree: &Tree, view: View) -> Vec<String> {
     let mut out = Vec::new();
     let roots: Vec<&Node> = tree.roots.iter().filter(|n| view.shows(n)).collect();
     for node in &roots {
-        line(node, "", None, view, &mut out);
+        line(node, view, &mut out);
     }
     if roots.is_empty() {
         out.push(if view.errors_only {
@@ -110,41 +110,61 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// Writes `node` and its shown children. `lead` is the indentation drawn
-/// so far; `last` says whether this is its parent's last shown child
-/// (`None` for a root).
-fn line(node: &Node, lead: &str, last: Option<bool>, view: View, out: &mut Vec<String>) {
-    let (branch, next_lead) = match last {
-        None => (String::new(), String::new()),
-        Some(true) => (format!("{lead}└─ "), format!("{lead}   ")),
-        Some(false) => (format!("{lead}├─ "), format!("{lead}│  ")),
-    };
-    let marked = match node {
-        Node::Span(s) => s.on_error_path,
-        Node::Event(e) => e.first_error,
-        Node::UnknownSpan { on_error_path, .. } => *on_error_path,
-    };
-    let mark = if marked {
-        view.paint(RED, "✗ ")
-    } else {
-        "  ".to_owned()
-    };
-    let body = match node {
-        Node::Span(s) => span_text(s, view),
-        Node::Event(e) => event_text(e, view),
-        Node::UnknownSpan { id, .. } => {
-            format!("(unknown span {id}: its records are not in this pool)")
+/// Past this depth the indent stops growing: each deeper line says its
+/// depth instead, so that a chain thousands deep costs lines, not
+/// kilobytes of indent each.
+pub(crate) const MAX_DRAWN_DEPTH: usize = 32;
+
+/// Writes `node` and its shown children, depth first, with a stack of its
+/// own (a file can nest spans thousands deep). A root has no branch.
+fn line(node: &Node, view: View, out: &mut Vec<String>) {
+    // (node, the indentation drawn above it, whether it is its parent's
+    // last shown child (None for a root), its depth)
+    let mut stack: Vec<(&Node, std::rc::Rc<str>, Option<bool>, usize)> =
+        vec![(node, std::rc::Rc::from(""), None, 0)];
+    while let Some((node, lead, last, depth)) = stack.pop() {
+        let drawn = depth <= MAX_DRAWN_DEPTH;
+        let (branch, next_lead): (String, std::rc::Rc<str>) = match last {
+            None => (String::new(), std::rc::Rc::from("")),
+            Some(_) if !drawn => (format!("{lead}┆ [depth {depth}] "), lead.clone()),
+            Some(true) => (
+                format!("{lead}└─ "),
+                std::rc::Rc::from(format!("{lead}   ")),
+            ),
+            Some(false) => (
+                format!("{lead}├─ "),
+                std::rc::Rc::from(format!("{lead}│  ")),
+            ),
+        };
+        let marked = match node {
+            Node::Span(s) => s.on_error_path,
+            Node::Event(e) => e.first_error,
+            Node::UnknownSpan { on_error_path, .. } => *on_error_path,
+        };
+        let mark = if marked {
+            view.paint(RED, "✗ ")
+        } else {
+            "  ".to_owned()
+        };
+        let body = match node {
+            Node::Span(s) => span_text(s, view),
+            Node::Event(e) => event_text(e, view),
+            Node::UnknownSpan { id, .. } => {
+                format!("(unknown span {id}: its records are not in this pool)")
+            }
+        };
+        out.push(format!("{mark}{branch}{body}").trim_end().to_owned());
+        let children: &[Node] = match node {
+            Node::Span(s) => &s.children,
+            Node::UnknownSpan { children, .. } => children,
+            Node::Event(_) => &[],
+        };
+        let shown: Vec<&Node> = children.iter().filter(|c| view.shows(c)).collect();
+        let count = shown.len();
+        // Pushed last first, so that the first child is drawn first.
+        for (i, child) in shown.into_iter().enumerate().rev() {
+            stack.push((child, next_lead.clone(), Some(i + 1 == count), depth + 1));
         }
-    };
-    out.push(format!("{mark}{branch}{body}").trim_end().to_owned());
-    let children: &[Node] = match node {
-        Node::Span(s) => &s.children,
-        Node::UnknownSpan { children, .. } => children,
-        Node::Event(_) => &[],
-    };
-    let shown: Vec<&Node> = children.iter().filter(|c| view.shows(c)).collect();
-    for (i, child) in shown.iter().enumerate() {
-        line(child, &next_lead, Some(i + 1 == shown.len()), view, out);
     }
 }
 
@@ -248,12 +268,8 @@ fn shorten(text: &str, max: usize) -> String {
 /// The tree as one JSON object: `roots` (nested nodes), `report`,
 /// `metrics`, `other` and `unreadable`.
 pub(crate) fn json(tree: &Tree, view: View) -> Value {
-    let roots: Vec<Value> = tree
-        .roots
-        .iter()
-        .filter(|n| view.shows(n))
-        .map(|n| node_json(n, view))
-        .collect();
+    let shown: Vec<&Node> = tree.roots.iter().filter(|n| view.shows(n)).collect();
+    let roots = nodes_json(&shown, view);
     json!({
         "roots": roots,
         "report": tree.report,
@@ -276,15 +292,81 @@ fn fields_json(fields: &[(String, String)]) -> Value {
     Value::Object(map)
 }
 
-fn children_json(children: &[Node], view: View) -> Vec<Value> {
-    children
-        .iter()
-        .filter(|c| view.shows(c))
-        .map(|c| node_json(c, view))
-        .collect()
+/// Past this depth JSON nodes nest no further: deeper ones are listed in
+/// the `children` of their ancestor at this depth, in order, each with its
+/// `depth`, so that the output's nesting (and a reader's recursion) stays
+/// bounded.
+pub(crate) const MAX_JSON_DEPTH: usize = 32;
+
+/// The shown nodes below `roots` as JSON, built bottom-up with a stack of
+/// its own.
+fn nodes_json(roots: &[&Node], view: View) -> Vec<Value> {
+    // A frame: a node being built, and its children's values so far.
+    struct Frame<'a> {
+        node: &'a Node,
+        depth: usize,
+        children: Vec<Value>,
+    }
+    let mut out = Vec::new();
+    for root in roots {
+        let mut frames: Vec<Frame<'_>> = Vec::new();
+        // Nodes to visit, and when `None`, a frame to close.
+        let mut todo: Vec<Option<(&Node, usize)>> = vec![Some((root, 0))];
+        while let Some(next) = todo.pop() {
+            match next {
+                Some((node, depth)) => {
+                    let shown: Vec<&Node> = node_children(node)
+                        .iter()
+                        .filter(|c| view.shows(c))
+                        .collect();
+                    if depth < MAX_JSON_DEPTH {
+                        frames.push(Frame {
+                            node,
+                            depth,
+                            children: Vec::new(),
+                        });
+                        todo.push(None);
+                    } else {
+                        // Flat, in its ancestor's children, with its depth.
+                        let mut value = node_json(node, Vec::new());
+                        value["depth"] = Value::from(depth);
+                        if let Some(frame) = frames.last_mut() {
+                            frame.children.push(value);
+                        }
+                    }
+                    for child in shown.into_iter().rev() {
+                        todo.push(Some((child, depth + 1)));
+                    }
+                }
+                None => {
+                    let Some(frame) = frames.pop() else { continue };
+                    let mut value = node_json(frame.node, frame.children);
+                    if frame.depth == MAX_JSON_DEPTH - 1
+                        && value["children"].as_array().is_some_and(|c| !c.is_empty())
+                    {
+                        value["flattened_below"] = Value::Bool(true);
+                    }
+                    match frames.last_mut() {
+                        Some(parent) => parent.children.push(value),
+                        None => out.push(value),
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
-fn node_json(node: &Node, view: View) -> Value {
+fn node_children(node: &Node) -> &[Node] {
+    match node {
+        Node::Span(s) => &s.children,
+        Node::UnknownSpan { children, .. } => children,
+        Node::Event(_) => &[],
+    }
+}
+
+/// One node as JSON, with its children's values already made.
+fn node_json(node: &Node, children: Vec<Value>) -> Value {
     match node {
         Node::Span(s) => json!({
             "kind": "span",
@@ -301,7 +383,7 @@ fn node_json(node: &Node, view: View) -> Value {
             },
             "fields": fields_json(&s.fields),
             "on_error_path": s.on_error_path,
-            "children": children_json(&s.children, view),
+            "children": children,
         }),
         Node::Event(e) => json!({
             "kind": "event",
@@ -314,14 +396,12 @@ fn node_json(node: &Node, view: View) -> Value {
             "first_error": e.first_error,
         }),
         Node::UnknownSpan {
-            id,
-            children,
-            on_error_path,
+            id, on_error_path, ..
         } => json!({
             "kind": "unknown_span",
             "id": id,
             "on_error_path": on_error_path,
-            "children": children_json(children, view),
+            "children": children,
         }),
     }
 }
