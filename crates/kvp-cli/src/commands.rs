@@ -158,6 +158,13 @@ pub(crate) struct ClearArgs {
 
 pub(crate) fn clear(a: &ClearArgs) -> Result {
     let path = a.target.path();
+    if a.if_stale && !path.exists() {
+        // As azure-init's tool answers: no file, nothing stale to clear.
+        return print_lines([format!(
+            "nothing to clear: {} does not exist",
+            path.display()
+        )]);
+    }
     existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     let mut locked = pool.lock(LOCK_WAIT)?;
@@ -191,14 +198,18 @@ pub(crate) struct WriteArgs {
 
 impl WriteArgs {
     fn parts(&self) -> Result<(std::path::PathBuf, &str, &str)> {
-        match self.args.as_slice() {
-            [key, value] => Ok((self.target.path(), key, value)),
-            [path, key, value] if !self.target.is_given() => Ok((path.into(), key, value)),
-            [..] => Err(Usage(
-                "give the file once: PATH, --file, --dir or --pool (then KEY VALUE)".into(),
-            )
-            .into()),
-        }
+        let (path, key, value) = match self.args.as_slice() {
+            [key, value] => (self.target.path(), key, value),
+            [path, key, value] if !self.target.is_given() => (path.into(), key, value),
+            [..] => {
+                return Err(Usage(
+                    "give the file once: PATH, --file, --dir or --pool (then KEY VALUE)".into(),
+                )
+                .into());
+            }
+        };
+        key_arg(key).map_err(Usage)?;
+        Ok((path, key, value))
     }
 }
 
@@ -211,8 +222,11 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
     if a.upsert {
         let mut record = [0u8; RECORD_SIZE];
         encode(key, value, &limits, &mut record)?;
-        let at = locked.upsert(&record)?;
-        return print_lines([format!("{at:?} in {}", path.display())]);
+        let said = match locked.upsert(&record)? {
+            kvp_sink::Upserted::Replaced(at) => format!("replaced record {at}"),
+            kvp_sink::Upserted::Appended(at) => format!("appended record {at}"),
+        };
+        return print_lines([format!("{said} in {}", path.display())]);
     }
     let mut batch = Vec::new();
     let fits = limits.value_fits(value);
@@ -242,6 +256,7 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
     /// The key to look up.
+    #[arg(value_parser = key_arg)]
     key: String,
     #[command(flatten)]
     target: Named,
@@ -313,6 +328,7 @@ pub(crate) fn entries(a: &EntriesArgs) -> Result {
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// The key whose records to remove.
+    #[arg(value_parser = key_arg)]
     key: String,
     #[command(flatten)]
     target: Named,
@@ -349,5 +365,16 @@ pub(crate) fn is_stale(a: &IsStaleArgs) -> Result {
         print_lines([format!("{} is stale", path.display())])
     } else {
         Err(No(format!("{} was written during this boot", path.display())).into())
+    }
+}
+
+/// A key given on the command line: never empty, since an empty key is
+/// what a padding record (all NUL) reads as, and matching it would take
+/// every empty slot of the file for a record.
+fn key_arg(key: &str) -> std::result::Result<String, String> {
+    if key.is_empty() {
+        Err("a key must not be empty: an empty key is what padding reads as".to_owned())
+    } else {
+        Ok(key.to_owned())
     }
 }

@@ -157,7 +157,7 @@ fn write_upsert_and_clear() {
     assert_eq!(lines[2]["value"], "é".repeat(2500));
     assert_eq!(lines[2]["chunks"], 3);
     let out = kvp(&["write", p, "", "v"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("KVP key is empty"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not be empty"));
     let out = kvp(&["write", "--pool", "1", p, "k", "v"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("give the file once"));
 
@@ -466,4 +466,65 @@ fn every_command_has_help() {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage: kvp"), "{cmd}: {out}");
     }
+}
+
+/// An empty key means nothing: every command that takes a key refuses it
+/// with the usage status, and the file is untouched (padding records, which
+/// read as an empty key, are not taken for records).
+#[test]
+fn an_empty_key_is_refused_by_every_command_that_takes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let p = pool.to_str().unwrap();
+    ok(&["write", p, "real", "value"]);
+    // Padding: a record of NULs, as a sparse file holds.
+    let mut bytes = std::fs::read(&pool).unwrap();
+    bytes.extend_from_slice(&[0u8; 2560]);
+    std::fs::write(&pool, &bytes).unwrap();
+    for args in [
+        vec!["delete", "--file", p, ""],
+        vec!["read", "--file", p, ""],
+        vec!["write", p, "", "v"],
+        vec!["write", "--upsert", p, "", "v"],
+    ] {
+        let out = kvp(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("must not be empty"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&pool).unwrap(), bytes, "nothing changed");
+    // The library says so too, with a typed error.
+    let (file, _) = kvp_sink::PoolFile::open(&pool, &Default::default()).unwrap();
+    let mut locked = file.lock(Duration::from_secs(5)).unwrap();
+    assert!(matches!(
+        locked.delete(b""),
+        Err(kvp_sink::Error::EmptyKey { .. })
+    ));
+}
+
+/// `clear --if-stale` on a file that does not exist answers as azure-init's
+/// tool does: nothing stale, nothing to clear, status 0.
+#[test]
+fn clear_if_stale_on_a_missing_file_is_nothing_to_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join(".kvp_pool_1");
+    let out = kvp(&["clear", "--if-stale", "--file", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!missing.exists(), "no file is made");
+    let out = kvp(&["clear", "--file", missing.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "without --if-stale it is an error"
+    );
+}
+
+/// `write --upsert` says what it did in a sentence.
+#[test]
+fn write_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let p = pool.to_str().unwrap();
+    assert!(ok(&["write", "--upsert", p, "k", "1"]).starts_with("appended record 0 in "));
+    assert!(ok(&["write", "--upsert", p, "k", "2"]).starts_with("replaced record 0 in "));
 }

@@ -152,7 +152,7 @@ fn azure_init_spans_nest_by_time() {
     insta::assert_snapshot!(tree(&[], &path), @r#"
       azure_init:provision  80.000 ms
       ├─ provision::user:create_user  30.000 ms
-      │  └─ 10:00:00.030  INFO   created user  user="azureuser"
+      │  └─ 10:00:00.030  INFO   created user  user=azureuser
       └─ 10:00:00.070  INFO   done
     "#);
 }
@@ -303,4 +303,31 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     assert!(plain.contains("provision"));
     let piped = ok(&["tree", &fixture("kvp-demo.kvp")]);
     assert!(!piped.contains('\x1b'), "not a terminal: {piped:?}");
+}
+
+/// An azure-init message that holds `, ` stays one message; the fields
+/// after it are fields.
+#[test]
+fn an_azure_init_message_with_a_comma_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = [
+        (
+            "azure-init|vm|INFO|provision:user|u-1".to_owned(),
+            "Start: 2026-12-07T10:00:00.000Z | End: 2026-12-07T10:00:01.000Z".to_owned(),
+        ),
+        (
+            "azure-init|vm|WARN|provision:user|u-2".to_owned(),
+            "Time: 2026-12-07T10:00:00.500Z | Event: message=retrying, attempt 2 of 5, user=\"azureuser\""
+                .to_owned(),
+        ),
+    ];
+    let path = pool(dir.path(), &records);
+    let json: Value = serde_json::from_str(&tree(&["--json"], &path)).unwrap();
+    let event = &json["roots"][0]["children"][0];
+    assert_eq!(event["message"], "retrying, attempt 2 of 5", "{event}");
+    assert_eq!(
+        event["fields"],
+        serde_json::json!({"user": "azureuser"}),
+        "{event}"
+    );
 }

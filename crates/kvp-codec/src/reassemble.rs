@@ -3,9 +3,12 @@
 //! Two conventions are understood:
 //!
 //! - **Indexed chunks**: keys `<base>|0`, `<base>|1`, ... (ours and
-//!   cloud-init's). A chunk joins the open record with the same base whose
-//!   next expected index it carries; any other index starts a new record,
-//!   marked incomplete when it is not 0.
+//!   cloud-init's). A chunk joins the latest open record with the same base
+//!   that does not hold its index yet, in whatever order the chunks come
+//!   within [`REASSEMBLY_WINDOW`] (azure-init's store deletes by moving the
+//!   last record into the hole, which reorders a series); the value is
+//!   joined in index order, and marked incomplete when the indices are not
+//!   exactly `0..n`.
 //! - **Shared-key chunks** (azure-init up to 0.1.x): consecutive records with
 //!   the same key, where the key carries a unique event id (the layout
 //!   `<prefix>|<vm_id>|<LEVEL>|<name>|<id>`) and the earlier value is a full
@@ -94,7 +97,8 @@ struct Group {
     /// The first record's whole key, for a lone "chunk" that is not one.
     first_key: String,
     chunked: bool,
-    next_chunk: Option<u32>,
+    /// The chunk index of each range, in arrival order (chunked groups).
+    chunk_ids: Vec<u32>,
     complete: bool,
     value: Vec<u8>,
     ranges: Vec<Range<usize>>,
@@ -211,7 +215,7 @@ impl Reassembler {
                 .iter()
                 .rposition(|p| {
                     matches!(p, Pending::Open(g)
-                        if g.chunked && g.next_chunk == Some(i) && g.key == base)
+                        if g.chunked && g.key == base && !g.chunk_ids.contains(&i))
                 })
                 .map(|at| at + self.first_id),
             None => self.previous.filter(|&p| {
@@ -232,8 +236,8 @@ impl Reassembler {
                     key: String::from(if chunk.is_some() { base } else { key }),
                     first_key: String::from(key),
                     chunked: chunk.is_some(),
-                    next_chunk: None,
-                    complete: chunk.is_none_or(|i| i == 0),
+                    chunk_ids: Vec::new(),
+                    complete: true,
                     value: Vec::new(),
                     ranges: Vec::new(),
                 }));
@@ -242,7 +246,9 @@ impl Reassembler {
         };
         if let Some(Pending::Open(group)) = self.pending.get_mut(id - self.first_id) {
             group.last = index;
-            group.next_chunk = chunk.and_then(|i| i.checked_add(1));
+            if let Some(i) = chunk {
+                group.chunk_ids.push(i);
+            }
             let start = group.value.len();
             group.value.extend_from_slice(value);
             group.ranges.push(start..group.value.len());
@@ -264,7 +270,7 @@ impl Reassembler {
                         key: String::new(),
                         first_key: String::new(),
                         chunked: false,
-                        next_chunk: None,
+                        chunk_ids: Vec::new(),
                         complete: true,
                         value: Vec::new(),
                         ranges: Vec::new(),
@@ -311,7 +317,34 @@ pub fn reassemble(data: &[u8]) -> Vec<Reassembled> {
     out
 }
 
+/// A chunked group's value in chunk order, and whether its indices are
+/// exactly `0..n`.
+fn in_chunk_order(group: &mut Group) {
+    let mut order: Vec<usize> = (0..group.ranges.len()).collect();
+    order.sort_by_key(|&k| group.chunk_ids[k]);
+    group.complete = order
+        .iter()
+        .enumerate()
+        .all(|(want, &k)| group.chunk_ids[k] as usize == want);
+    if order.iter().enumerate().all(|(at, &k)| at == k) {
+        return;
+    }
+    let mut value = Vec::with_capacity(group.value.len());
+    let mut ranges = Vec::with_capacity(group.ranges.len());
+    for &k in &order {
+        let start = value.len();
+        value.extend_from_slice(&group.value[group.ranges[k].clone()]);
+        ranges.push(start..value.len());
+    }
+    group.value = value;
+    group.ranges = ranges;
+    group.chunk_ids = order.iter().map(|&k| group.chunk_ids[k]).collect();
+}
+
 fn finish(mut group: Group) -> Reassembled {
+    if group.chunked {
+        in_chunk_order(&mut group);
+    }
     // A lone `|<digits>` key outside the event layout is a plain key that
     // happens to end in digits, not a series that lost its siblings.
     if group.chunked && group.ranges.len() == 1 && KeyParts::parse(&group.key).is_none() {

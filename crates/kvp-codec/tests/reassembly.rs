@@ -80,3 +80,40 @@ fn a_lone_late_chunk_of_an_event_key_stays_an_incomplete_series() {
     assert_eq!(out[0].key, "p|vm|INFO|n|ab-1");
     assert!(!out[0].complete);
 }
+
+/// azure-init's store deletes by moving the last record into the hole, so a
+/// series can come back out of order: its chunks are still joined, in index
+/// order, within the reassembly window.
+#[test]
+fn a_series_another_tool_reordered_is_still_joined() {
+    let key = "p|vm|INFO|n|ab-1";
+    let out = records(&file(&[
+        (&format!("{key}|0"), "one "),
+        (&format!("{key}|2"), "three"),
+        ("other|key", "x"),
+        (&format!("{key}|1"), "two "),
+    ]));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].key, key);
+    assert_eq!(out[0].value, "one two three");
+    assert_eq!(out[0].chunks, 3);
+    assert!(out[0].complete);
+    assert_eq!(out[0].chunk_value(1), Some("two "));
+    // Chunk 0 last, after the others moved ahead of it.
+    let out = records(&file(&[
+        (&format!("{key}|1"), "b"),
+        (&format!("{key}|2"), "c"),
+        (&format!("{key}|0"), "a"),
+    ]));
+    assert_eq!(
+        (out.len(), out[0].value.as_str(), out[0].complete),
+        (1, "abc", true),
+        "{out:?}"
+    );
+    // A gap stays a gap: joined, and said incomplete.
+    let out = records(&file(&[
+        (&format!("{key}|0"), "a"),
+        (&format!("{key}|2"), "c"),
+    ]));
+    assert_eq!((out.len(), out[0].complete), (1, false), "{out:?}");
+}

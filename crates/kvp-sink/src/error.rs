@@ -31,6 +31,12 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
+    /// A key that is empty (or starts with NUL): it is what a padding
+    /// record reads as, so looking it up would match every empty slot.
+    EmptyKey {
+        /// The pool file.
+        path: PathBuf,
+    },
     /// An I/O call failed.
     Io {
         /// The pool file or directory.
@@ -58,6 +64,11 @@ impl fmt::Display for Error {
             Error::LockTimeout { path, waited } => write!(
                 f,
                 "KVP pool {} stayed locked by another process for {waited:?}",
+                path.display()
+            ),
+            Error::EmptyKey { path } => write!(
+                f,
+                "KVP pool {}: a key must not be empty (an empty key is what padding reads as)",
                 path.display()
             ),
             // The system's error is the source, not part of this text, so

@@ -366,7 +366,8 @@ impl Locked<'_> {
 
     /// The index of the last whole record whose key (up to its NUL) is
     /// `key`: the one azure-init's store and our readers take when a key
-    /// repeats.
+    /// repeats. An empty key is [`Error::EmptyKey`], as for every call
+    /// that takes a key.
     pub fn find(&self, key: &[u8]) -> Result<Option<u64>, Error> {
         Ok(self.matching(key)?.last().copied())
     }
@@ -412,6 +413,11 @@ impl Locked<'_> {
     /// still has the key, and the file did not shrink), plus the records
     /// appended since; else the whole file, a block at a time.
     fn matching(&self, key: &[u8]) -> Result<Vec<u64>, Error> {
+        if key.first().is_none_or(|&b| b == 0) {
+            return Err(Error::EmptyKey {
+                path: self.pool.path.clone(),
+            });
+        }
         let records = self.records()?;
         let read_err = |e| self.pool.io_err("read", e);
         if let Some(scan) = &self.scan

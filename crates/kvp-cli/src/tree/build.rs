@@ -171,19 +171,15 @@ fn classify(index: usize, key: &str, value: &str) -> Classified {
 /// `Time: <t> | Event: <text>`.
 fn azure_init_event(index: usize, name: &str, level: String, rest: &str) -> Classified {
     let (time, text) = rest.split_once(" | Event: ").unwrap_or((rest, ""));
-    let (message, fields) = match text.strip_prefix("message=") {
-        Some(m) => {
-            let (message, more) = m.split_once(", ").unwrap_or((m, ""));
-            let fields = if more.is_empty() {
-                Vec::new()
-            } else {
-                vec![(String::new(), more.to_owned())]
-            };
-            (Some(message.to_owned()), fields)
+    let mut message = None;
+    let mut fields = Vec::new();
+    for (name, value) in azure_init_fields(text) {
+        if name == "message" && message.is_none() {
+            message = Some(value.to_owned());
+        } else {
+            fields.push((name.to_owned(), value.to_owned()));
         }
-        None if text.is_empty() => (None, Vec::new()),
-        None => (None, vec![(String::new(), text.to_owned())]),
-    };
+    }
     parsed(Parsed::Event(
         Event {
             level,
@@ -196,6 +192,51 @@ fn azure_init_event(index: usize, name: &str, level: String, rest: &str) -> Clas
         },
         Nesting::ByTime,
     ))
+}
+
+/// azure-init's event text: `name=value` pairs joined by `, `, each value
+/// as `Debug` writes it (text quoted, the message bare). A `, ` inside a
+/// value does not end it unless a field name and `=` follow, so a message
+/// such as `retrying, attempt 2` stays whole. Text before the first pair
+/// is a pair with no name.
+fn azure_init_fields(text: &str) -> Vec<(&str, &str)> {
+    let starts_pair = |rest: &str| {
+        let name_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+            .count();
+        name_len > 0
+            && rest.as_bytes()[0].is_ascii_alphabetic() | (rest.as_bytes()[0] == b'_')
+            && rest.as_bytes().get(name_len) == Some(&b'=')
+    };
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        // The end of this pair: the first `, ` that a `name=` follows.
+        let mut end = rest.len();
+        let mut from = 0;
+        while let Some(at) = rest[from..].find(", ") {
+            let at = from + at;
+            if starts_pair(&rest[at + 2..]) {
+                end = at;
+                break;
+            }
+            from = at + 2;
+        }
+        let pair = &rest[..end];
+        let (name, value) = if starts_pair(pair) {
+            pair.split_once('=').unwrap_or(("", pair))
+        } else {
+            ("", pair)
+        };
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        pairs.push((name, value));
+        rest = rest.get(end + 2..).unwrap_or("");
+    }
+    pairs
 }
 
 /// `Start: <t> | End: <t>`.
