@@ -8,6 +8,12 @@
 //! - No module of a crate depends, through `crate::` paths, on a module
 //!   that depends back on it: each crate's modules form a tree of uses, so
 //!   a file can be read after the files it uses.
+//! - Every dependency edge between the workspace's crates is one that
+//!   docs/ARCHITECTURE.md's "Dependency rules" table allows (read from
+//!   `cargo metadata`), a crate the table says has no dependencies has
+//!   none, and the table names every crate and no other.
+//! - Pool-file writes and locks happen in `kvp-sink` only: no other crate's
+//!   source opens files for writing, locks them, or cuts them.
 //! - `cargo doc --workspace --document-private-items` builds with warnings
 //!   denied, so private docs cannot rot either.
 
@@ -24,6 +30,22 @@ pub(crate) fn tidy() -> Result {
         return Err(format!(
             "docs/ARCHITECTURE.md does not name these source files (add each to its crate's table):\n  {}",
             missing.join("\n  ")
+        ));
+    }
+    let rules = dependency_rules(&doc)?;
+    let metadata = cargo_metadata()?;
+    let broken = check_dependencies(&metadata, &rules);
+    if !broken.is_empty() {
+        return Err(format!(
+            "dependencies that docs/ARCHITECTURE.md's \"Dependency rules\" do not allow:\n  {}",
+            broken.join("\n  ")
+        ));
+    }
+    let io = pool_io_outside_the_sink(&root)?;
+    if !io.is_empty() {
+        return Err(format!(
+            "file writes or locks outside kvp-sink (pool I/O belongs there):\n  {}",
+            io.join("\n  ")
         ));
     }
     let cycles = module_cycles(&root)?;
@@ -223,4 +245,212 @@ fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// What a crate may depend on: workspace crates by name, and whether it may
+/// have other (external) dependencies.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Rule {
+    pub(crate) krate: String,
+    pub(crate) workspace: Vec<String>,
+    pub(crate) external: bool,
+}
+
+/// The rows of the "Dependency rules" table:
+/// `| `crate` | `dep`, `dep` or none | any or none |`.
+pub(crate) fn dependency_rules(doc: &str) -> Result<Vec<Rule>> {
+    let table = section(doc, "Dependency rules")
+        .ok_or("docs/ARCHITECTURE.md has no \"## Dependency rules\" section")?;
+    let names = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut rules = Vec::new();
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let [krate, workspace, external] = cells.as_slice() else {
+            return Err(format!("a dependency rule that is not three cells: {line}"));
+        };
+        let krate = names(krate).pop().ok_or(format!("no crate in: {line}"))?;
+        rules.push(Rule {
+            krate,
+            workspace: names(workspace),
+            external: *external != "none",
+        });
+    }
+    Ok(rules)
+}
+
+fn cargo_metadata() -> Result<serde_json::Value> {
+    let out = std::process::Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))
+}
+
+/// The edges `metadata` has that `rules` do not allow, and the crates
+/// under `crates/` the rules do not name (or name but do not exist).
+/// Only normal and build dependencies count: tests may use anything.
+pub(crate) fn check_dependencies(metadata: &serde_json::Value, rules: &[Rule]) -> Vec<String> {
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let is_crate = |p: &serde_json::Value| {
+        p["manifest_path"]
+            .as_str()
+            .is_some_and(|m| m.contains("/crates/"))
+    };
+    let members: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    let mut broken = Vec::new();
+    for package in packages.iter().filter(|p| is_crate(p)) {
+        let name = package["name"].as_str().unwrap_or_default();
+        let Some(rule) = rules.iter().find(|r| r.krate == name) else {
+            broken.push(format!("{name}: no row in the table"));
+            continue;
+        };
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            if dep["kind"].as_str() == Some("dev") {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            let allowed = if members.contains(&dep_name) {
+                rule.workspace.iter().any(|w| w == dep_name)
+            } else {
+                rule.external
+            };
+            if !allowed {
+                broken.push(format!("{name} -> {dep_name}"));
+            }
+        }
+    }
+    for rule in rules {
+        if !packages
+            .iter()
+            .any(|p| is_crate(p) && p["name"].as_str() == Some(rule.krate.as_str()))
+        {
+            broken.push(format!("{}: in the table, but no such crate", rule.krate));
+        }
+    }
+    broken
+}
+
+/// What writes, cuts or locks a file: none of it may appear in a crate's
+/// source outside `kvp-sink`.
+const POOL_IO: &[&str] = &[
+    "OpenOptions::new()",
+    "libc::flock",
+    "F_OFD_SETLK",
+    ".set_len(",
+    "write_all_at(",
+    "libc::pwrite",
+];
+
+/// Lines of crates other than `kvp-sink` that write, cut or lock files.
+fn pool_io_outside_the_sink(root: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for dir in read_dir(&root.join("crates"))? {
+        if file_name(&dir) == "kvp-sink" {
+            continue;
+        }
+        for file in rust_files(&dir.join("src"))? {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if let Some(what) = POOL_IO.iter().find(|w| code.contains(*w)) {
+                    let rel = file
+                        .strip_prefix(root)
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string();
+                    found.push(format!("{rel}:{}: {what}", n + 1));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(codec_deps: &[&str]) -> serde_json::Value {
+        let dep = |name: &str| serde_json::json!({ "name": name, "kind": null });
+        serde_json::json!({
+            "packages": [
+                {
+                    "name": "kvp-codec",
+                    "manifest_path": "/w/crates/kvp-codec/Cargo.toml",
+                    "dependencies": codec_deps.iter().map(|d| dep(d)).collect::<Vec<_>>(),
+                },
+                {
+                    "name": "kvp-sink",
+                    "manifest_path": "/w/crates/kvp-sink/Cargo.toml",
+                    "dependencies": [dep("kvp-codec"), dep("libc"),
+                        { "name": "tempfile", "kind": "dev" }],
+                },
+            ]
+        })
+    }
+
+    fn rules() -> Vec<Rule> {
+        let doc = "\n## Dependency rules\n\n| crate | workspace | other |\n|---|---|---|\n\
+                   | `kvp-codec` | none | none |\n| `kvp-sink` | `kvp-codec` | any |\n";
+        dependency_rules(doc).unwrap()
+    }
+
+    #[test]
+    fn the_rules_are_read_from_the_table() {
+        assert_eq!(
+            rules(),
+            [
+                Rule {
+                    krate: "kvp-codec".into(),
+                    workspace: vec![],
+                    external: false,
+                },
+                Rule {
+                    krate: "kvp-sink".into(),
+                    workspace: vec!["kvp-codec".into()],
+                    external: true,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checkout_where_the_codec_gains_a_dependency_fails() {
+        assert_eq!(
+            check_dependencies(&metadata(&[]), &rules()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check_dependencies(&metadata(&["itoa"]), &rules()),
+            ["kvp-codec -> itoa"]
+        );
+        assert_eq!(
+            check_dependencies(&metadata(&["kvp-sink"]), &rules()),
+            ["kvp-codec -> kvp-sink"],
+            "nor may it depend on a sibling"
+        );
+    }
+
+    #[test]
+    fn the_real_map_allows_the_real_workspace() {
+        let root = workspace_root();
+        let doc = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).unwrap();
+        let rules = dependency_rules(&doc).unwrap();
+        assert!(rules.iter().any(|r| r.krate == "kvp-codec" && !r.external));
+        let broken = check_dependencies(&cargo_metadata().unwrap(), &rules);
+        assert!(broken.is_empty(), "{broken:?}");
+    }
 }

@@ -78,7 +78,9 @@ where
     }
 
     fn event_enabled(&self, event: &Event<'_>, cx: &Context<'_, S>) -> bool {
-        is_report(event.metadata()) || self.inner.event_enabled(event, cx)
+        // The inner filter first, as in `enabled`: the field lookup is paid
+        // only by the events it refuses.
+        self.inner.event_enabled(event, cx) || is_report(event.metadata())
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
