@@ -217,17 +217,20 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
     let (path, key, value) = a.parts()?;
     refuse_non_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
-    let mut locked = pool.lock(LOCK_WAIT)?;
     let limits = Limits::SAFE;
     if a.upsert {
         let mut record = [0u8; RECORD_SIZE];
         encode(key, value, &limits, &mut record)?;
+        let mut locked = pool.lock_for_keys(LOCK_WAIT, &[key.as_bytes()])?;
         let said = match locked.upsert(&record)? {
             kvp_sink::Upserted::Replaced(at) => format!("replaced record {at}"),
             kvp_sink::Upserted::Appended(at) => format!("appended record {at}"),
         };
+        drop(locked);
+        pool.compact(LOCK_WAIT)?;
         return print_lines([format!("{said} in {}", path.display())]);
     }
+    let mut locked = pool.lock(LOCK_WAIT)?;
     let mut batch = Vec::new();
     let fits = limits.value_fits(value);
     let chunks: Vec<&str> = if fits {
@@ -339,8 +342,13 @@ pub(crate) fn delete(a: &DeleteArgs) -> Result {
     // Refuse what is not a pool file before opening, which would create it.
     existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
-    let mut locked = pool.lock(LOCK_WAIT)?;
-    match locked.delete(a.key.as_bytes())? {
+    // Searched before the locks; the records become holes under them, and
+    // the holes are closed after, a bounded step at a time.
+    let mut locked = pool.lock_for_keys(LOCK_WAIT, &[a.key.as_bytes()])?;
+    let n = locked.delete(a.key.as_bytes())?;
+    drop(locked);
+    pool.compact(LOCK_WAIT)?;
+    match n {
         0 => Err(No(format!(
             "no record with key {:?} in {}",
             a.key,

@@ -92,10 +92,15 @@ pub(crate) fn report(a: &ReportArgs) -> Result {
     refuse_non_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     let at = pool
-        .lock(LOCK_WAIT)?
+        .lock_for_keys(LOCK_WAIT, &[PROVISIONING_REPORT_KEY.as_bytes()])?
         .upsert_kv(PROVISIONING_REPORT_KEY, &value)?;
+    pool.compact(LOCK_WAIT)?;
+    let said = match at {
+        kvp_sink::Upserted::Replaced(i) => format!("replaced record {i}"),
+        kvp_sink::Upserted::Appended(i) => format!("appended record {i}"),
+    };
     print_lines([format!(
-        "{at:?} {PROVISIONING_REPORT_KEY} in {}: {value}",
+        "{said}, {PROVISIONING_REPORT_KEY} in {}: {value}",
         path.display()
     )])
 }

@@ -11,7 +11,10 @@
 //!   asked, truncates data from an earlier boot, under the locks;
 //! - appends a batch with one `pwrite` and cuts it back if the write fails
 //!   part-way, so no torn record stays;
-//! - upserts a record in place by key (`PROVISIONING_REPORT`, metric series);
+//! - upserts a record in place by key (`PROVISIONING_REPORT`, metric series),
+//!   and deletes by key, without holding the locks for a move of the file:
+//!   removed records become holes in place, closed afterwards in bounded
+//!   steps ([`PoolFile::compact`]), crash-safe through a journal;
 //! - keeps the file under a record cap (default 1,024), keeping the last slot
 //!   for a marker record that counts what was dropped.
 //!
@@ -45,6 +48,7 @@
 mod batch;
 mod boot;
 mod capture;
+mod compact;
 mod entry;
 mod error;
 mod exit;

@@ -117,6 +117,12 @@ impl PoolFile {
             }
             Err(e) => return Err(e),
         }
+        if pool.compaction_pending() {
+            // A process died while closing holes: finish its work, a
+            // bounded step at a time.
+            pool.compact(options.lock_timeout)?;
+            report.records = pool.records_unlocked()?;
+        }
         Ok((pool, report))
     }
 
@@ -253,6 +259,29 @@ impl PoolFile {
         Ok(locked)
     }
 
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    pub(crate) fn io_error(&self, op: &'static str, source: io::Error) -> Error {
+        self.io_err(op, source)
+    }
+
+    /// [`PoolFile::lock`] for an edit of `keys`: the file is searched for
+    /// them before the locks are taken, so that under the locks only what
+    /// changed since is read, and the time they are held does not grow
+    /// with the file. For [`Locked::upsert`], [`Locked::delete`] and
+    /// [`Locked::find`] on a large pool.
+    pub fn lock_for_keys(&self, timeout: Duration, keys: &[&[u8]]) -> Result<Locked<'_>, Error> {
+        if keys.iter().any(|k| k.first().is_none_or(|&b| b == 0)) {
+            return Err(Error::EmptyKey {
+                path: self.path.clone(),
+            });
+        }
+        let scan = self.scan_keys(keys)?;
+        self.lock_scanned(timeout, scan)
+    }
+
     fn io_err(&self, op: &'static str, source: io::Error) -> Error {
         Error::Io {
             path: self.path.clone(),
@@ -280,6 +309,12 @@ pub enum Upserted {
     Replaced(u64),
     /// Appended at this index.
     Appended(u64),
+}
+
+impl<'a> Locked<'a> {
+    pub(crate) fn pool(&self) -> &'a PoolFile {
+        self.pool
+    }
 }
 
 impl Locked<'_> {
@@ -326,7 +361,7 @@ impl Locked<'_> {
         self.set_len(0)
     }
 
-    fn set_len(&mut self, len: u64) -> Result<(), Error> {
+    pub(crate) fn set_len(&mut self, len: u64) -> Result<(), Error> {
         self.pool
             .file
             .set_len(len)
@@ -376,9 +411,12 @@ impl Locked<'_> {
     ///
     /// Afterwards exactly one record has the key. It sits where the last
     /// record with that key was, since that is the one readers take; earlier
-    /// duplicates are removed and every other record keeps its order (the
-    /// tail is moved up rather than the last record swapped into the gap,
-    /// which would reorder chunk series).
+    /// duplicates become holes in place (padding to every reader), and
+    /// every other record keeps its place. Nothing moves under the locks:
+    /// [`PoolFile::compact`] closes the holes afterwards in bounded steps
+    /// (see the `compact` module). Duplicates go before the record is
+    /// replaced, so a crash in between leaves the key's one record, old or
+    /// new.
     pub fn upsert(&mut self, record: &[u8; RECORD_SIZE]) -> Result<Upserted, Error> {
         let key = Record::new(record).key_bytes();
         let found = self.matching(key)?;
@@ -394,17 +432,22 @@ impl Locked<'_> {
                 .map_err(|e| self.pool.io_err("write", e))?;
             return Ok(Upserted::Replaced(last));
         }
-        self.rewrite(&found, Some(record))?;
+        self.punch_holes(&found[..found.len() - 1])?;
+        self.pool
+            .file
+            .write_all_at(record, last * RECORD_SIZE as u64)
+            .map_err(|e| self.pool.io_err("write", e))?;
+        // Where it will be once the holes before it are closed.
         Ok(Upserted::Replaced(last + 1 - found.len() as u64))
     }
 
-    /// Removes every whole record whose key is `key`, returning how many.
-    /// The records after each one move up, so the rest keep their order.
+    /// Removes every whole record whose key is `key`, returning how many:
+    /// each becomes a hole in place, and [`PoolFile::compact`] closes the
+    /// holes afterwards in bounded steps, so the rest keep their order and
+    /// the locks are never held for a move of the file's tail.
     pub fn delete(&mut self, key: &[u8]) -> Result<u64, Error> {
         let found = self.matching(key)?;
-        if !found.is_empty() {
-            self.rewrite(&found, None)?;
-        }
+        self.punch_holes(&found)?;
         Ok(found.len() as u64)
     }
 
@@ -440,56 +483,6 @@ impl Locked<'_> {
         let mut found = Vec::new();
         search(&self.pool.file, 0..records, &[key], |i, _| found.push(i)).map_err(read_err)?;
         Ok(found)
-    }
-
-    /// Rewrites the file from the first of `found` (sorted record indices,
-    /// at least one) on, a block at a time: the records at `found` are
-    /// dropped, except that `replacement` takes the last one's place;
-    /// everything else (a torn tail included) keeps its order. Each block
-    /// is read before anything is written over it, since records only move
-    /// up.
-    fn rewrite(
-        &mut self,
-        found: &[u64],
-        replacement: Option<&[u8; RECORD_SIZE]>,
-    ) -> Result<(), Error> {
-        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
-            return Ok(());
-        };
-        // Records move: what the search before the locks found no longer
-        // holds.
-        self.scan = None;
-        let len = self.len()?;
-        let (mut read_at, mut write_at) = (first * RECORD_SIZE as u64, first * RECORD_SIZE as u64);
-        let mut block = vec![0u8; crate::scan::SCAN_RECORDS * RECORD_SIZE];
-        let mut kept = Vec::with_capacity(block.len());
-        while read_at < len {
-            let n = (len - read_at).min(block.len() as u64) as usize;
-            let block = &mut block[..n];
-            self.pool
-                .file
-                .read_exact_at(block, read_at)
-                .map_err(|e| self.pool.io_err("read", e))?;
-            kept.clear();
-            for (rec, i) in block
-                .chunks(RECORD_SIZE)
-                .zip(read_at / RECORD_SIZE as u64..)
-            {
-                let whole = rec.len() == RECORD_SIZE;
-                match replacement {
-                    Some(new) if whole && i == last => kept.extend_from_slice(new),
-                    _ if whole && found.binary_search(&i).is_ok() => {}
-                    _ => kept.extend_from_slice(rec),
-                }
-            }
-            self.pool
-                .file
-                .write_all_at(&kept, write_at)
-                .map_err(|e| self.pool.io_err("write", e))?;
-            write_at += kept.len() as u64;
-            read_at += n as u64;
-        }
-        self.set_len(write_at)
     }
 
     /// Encodes `key` and `value` with [`kvp_codec::Limits::SAFE`] and

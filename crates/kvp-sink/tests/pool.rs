@@ -183,8 +183,9 @@ fn upsert_replaces_in_place_or_appends() {
 }
 
 /// Another writer left the key three times: after an upsert one record
-/// remains, in the last one's place, and the rest keep their order, chunk
-/// series included.
+/// remains, in the last one's place, the earlier ones holes in place (read
+/// as padding); once the holes are closed, the rest keep their order,
+/// chunk series included.
 #[test]
 fn upsert_of_a_repeated_key_leaves_one_record_where_the_last_was() {
     let (_dir, path) = pool_path();
@@ -207,8 +208,16 @@ fn upsert_of_a_repeated_key_leaves_one_record_where_the_last_was() {
     let mut locked = pool.lock(Duration::from_secs(1)).unwrap();
     assert_eq!(locked.find(b"R").unwrap(), Some(5));
     assert_eq!(locked.upsert_kv("R", "new").unwrap(), Upserted::Replaced(3));
-    assert_eq!(locked.find(b"R").unwrap(), Some(3));
+    assert_eq!(locked.find(b"R").unwrap(), Some(5), "nothing moved yet");
     drop(locked);
+    let holes = std::fs::read(&path).unwrap();
+    let padding = decode_strict(&holes)
+        .filter(|r| r.as_ref().is_ok_and(|r| r.key.is_empty()))
+        .count();
+    assert_eq!(padding, 2, "the earlier duplicates are holes");
+    assert!(pool.compaction_pending());
+    pool.compact(Duration::from_secs(1)).unwrap();
+    assert!(!pool.compaction_pending());
     let data = std::fs::read(&path).unwrap();
     assert_eq!(data.len(), 5 * RECORD_SIZE);
     let kv: Vec<_> = decode_strict(&data)

@@ -206,7 +206,7 @@ impl<C: Capture> Worker<C> {
             match lock(&self.pool, &self.state) {
                 Ok(locked) if !self.shutdown.load(Ordering::SeqCst) => {
                     self.state.write_locked(locked);
-                    return;
+                    break;
                 }
                 // Told to stop while waiting: dropped above.
                 Ok(_) => {}
@@ -227,6 +227,23 @@ impl<C: Capture> Worker<C> {
                     return;
                 }
             }
+        }
+        self.close_holes();
+    }
+}
+
+impl<C: Capture> Worker<C> {
+    /// Closes the holes an upsert of a key that was written twice left
+    /// (see the `compact` module), a bounded step at a time; a failure is
+    /// reported, and the next open finishes the work.
+    fn close_holes(&mut self) {
+        if !self.pool.compaction_pending() {
+            return;
+        }
+        if let Err(e) = self.pool.compact(self.state.config.lock_timeout) {
+            self.state
+                .reporter
+                .report(format_args!("cannot close holes yet: {}", WithCauses(&e)));
         }
     }
 }

@@ -112,3 +112,10 @@ impl LockHolder {
         assert!(self.child.wait().unwrap().success());
     }
 }
+
+/// `key` and `value` as one record (SAFE limits).
+pub fn encoded(key: &str, value: &str) -> [u8; kvp_codec::RECORD_SIZE] {
+    let mut r = [0u8; kvp_codec::RECORD_SIZE];
+    kvp_codec::encode(key, value, &kvp_codec::Limits::SAFE, &mut r).unwrap();
+    r
+}
