@@ -15,29 +15,47 @@ use kvp_sink::{OpenOptionsPool, PoolFile};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// The child's part: the same edits, over and over, on a pool of its own
-/// records, until it is killed.
+/// One round of edits: the report upserted over its copy, a record appended
+/// and deleted, a copy of the report appended, each followed by its
+/// compaction.
+fn edit_round(pool: &PoolFile, round: u64) {
+    let mut locked = pool.lock_for_keys(WAIT, &[b"R"]).unwrap();
+    locked
+        .upsert(&record("R", &format!("round {round}")))
+        .unwrap();
+    // A record to delete, and the report again: one more copy, which the
+    // next upsert removes.
+    locked
+        .append(&record(&format!("tmp-{round}"), "x"))
+        .unwrap();
+    locked.append(&record("R", "copy")).unwrap();
+    drop(locked);
+    pool.compact(WAIT).unwrap();
+    let key = format!("tmp-{round}");
+    let mut locked = pool.lock_for_keys(WAIT, &[key.as_bytes()]).unwrap();
+    assert_eq!(locked.delete(key.as_bytes()).unwrap(), 1);
+    drop(locked);
+    pool.compact(WAIT).unwrap();
+}
+
+/// The child's part: rounds of edits on the pool, until it is killed.
 fn edit_until_killed(path: &str) {
     let (pool, _) = PoolFile::open(path, &OpenOptionsPool::default()).unwrap();
     for round in 0.. {
-        let mut locked = pool.lock_for_keys(WAIT, &[b"R"]).unwrap();
-        locked
-            .upsert(&record("R", &format!("round {round}")))
-            .unwrap();
-        // A record to delete, and the report again: one more copy, which
-        // the next upsert removes.
-        locked
-            .append(&record(&format!("tmp-{round}"), "x"))
-            .unwrap();
-        locked.append(&record("R", "copy")).unwrap();
-        drop(locked);
-        pool.compact(WAIT).unwrap();
-        let key = format!("tmp-{round}");
-        let mut locked = pool.lock_for_keys(WAIT, &[key.as_bytes()]).unwrap();
-        locked.delete(key.as_bytes()).unwrap();
-        drop(locked);
-        pool.compact(WAIT).unwrap();
+        edit_round(&pool, round);
     }
+}
+
+/// 3,000 records, and the report three times among them.
+fn seed_pool(path: &std::path::Path) {
+    let mut data = Vec::new();
+    for i in 0..3_000 {
+        data.extend_from_slice(&record(&format!("keep-{i:05}"), "v"));
+        if i % 1000 == 0 {
+            data.extend_from_slice(&record("R", "copy"));
+        }
+    }
+    std::fs::write(path, data).unwrap();
 }
 
 /// SIGKILL at random moments of upserts, deletes and compactions, 30 times:
@@ -50,16 +68,7 @@ fn a_kill_at_any_moment_of_an_edit_is_repaired_by_the_next_open() {
         return;
     }
     let (_dir, path) = pool_path();
-    {
-        let mut data = Vec::new();
-        for i in 0..3_000 {
-            data.extend_from_slice(&record(&format!("keep-{i:05}"), "v"));
-            if i % 1000 == 0 {
-                data.extend_from_slice(&record("R", "copy"));
-            }
-        }
-        std::fs::write(&path, data).unwrap();
-    }
+    seed_pool(&path);
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

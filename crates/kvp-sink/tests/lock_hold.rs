@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::pool_path;
+use common::{Watcher, pool_path};
 use kvp_sink::WriterBuilder;
 
 /// The writer holds the locks briefly even on a 1 GiB pool: it searches for
@@ -17,8 +17,7 @@ use kvp_sink::WriterBuilder;
 /// without waiting in a loop, measures the longest stretch it was held.
 #[test]
 fn the_locks_are_held_briefly_on_a_1_gib_pool() {
-    use std::io::{BufRead, Write};
-    use std::process::{Command, Stdio};
+    use std::io::Write;
     let (_dir, path) = pool_path();
     test_support::sparse_file(&path, 1 << 30);
     // Reads the file once so that both sides search it from the page cache.
@@ -27,34 +26,7 @@ fn the_locks_are_held_briefly_on_a_1_gib_pool() {
         &mut std::io::sink(),
     )
     .unwrap();
-    let script = "import fcntl, sys, time\n\
-                  f = open(sys.argv[1], 'r+')\n\
-                  print('ready', flush=True)\n\
-                  longest = 0.0\n\
-                  held_since = None\n\
-                  end = time.monotonic() + float(sys.argv[2])\n\
-                  while time.monotonic() < end:\n\
-                  \x20   try:\n\
-                  \x20       fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
-                  \x20       fcntl.flock(f, fcntl.LOCK_UN)\n\
-                  \x20       if held_since is not None:\n\
-                  \x20           longest = max(longest, time.monotonic() - held_since)\n\
-                  \x20           held_since = None\n\
-                  \x20   except BlockingIOError:\n\
-                  \x20       if held_since is None:\n\
-                  \x20           held_since = time.monotonic()\n\
-                  print('LONGEST_MS', longest * 1000, flush=True)\n";
-    let mut observer = Command::new("python3")
-        .args(["-c", script])
-        .arg(&path)
-        .arg("6")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(observer.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
+    let watcher = Watcher::start(&path, 6);
     let (sink, guard, _) = WriterBuilder::new(&path).spawn().unwrap();
     for round in 0..3 {
         for i in 0..6 {
@@ -69,16 +41,7 @@ fn the_locks_are_held_briefly_on_a_1_gib_pool() {
     }
     let stats = guard.stats();
     drop(guard);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert!(observer.wait().unwrap().success());
-    let longest: f64 = rest
-        .split("LONGEST_MS ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let longest = watcher.longest_ms();
     eprintln!("1 GiB pool: the locks were held at most {longest:.1} ms at a time; {stats:?}");
     let _ = std::io::stderr().flush();
     assert!(

@@ -125,50 +125,35 @@ impl Providers {
     /// Flushes each provider (metrics first: their last export goes
     /// through the KVP writer), all within `timeout`, or shuts them down.
     pub(crate) fn finish(&self, timeout: Duration, shutdown: bool) -> OtelFailures {
-        #[cfg(feature = "otel")]
-        let deadline = Instant::now() + timeout;
         #[allow(unused_mut)]
         let mut failed = OtelFailures::default();
         #[cfg(not(feature = "otel"))]
         let _ = (timeout, shutdown);
         #[cfg(feature = "otel")]
-        if let Some(p) = self.meter.clone() {
-            let ok = bounded(deadline, move || {
-                if shutdown {
-                    p.shutdown_with_timeout(timeout)
-                } else {
-                    p.force_flush()
-                }
-            });
-            if !ok {
-                failed.signals.push("metrics");
+        {
+            let deadline = Instant::now() + timeout;
+            // Each provider's flush or shutdown, on a thread of its own,
+            // waited for until the deadline; the signal named if it failed.
+            macro_rules! finish {
+                ($provider:expr, $signal:literal) => {
+                    if let Some(p) = $provider.clone() {
+                        let ok = bounded(deadline, move || {
+                            if shutdown {
+                                p.shutdown_with_timeout(timeout)
+                            } else {
+                                p.force_flush()
+                            }
+                        });
+                        if !ok {
+                            failed.signals.push($signal);
+                        }
+                    }
+                };
             }
-        }
-        #[cfg(feature = "otel")]
-        if let Some(p) = self.tracer.clone() {
-            let ok = bounded(deadline, move || {
-                if shutdown {
-                    p.shutdown_with_timeout(timeout)
-                } else {
-                    p.force_flush()
-                }
-            });
-            if !ok {
-                failed.signals.push("traces");
-            }
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(p) = self.logger.clone() {
-            let ok = bounded(deadline, move || {
-                if shutdown {
-                    p.shutdown_with_timeout(timeout)
-                } else {
-                    p.force_flush()
-                }
-            });
-            if !ok {
-                failed.signals.push("logs");
-            }
+            finish!(self.meter, "metrics");
+            finish!(self.tracer, "traces");
+            #[cfg(feature = "otlp")]
+            finish!(self.logger, "logs");
         }
         failed
     }

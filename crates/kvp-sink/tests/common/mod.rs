@@ -3,8 +3,9 @@
 
 #![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used)]
 
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use kvp_codec::{RECORD_SIZE, decode_strict};
 
@@ -118,4 +119,66 @@ pub fn encoded(key: &str, value: &str) -> [u8; kvp_codec::RECORD_SIZE] {
     let mut r = [0u8; kvp_codec::RECORD_SIZE];
     kvp_codec::encode(key, value, &kvp_codec::Limits::SAFE, &mut r).unwrap();
     r
+}
+
+/// Another process, trying `flock` without waiting in a loop for `secs`
+/// seconds, reports the longest stretch the lock was held.
+pub struct Watcher {
+    child: Child,
+    out: std::io::BufReader<ChildStdout>,
+}
+
+impl Watcher {
+    pub fn start(path: &std::path::Path, secs: u32) -> Watcher {
+        // A stretch of failed tries counts only while the tries follow each
+        // other closely: if the watcher itself was off the CPU for more
+        // than 2 ms, what it missed is not taken for a hold.
+        let script = "import fcntl, sys, time\n\
+                      f = open(sys.argv[1], 'r+')\n\
+                      print('ready', flush=True)\n\
+                      longest = 0.0\n\
+                      held_since = None\n\
+                      last = time.monotonic()\n\
+                      end = last + float(sys.argv[2])\n\
+                      while last < end:\n\
+                      \x20   now = time.monotonic()\n\
+                      \x20   if held_since is not None and now - last > 0.002:\n\
+                      \x20       longest = max(longest, last - held_since)\n\
+                      \x20       held_since = None\n\
+                      \x20   last = now\n\
+                      \x20   try:\n\
+                      \x20       fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+                      \x20       fcntl.flock(f, fcntl.LOCK_UN)\n\
+                      \x20       if held_since is not None:\n\
+                      \x20           longest = max(longest, time.monotonic() - held_since)\n\
+                      \x20           held_since = None\n\
+                      \x20   except BlockingIOError:\n\
+                      \x20       if held_since is None:\n\
+                      \x20           held_since = now\n\
+                      print('LONGEST_MS', longest * 1000, flush=True)\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(path)
+            .arg(secs.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        Watcher { child, out }
+    }
+
+    pub fn longest_ms(mut self) -> f64 {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        assert!(self.child.wait().unwrap().success());
+        rest.split("LONGEST_MS ")
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
 }
