@@ -1,8 +1,9 @@
 //! `kvp tree` on hostile shapes: a chain of parents 10,000 deep, 2,000
 //! azure-init spans nested by time, 100,000 spans side by side. Each runs
-//! the real binary and asserts what the tool promises (RELIABILITY.md):
-//! no crash, time within the bound, output bounded (the indent stops
-//! growing past a depth), and `--json` nests no deeper than its cap.
+//! the real binary under a memory limit and asserts what the tool promises
+//! (RELIABILITY.md): no crash, time within the bound, output bounded (the
+//! indent stops growing past a depth), and `--json` nests no deeper than
+//! its cap.
 
 #![allow(clippy::unwrap_used)]
 
@@ -27,15 +28,29 @@ fn pool(dir: &Path, n: usize, make: impl Fn(usize) -> (String, String)) -> PathB
     path
 }
 
-/// Runs `kvp tree <args> <path>`: its stdout, and how long it took.
+/// Runs `kvp tree <args> <path>` under a memory limit (an address-space
+/// cap, so that a tree that outgrew it fails rather than passes): its
+/// stdout, and how long it took.
 fn tree(args: &[&str], path: &Path) -> (Vec<u8>, Duration) {
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kvp"))
-        .arg("tree")
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvp"));
+    cmd.arg("tree").args(args).arg(path);
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches no
+    // memory of the parent's.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: MEMORY_LIMIT,
+                rlim_max: MEMORY_LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
     let took = start.elapsed();
     assert!(
         out.status.success(),
@@ -45,6 +60,10 @@ fn tree(args: &[&str], path: &Path) -> (Vec<u8>, Duration) {
     );
     (out.stdout, took)
 }
+
+/// The address space `kvp tree` may use: 1 GiB, for what holds about
+/// 150 MiB on a 100,000-span file (PERFORMANCE.md).
+const MEMORY_LIMIT: libc::rlim_t = 1 << 30;
 
 /// RFC 3339 text `ms` milliseconds after a fixed instant.
 fn at(ms: usize) -> String {

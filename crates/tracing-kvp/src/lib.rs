@@ -94,6 +94,7 @@ mod guard;
 mod ids;
 mod layer;
 mod limit;
+mod open;
 mod redact;
 mod report;
 mod slots;
@@ -101,9 +102,7 @@ mod spans;
 mod stamp;
 mod vm_id;
 
-pub use builder::{
-    BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KeyName, KvpLayerBuilder, OpenError,
-};
+pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KeyName, KvpLayerBuilder};
 pub use capture::Captured;
 pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use filter::KvpFilter;
@@ -112,6 +111,7 @@ pub use ids::Ids;
 pub use kvp_sink::{ShutdownError, Stats};
 pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;
+pub use open::OpenError;
 pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
 pub use report::{
     DEFAULT_DOCUMENTATION_URL, HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport,
