@@ -5,23 +5,23 @@
 //!
 //! Crash safety. A step reads the next records (at most [`STEP_RECORDS`],
 //! skipping the holes), writes them into the journal beside the pool
-//! (`<pool>.compacting`, replaced whole by a rename), then writes them at
-//! their new places, NULs the places they left, and replaces the journal
-//! with where compaction now stands. A process that dies mid-step leaves a
-//! journal that holds the step's records, and whoever finds it (the next
+//! (`<pool>.compacting`: two slots, each with a checksum, written in place
+//! in turn, so that a torn write leaves the other slot as the journal),
+//! then writes them at their new places, NULs the places they left, and
+//! writes where compaction now stands. A process that dies mid-step leaves
+//! a journal that holds the step's records, and whoever finds it (the next
 //! [`PoolFile::open`] or [`PoolFile::compact`]) writes them again from the
 //! journal, so a torn or half-done step comes out whole; a process that
 //! dies before the journal holds the step leaves the file as the step
-//! found it. Between steps a reader sees the
-//! records before the gap, a run of holes, and the rest: never a torn or a
-//! missing record. Only after a crash, and until the next open, can it see
-//! a record twice (the one being moved).
+//! found it. Between steps a reader sees the records before the gap, a run
+//! of holes, and the rest: never a torn or a missing record. Only after a
+//! crash, and until the next open, can it see a record twice (the one being
+//! moved).
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-
 use std::time::Duration;
 
 use kvp_codec::RECORD_SIZE;
@@ -302,6 +302,8 @@ impl Locked<'_> {
             && j.step.is_some()
         {
             self.finish_step(j)?;
+            // Records moved: a search made before the locks no longer holds.
+            self.forget_scan();
         }
         // Noted first: a crash after it leaves holes to close (or records
         // not yet holed, which compaction then moves like any other).

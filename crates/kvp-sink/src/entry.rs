@@ -15,7 +15,7 @@ const TEXT_INLINE: usize = 192;
 
 /// How the writer stores an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     /// Append after the last record; a long value is split into `|<i>`
     /// chunks.
     Append,
@@ -40,7 +40,7 @@ pub(crate) enum Body<C> {
 
 /// One record to write. `C` is what the sink's producer captures
 /// ([`NoCapture`] for a sink of text records only).
-pub struct Entry<C = NoCapture> {
+pub(crate) struct Entry<C = NoCapture> {
     kind: EntryKind,
     level: Option<Level>,
     pub(crate) body: Body<C>,
@@ -60,18 +60,12 @@ impl<C> std::fmt::Debug for Entry<C> {
 
 impl<C> Entry<C> {
     /// A record to append.
-    ///
-    /// ```
-    /// use kvp_sink::{Entry, EntryKind};
-    /// let e: Entry = Entry::append(None, "key", "value");
-    /// assert_eq!((e.text(), e.kind()), (Some(("key", "value")), EntryKind::Append));
-    /// ```
-    pub fn append(level: Option<Level>, key: &str, value: &str) -> Entry<C> {
+    pub(crate) fn append(level: Option<Level>, key: &str, value: &str) -> Entry<C> {
         Entry::text_entry(EntryKind::Append, level, key, value)
     }
 
     /// A record to upsert by key.
-    pub fn upsert(level: Option<Level>, key: &str, value: &str) -> Entry<C> {
+    pub(crate) fn upsert(level: Option<Level>, key: &str, value: &str) -> Entry<C> {
         Entry::text_entry(EntryKind::Upsert, level, key, value)
     }
 
@@ -90,17 +84,17 @@ impl<C> Entry<C> {
     }
 
     /// How the entry is stored.
-    pub fn kind(&self) -> EntryKind {
+    pub(crate) fn kind(&self) -> EntryKind {
         self.kind
     }
 
     /// The level of the record, when it has one.
-    pub fn level(&self) -> Option<Level> {
+    pub(crate) fn level(&self) -> Option<Level> {
         self.level
     }
 
     /// The key and value of a text entry; `None` for a captured one.
-    pub fn text(&self) -> Option<(&str, &str)> {
+    pub(crate) fn text(&self) -> Option<(&str, &str)> {
         match &self.body {
             Body::Text { key_len, bytes } => {
                 // Written from a `&str` key and a `&str` value split at a
@@ -120,7 +114,7 @@ impl<C> Entry<C> {
 impl<C: Capture> Entry<C> {
     /// Bytes the entry holds on the heap: text past its inline buffer, or
     /// what its capture says ([`Capture::heap_bytes`]).
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         match &self.body {
             Body::Text { bytes, .. } => bytes.heap_bytes(),
             Body::Captured(c) => c.heap_bytes(),
@@ -128,11 +122,25 @@ impl<C: Capture> Entry<C> {
     }
 
     /// A producer's record to append, rendered on the writer thread.
-    pub fn captured(capture: C) -> Entry<C> {
+    pub(crate) fn captured(capture: C) -> Entry<C> {
         Entry {
             kind: EntryKind::Append,
             level: capture.level(),
             body: Body::Captured(capture),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_entry_keeps_its_key_value_and_kind() {
+        let e: Entry = Entry::append(None, "key", "value");
+        assert_eq!(
+            (e.text(), e.kind()),
+            (Some(("key", "value")), EntryKind::Append)
+        );
     }
 }

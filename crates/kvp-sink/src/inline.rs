@@ -2,7 +2,7 @@
 
 use arrayvec::ArrayVec;
 
-/// Bytes kept inline up to `N`, then on the heap: an [`Entry`](crate::Entry)'s
+/// Bytes kept inline up to `N`, then on the heap: a queued record's
 /// storage, and a producer's for what it captures ahead of an entry.
 ///
 /// Appending is a bounds check and a copy. (`SmallVec`'s

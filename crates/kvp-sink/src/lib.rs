@@ -62,7 +62,6 @@ mod writer;
 
 pub use boot::is_stale;
 pub use capture::{Capture, NoCapture, RenderError};
-pub use entry::{Entry, EntryKind};
 pub use error::Error;
 pub use exit::{Ending, ExitHook, SignalsHandled, flush_on_signals, on_exit};
 pub use inline::InlineBytes;

@@ -298,7 +298,9 @@ pub struct Locked<'a> {
     pool: &'a PoolFile,
     _locks: BothLocks<'a>,
     /// A search made before the locks were taken, if any (see the `scan`
-    /// module); dropped when a rewrite moves records.
+    /// module). Holes are made in place and compaction takes the locks
+    /// anew, so it stays true, but for a step a crash left half done,
+    /// which moves records ([`Locked::forget_scan`]).
     scan: Option<KeyScan>,
 }
 
@@ -314,6 +316,11 @@ pub enum Upserted {
 impl<'a> Locked<'a> {
     pub(crate) fn pool(&self) -> &'a PoolFile {
         self.pool
+    }
+
+    /// Drops the search made before the locks: records moved since.
+    pub(crate) fn forget_scan(&mut self) {
+        self.scan = None;
     }
 }
 
@@ -386,17 +393,6 @@ impl Locked<'_> {
             return Err(self.pool.io_err("write", e));
         }
         Ok(())
-    }
-
-    /// Reads the whole file.
-    pub fn read_all(&self) -> Result<Vec<u8>, Error> {
-        let len = self.len()?;
-        let mut data = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-        self.pool
-            .file
-            .read_exact_at(&mut data, 0)
-            .map_err(|e| self.pool.io_err("read", e))?;
-        Ok(data)
     }
 
     /// The index of the last whole record whose key (up to its NUL) is

@@ -86,7 +86,7 @@ impl<C: Capture> Sink<C> {
     /// record waits for the writer's next look, at most
     /// [`WriterBuilder::max_delay`](super::WriterBuilder::max_delay).
     #[inline]
-    pub fn send(&self, entry: Entry<C>) -> bool {
+    pub(crate) fn send(&self, entry: Entry<C>) -> bool {
         let urgent = entry.level() == Some(Level::Error) || entry.kind() == EntryKind::Upsert;
         let heap = entry.heap_bytes();
         if !self.budget.take(heap) {
@@ -156,23 +156,29 @@ impl<C: Capture> Sink<C> {
         }
     }
 
-    /// Queues a producer's record, rendered on the writer thread; see
-    /// [`Sink::send`] and [`Capture`].
+    /// Queues a producer's record, rendered on the writer thread (see
+    /// [`Capture`]); returns as [`Sink::append`] does.
     #[inline]
     pub fn capture(&self, capture: C) -> bool {
         self.send(Entry::captured(capture))
     }
 
-    /// Queues a record to append; see [`Sink::send`]. A value longer than
-    /// the most chunks could hold is cut here, so that it costs the queue
-    /// no more than that (the writer marks it `…[truncated]`).
+    /// Queues a record to append. Returns `false` when it was dropped (and
+    /// counted): the queue was full in lossy mode, or the writer has
+    /// stopped. An ERROR record wakes the writer at once; any other record
+    /// waits for the writer's next look, at most
+    /// [`WriterBuilder::max_delay`](super::WriterBuilder::max_delay). A
+    /// value longer than the most chunks could hold is cut here, so that it
+    /// costs the queue no more than that (the writer marks it
+    /// `…[truncated]`).
     pub fn append(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
         let most = self.limits.value_bytes().saturating_mul(self.max_chunks);
         self.send(Entry::append(level, key, cut_past(value, most)))
     }
 
-    /// Queues a record to upsert by key; see [`Sink::send`]. The value is
-    /// cut past one record, as [`Sink::append`] cuts.
+    /// Queues a record to upsert by key, and wakes the writer; returns as
+    /// [`Sink::append`] does. The value is cut past one record, as
+    /// [`Sink::append`] cuts.
     pub fn upsert(&self, level: Option<kvp_codec::Level>, key: &str, value: &str) -> bool {
         self.send(Entry::upsert(
             level,
