@@ -153,33 +153,10 @@ fn a_kill_at_any_moment_of_an_edit_is_repaired_by_the_next_open() {
 #[test]
 fn edits_without_a_kill_keep_every_record_once_in_order() {
     let (_dir, path) = pool_path();
-    {
-        let mut data = Vec::new();
-        for i in 0..3_000 {
-            data.extend_from_slice(&record(&format!("keep-{i:05}"), "v"));
-            if i % 1000 == 0 {
-                data.extend_from_slice(&record("R", "copy"));
-            }
-        }
-        std::fs::write(&path, data).unwrap();
-    }
+    seed_pool(&path);
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default()).unwrap();
     for round in 0..20 {
-        let mut locked = pool.lock_for_keys(WAIT, &[b"R"]).unwrap();
-        locked
-            .upsert(&record("R", &format!("round {round}")))
-            .unwrap();
-        locked
-            .append(&record(&format!("tmp-{round}"), "x"))
-            .unwrap();
-        locked.append(&record("R", "copy")).unwrap();
-        drop(locked);
-        pool.compact(WAIT).unwrap();
-        let key = format!("tmp-{round}");
-        let mut locked = pool.lock_for_keys(WAIT, &[key.as_bytes()]).unwrap();
-        assert_eq!(locked.delete(key.as_bytes()).unwrap(), 1);
-        drop(locked);
-        pool.compact(WAIT).unwrap();
+        edit_round(&pool, round);
         let data = std::fs::read(&path).unwrap();
         let keys: Vec<&str> = decode(&data).map(|r| r.unwrap().key).collect();
         let kept = keys.iter().filter(|k| k.starts_with("keep-")).count();
