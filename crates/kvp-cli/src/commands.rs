@@ -199,6 +199,15 @@ pub(crate) struct WriteArgs {
 impl WriteArgs {
     fn parts(&self) -> Result<(std::path::PathBuf, &str, &str)> {
         let (path, key, value) = match self.args.as_slice() {
+            // `kvp write FILE KEY` with the value forgotten would write
+            // FILE=KEY into the guest's live pool: refused.
+            [key, _] if !self.target.is_given() && looks_like_a_pool_file(key) => {
+                return Err(Usage(format!(
+                    "{key:?} is a file: give KEY and VALUE after it (kvp write {key} KEY VALUE), \
+                     or name the file with --file to write a key that looks like a path"
+                ))
+                .into());
+            }
             [key, value] => (self.target.path(), key, value),
             [path, key, value] if !self.target.is_given() => (path.into(), key, value),
             [..] => {
@@ -385,4 +394,11 @@ fn key_arg(key: &str) -> std::result::Result<String, String> {
     } else {
         Ok(key.to_owned())
     }
+}
+
+/// Whether a command-line word names an existing file, or reads as a pool's
+/// path: then it is not taken for a key without the file named otherwise.
+fn looks_like_a_pool_file(word: &str) -> bool {
+    let path = Path::new(word);
+    path.is_file() || word.contains(".kvp_pool_") || word.ends_with(".kvp")
 }

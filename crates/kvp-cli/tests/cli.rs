@@ -528,3 +528,25 @@ fn write_says_what_it_did() {
     assert!(ok(&["write", "--upsert", p, "k", "1"]).starts_with("appended record 0 in "));
     assert!(ok(&["write", "--upsert", p, "k", "2"]).starts_with("replaced record 0 in "));
 }
+
+/// `kvp write FILE KEY` with the value forgotten does not write `FILE=KEY`
+/// into the guest's live pool: it is a usage error that says what to do.
+#[test]
+fn write_with_the_value_forgotten_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    std::fs::write(&pool, b"").unwrap();
+    let out = kvp(&["write", pool.to_str().unwrap(), "KEY"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give KEY and VALUE after it"), "{err}");
+    assert_eq!(std::fs::read(&pool).unwrap().len(), 0, "nothing written");
+    // With the file named, a key that looks like a path is still writable.
+    ok(&[
+        "write",
+        "--file",
+        pool.to_str().unwrap(),
+        "a/.kvp_pool_1",
+        "v",
+    ]);
+}
