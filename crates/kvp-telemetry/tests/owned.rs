@@ -132,3 +132,114 @@ fn errors_keep_their_source_chain_without_repeating_it() {
     assert!(chain[1].contains("no-such-dir"), "{chain:?}");
     assert!(!chain[0].contains("no-such-dir"), "said once: {chain:?}");
 }
+
+/// The facade's `layer()` is a `Vec` of layers inside the application's
+/// subscriber, where tracing-core never tells a layer its dispatcher: an
+/// event in spans the KVP filter leaves out (and the application's own
+/// log layer records) still names them with `in=`.
+#[test]
+fn the_span_path_holds_under_the_facades_layer() {
+    use tracing_subscriber::prelude::*;
+    if test_support::child::role().is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let (telemetry, guard) = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm-1")
+            .stderr(false)
+            .env_overrides(false)
+            .kvp_filter("warn")
+            .layer()
+            .unwrap();
+        let own_log = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(telemetry).with(own_log),
+        )
+        .unwrap();
+        {
+            let _p = tracing::info_span!("provision").entered();
+            let _s = tracing::info_span!("configure_ssh").entered();
+            tracing::warn!("sshd config replaced");
+        }
+        guard.flush(Duration::from_secs(5));
+        for (_, value) in pool_records(&pool) {
+            println!("VALUE {value}");
+        }
+        return;
+    }
+    let (ok, out, err) = test_support::child::run_text(
+        "the_span_path_holds_under_the_facades_layer",
+        "layer",
+        &[] as &[(&str, &str)],
+    );
+    assert!(ok, "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("sshd config replaced"))
+        .unwrap_or_else(|| panic!("no event in the pool: {out}"));
+    assert!(line.contains("in=provision/configure_ssh"), "{line}");
+}
+
+/// `build()` and `layer()` leave the process as they found it: no panic
+/// hook (a panic writes nothing to the pool, and the application's own
+/// hook still runs), no `log` logger (the application can install its
+/// own afterwards), and no exit hook (a span still open at `exit` is not
+/// closed into the pool). `init()` is the call that installs them.
+#[test]
+fn build_and_layer_install_no_process_wide_hook() {
+    use tracing_subscriber::prelude::*;
+    if test_support::child::role().is_some() {
+        std::panic::set_hook(Box::new(|_| println!("HOOK mine")));
+        let pool = std::path::PathBuf::from(std::env::var_os("TEST_POOL").unwrap());
+        let builder = Telemetry::builder("agent")
+            .pool_path(&pool)
+            .vm_id("vm-1")
+            .stderr(false)
+            .env_overrides(false);
+        let (dispatch, guard) = match std::env::var("CALL").unwrap().as_str() {
+            "build" => builder.build().unwrap(),
+            "layer" => {
+                let (telemetry, guard) = builder.layer().unwrap();
+                (
+                    tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry)),
+                    guard,
+                )
+            }
+            other => panic!("no call {other}"),
+        };
+        tracing::dispatcher::set_global_default(dispatch).unwrap();
+        println!("LOGGER free {}", tracing_log::LogTracer::init().is_ok());
+        let caught = std::panic::catch_unwind(|| panic!("a bug in the agent"));
+        println!("CAUGHT {}", caught.is_err());
+        let span = tracing::warn_span!("provision");
+        let _entered = span.enter();
+        tracing::warn!("inside the open span");
+        guard.flush(Duration::from_secs(5));
+        std::mem::forget(guard);
+        std::process::exit(0);
+    }
+    for call in ["build", "layer"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let pool_var = pool.to_str().unwrap();
+        let (ok, out, err) = test_support::child::run_text(
+            "build_and_layer_install_no_process_wide_hook",
+            "hooks",
+            &[("CALL", call), ("TEST_POOL", pool_var)],
+        );
+        assert!(ok, "{call}: {out}\n{err}");
+        assert!(
+            out.contains("HOOK mine") && out.contains("CAUGHT true"),
+            "{call}: {out}"
+        );
+        assert!(out.contains("LOGGER free true"), "{call}: {out}");
+        let values: Vec<String> = pool_records(&pool).into_iter().map(|(_, v)| v).collect();
+        let has = |needle: &str| values.iter().any(|v| v.contains(needle));
+        assert!(has("inside the open span"), "{call}: {values:?}");
+        assert!(!has("panicked"), "{call}: no panic record: {values:?}");
+        assert!(
+            !has("ended_by="),
+            "{call}: no span closed at exit: {values:?}"
+        );
+    }
+}
