@@ -1,126 +1,17 @@
 //! OTLP export of traces, metrics and logs to a real OpenTelemetry collector on
-//! loopback: `rotel-agent` from the `rotel` package on PyPI, which prints
-//! what it receives. `cargo xtask ci` installs it under `target/tools/`; set
-//! `ROTEL_AGENT` to use another. The test fails, not skips, without it.
+//! loopback ([`test_support::collector`]: `rotel-agent` from PyPI, which
+//! `cargo xtask ci` installs; the tests fail, not skip, without it), over
+//! plain HTTP and over TLS, and to collectors that are down, hung or speak
+//! no TLS.
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kvp_telemetry::Telemetry;
-
-fn rotel_agent() -> PathBuf {
-    if let Some(p) = std::env::var_os("ROTEL_AGENT") {
-        return p.into();
-    }
-    let tools = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/rotel-venv/lib");
-    let found = std::fs::read_dir(&tools).ok().and_then(|dirs| {
-        dirs.filter_map(Result::ok)
-            .map(|d| d.path().join("site-packages/rotel/rotel-agent"))
-            .find(|p| p.exists())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "rotel-agent not found under {}: run `cargo xtask ci` once (it installs it), or set ROTEL_AGENT",
-            tools.display()
-        )
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running collector, stopped on drop.
-struct Collector {
-    child: Child,
-    out: std::path::PathBuf,
-    http: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Collector {
-    fn start() -> Collector {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("rotel.out");
-        let (grpc, http) = (free_port(), free_port());
-        let child = Command::new(rotel_agent())
-            .args(["start", "--exporter", "blackhole"])
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
-            .args([
-                "--debug-log",
-                "traces",
-                "--debug-log",
-                "metrics",
-                "--debug-log",
-                "logs",
-                "--debug-log-verbosity",
-                "detailed",
-            ])
-            .env("NO_COLOR", "1")
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", http)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rotel-agent did not listen on {http}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Collector {
-            child,
-            out,
-            http,
-            _dir: dir,
-        }
-    }
-
-    fn output(&self) -> String {
-        let mut s = String::new();
-        std::fs::File::open(&self.out)
-            .unwrap()
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    }
-
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let out = self.output();
-            if needles.iter().all(|n| out.contains(n)) {
-                return out;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "collector never printed {needles:?}:\n{out}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
+use test_support::collector::{Collector, free_port};
+use test_support::tls_front::TlsFront;
 
 #[test]
 fn traces_metrics_and_logs_reach_a_real_collector() {
@@ -480,4 +371,143 @@ fn the_standard_otel_variables_are_honoured() {
         ],
     );
     assert!(ok && out.contains("OTLP None"), "OTLP is off: {out}");
+}
+
+/// An `https://` collector with a certificate from a CA of its own: with
+/// the CA named by `OTEL_EXPORTER_OTLP_CERTIFICATE`, traces, metrics and
+/// logs arrive over TLS; without it, the handshake fails and the loss is
+/// counted (the certificate is really checked).
+#[test]
+fn an_https_collector_receives_everything_with_its_ca_from_the_standard_variable() {
+    if test_support::child::role().is_some() {
+        let (dispatch, guard) = Telemetry::builder("otlp-tls")
+            .kvp(false)
+            .stderr(false)
+            .flush_timeout(Duration::from_secs(2))
+            .otlp(std::env::var("TEST_ENDPOINT").unwrap())
+            .build()
+            .unwrap();
+        assert!(guard.otlp_unavailable().is_none());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _span = tracing::info_span!("kvp_tls_span").entered();
+            tracing::info!(monotonic_counter.kvp_tls_counter = 1u64);
+        });
+        tracing::dispatcher::with_default(&dispatch, || tracing::warn!("kvp_tls_log"));
+        let delivered = guard.flush(Duration::from_secs(10));
+        println!("DELIVERED {delivered}");
+        println!("FAILURES {}", guard.otlp_export_failures().unwrap());
+        return;
+    }
+    let collector = Collector::start();
+    let front = TlsFront::start(collector.http);
+    let endpoint = format!("https://127.0.0.1:{}", front.port);
+    let ca = front.ca_file.to_str().unwrap();
+
+    let (ok, out, err) = child(
+        "an_https_collector_receives_everything_with_its_ca_from_the_standard_variable",
+        &[
+            ("TEST_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("DELIVERED true"), "{out}\n{err}");
+    assert!(out.contains("FAILURES 0"), "{out}\n{err}");
+    collector.wait_for(&["kvp_tls_span", "kvp_tls_counter", "kvp_tls_log"]);
+
+    let (ok, out, err) = child(
+        "an_https_collector_receives_everything_with_its_ca_from_the_standard_variable",
+        &[("TEST_ENDPOINT", &endpoint)],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("DELIVERED false"), "{out}\n{err}");
+    assert!(!out.contains("FAILURES 0"), "{out}\n{err}");
+    assert!(err.contains("OTLP "), "said on stderr: {err}");
+}
+
+/// A CA file that cannot be used turns OTLP off, best-effort: `build`
+/// succeeds, KVP and stderr run on, and the guard and one stderr line name
+/// the variable and the file.
+#[test]
+fn an_unusable_ca_file_costs_only_otlp() {
+    if test_support::child::role().is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(".kvp_pool_1");
+        let (dispatch, guard) = Telemetry::builder("otlp-tls")
+            .pool_path(&pool)
+            .stderr(false)
+            .otlp("https://127.0.0.1:9")
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || tracing::warn!("kept by KVP"));
+        guard.flush(Duration::from_secs(5));
+        println!(
+            "UNAVAILABLE {:?}",
+            guard.otlp_unavailable().map(|e| e.to_string())
+        );
+        println!("RECORDS {}", test_support::pool_records(&pool).len());
+        return;
+    }
+    let (ok, out, err) = child(
+        "an_unusable_ca_file_costs_only_otlp",
+        &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && out.contains("/nonexistent/ca.pem"),
+        "{out}"
+    );
+    assert!(out.contains("RECORDS 1"), "{out}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("ca.pem")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+}
+
+/// Failed exports of traces and of logs are counted and said, as the
+/// metrics' are: each signal alone against a refused port, whose failure
+/// is the one the stderr line names.
+#[test]
+fn failed_trace_and_log_exports_are_counted_and_said() {
+    if test_support::child::role().is_some() {
+        let port = std::env::var("TEST_PORT").unwrap();
+        let (dispatch, guard) = Telemetry::builder("otlp-test")
+            .kvp(false)
+            .stderr(false)
+            .otlp(format!("http://127.0.0.1:{port}"))
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            tracing::dispatcher::with_default(&dispatch, || {
+                match std::env::var("SIGNAL").unwrap().as_str() {
+                    // A span with no event in it: traces only.
+                    "traces" => drop(tracing::info_span!("kvp_lost_span").entered()),
+                    // An event in no span and with no metric: logs only.
+                    "logs" => tracing::warn!("kvp_lost_log"),
+                    other => panic!("no signal {other}"),
+                }
+            });
+            assert!(!guard.flush(Duration::from_secs(5)));
+        }
+        println!("FAILURES {}", guard.otlp_export_failures().unwrap());
+        return;
+    }
+    for signal in ["traces", "logs"] {
+        let port = free_port().to_string();
+        let (ok, out, err) = child(
+            "failed_trace_and_log_exports_are_counted_and_said",
+            &[("TEST_PORT", &port), ("SIGNAL", signal)],
+        );
+        assert!(ok, "{signal}: {out}\n{err}");
+        let failures: u64 = out
+            .split("FAILURES ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap();
+        // Two of this signal; an empty metrics export fails as well.
+        assert!(failures >= 2, "{signal}: {out}\n{err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains(&format!("OTLP {signal} export")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{signal}: one line for both: {err}");
+    }
 }

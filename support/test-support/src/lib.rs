@@ -7,13 +7,19 @@
 //! - [`child`]: re-running the current test binary as a child process that
 //!   runs one test in a given role;
 //! - [`reports`]: the `PROVISIONING_REPORT` values azure-init's tool wrote;
-//! - [`sparse_file`]: a large file that takes no disk.
+//! - [`sparse_file`]: a large file that takes no disk;
+//! - [`collector`] and [`tls_front`] (feature `collector`): a real
+//!   OpenTelemetry collector on loopback, and a TLS front for it.
 
 mod alloc;
 pub mod child;
+#[cfg(feature = "collector")]
+pub mod collector;
 #[cfg(feature = "pool")]
 mod pool;
 pub mod reports;
+#[cfg(feature = "collector")]
+pub mod tls_front;
 
 pub use alloc::{Counting, allocations};
 #[cfg(feature = "pool")]

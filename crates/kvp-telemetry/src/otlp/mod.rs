@@ -8,7 +8,9 @@
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
 //! (full URLs, per signal), and
 //! `OTEL_SDK_DISABLED=true` (no OTLP export at all). `https://` endpoints
-//! use rustls (no system OpenSSL), with the system's root certificates.
+//! use rustls (no system OpenSSL), with the system's root certificates and
+//! the files the `OTEL_EXPORTER_OTLP_*CERTIFICATE` and `*CLIENT_KEY`
+//! variables name ([`tls`]).
 //!
 //! OTLP is best-effort, as KVP is: an endpoint that cannot work leaves
 //! telemetry running without it (one stderr line, and
@@ -16,22 +18,23 @@
 //! not answer within the flush timeout, is counted and reported on stderr,
 //! at most once a minute.
 
+mod failures;
+mod tls;
+
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use opentelemetry_otlp::{
-    ExporterBuildError, LogExporter, MetricExporter, SpanExporter, WithExportConfig,
+    ExporterBuildError, LogExporter, MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig,
 };
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, SdkLoggerProvider};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, Temporality};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
-use parking_lot::Mutex;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+pub(crate) use failures::{Failures, Reported};
+use tls::TlsFiles;
 
 use crate::redact_spans::RedactSpans;
 
@@ -48,6 +51,21 @@ pub enum OtlpError {
         source_name: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// A file an `OTEL_EXPORTER_OTLP_*CERTIFICATE` or `*CLIENT_KEY`
+    /// variable names cannot be read or holds no usable PEM.
+    Certificate {
+        /// The variable that names the file.
+        variable: String,
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The HTTP client could not be built with those certificates.
+    Client {
+        /// The HTTP client's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The OpenTelemetry exporter refused its configuration.
     Exporter {
@@ -69,6 +87,14 @@ impl fmt::Display for OtlpError {
                 f,
                 "OTLP endpoint {endpoint:?} from {source_name} cannot be used: {reason}"
             ),
+            OtlpError::Certificate { variable, path, .. } => write!(
+                f,
+                "the TLS file {} that {variable} names cannot be used",
+                path.display()
+            ),
+            OtlpError::Client { .. } => {
+                write!(f, "the OTLP HTTP client could not be built")
+            }
             OtlpError::Exporter { signal, .. } => {
                 write!(f, "the OTLP {signal} exporter could not be built")
             }
@@ -80,6 +106,9 @@ impl std::error::Error for OtlpError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             OtlpError::Exporter { source, .. } => Some(source),
+            OtlpError::Certificate { source, .. } | OtlpError::Client { source } => {
+                Some(source.as_ref())
+            }
             OtlpError::Malformed { .. } => None,
         }
     }
@@ -95,13 +124,20 @@ pub(crate) struct OtlpState {
 
 /// Where traces, metrics and logs go.
 pub(crate) struct Otlp {
-    traces: String,
-    metrics: String,
-    logs: String,
+    traces: Endpoint,
+    metrics: Endpoint,
+    logs: Endpoint,
     /// How long one export may take: a collector that accepts and never
     /// answers costs this, and is counted as a failure.
     timeout: Duration,
     pub(crate) failures: Failures,
+}
+
+/// One signal's URL, and the HTTP client its TLS variables ask for (the
+/// exporter's own when they ask for nothing).
+struct Endpoint {
+    url: String,
+    client: Option<reqwest::blocking::Client>,
 }
 
 /// `OTEL_SDK_DISABLED` is `true`.
@@ -175,27 +211,40 @@ impl Otlp {
         timeout: Duration,
     ) -> Result<Otlp, OtlpError> {
         let base = check(endpoint, source_name)?;
-        let signal = |var: &str, path: &str| -> Result<String, OtlpError> {
-            match std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
-                Some(url) => check(&url, var).map(str::to_owned),
-                None => Ok(format!("{base}{path}")),
-            }
-        };
-        let otlp = Otlp {
-            traces: signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?,
-            metrics: signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")?,
-            logs: signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs")?,
-            timeout,
-            failures: Failures::default(),
-        };
         // The HTTP client is built with TLS support whatever the scheme.
         tls_provider();
-        Ok(otlp)
+        // Signals that name the same TLS files share one client.
+        let mut built: Vec<(TlsFiles, reqwest::blocking::Client)> = Vec::new();
+        let mut signal = |name: &str, path: &str| -> Result<Endpoint, OtlpError> {
+            let var = format!("OTEL_EXPORTER_OTLP_{name}_ENDPOINT");
+            let url = match std::env::var(&var).ok().filter(|v| !v.trim().is_empty()) {
+                Some(url) => check(&url, &var)?.to_owned(),
+                None => format!("{base}{path}"),
+            };
+            let files = TlsFiles::from_env(name);
+            let client = if files.is_empty() {
+                None
+            } else if let Some((_, client)) = built.iter().find(|(f, _)| *f == files) {
+                Some(client.clone())
+            } else {
+                let client = files.client(timeout)?;
+                built.push((files, client.clone()));
+                Some(client)
+            };
+            Ok(Endpoint { url, client })
+        };
+        Ok(Otlp {
+            traces: signal("TRACES", "/v1/traces")?,
+            metrics: signal("METRICS", "/v1/metrics")?,
+            logs: signal("LOGS", "/v1/logs")?,
+            timeout,
+            failures: Failures::default(),
+        })
     }
 
     /// The traces endpoint, to name in reports.
     pub(crate) fn endpoint(&self) -> &str {
-        &self.traces
+        &self.traces.url
     }
 
     pub(crate) fn tracer_provider(
@@ -203,22 +252,24 @@ impl Otlp {
         resource: Resource,
         redaction: telemetry_redact::DenyList,
     ) -> Result<SdkTracerProvider, OtlpError> {
-        let exporter = SpanExporter::builder()
+        let mut builder = SpanExporter::builder()
             .with_http()
-            .with_endpoint(&self.traces)
-            .with_timeout(self.timeout)
-            .build()
-            .map_err(|source| OtlpError::Exporter {
-                signal: "traces",
-                source,
-            })?;
+            .with_endpoint(&self.traces.url)
+            .with_timeout(self.timeout);
+        if let Some(client) = &self.traces.client {
+            builder = builder.with_http_client(client.clone());
+        }
+        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
+            signal: "traces",
+            source,
+        })?;
         // Span and event attributes are the application's fields as they
         // are: redact them on the way out, as the KVP layer does.
         let exporter = Reported {
             inner: RedactSpans::with_deny_list(exporter, redaction),
             failures: self.failures.clone(),
             signal: "traces",
-            endpoint: self.traces.clone(),
+            endpoint: self.traces.url.clone(),
         };
         Ok(SdkTracerProvider::builder()
             .with_resource(resource)
@@ -232,20 +283,22 @@ impl Otlp {
         &self,
         resource: Resource,
     ) -> Result<SdkLoggerProvider, OtlpError> {
-        let exporter = LogExporter::builder()
+        let mut builder = LogExporter::builder()
             .with_http()
-            .with_endpoint(&self.logs)
-            .with_timeout(self.timeout)
-            .build()
-            .map_err(|source| OtlpError::Exporter {
-                signal: "logs",
-                source,
-            })?;
+            .with_endpoint(&self.logs.url)
+            .with_timeout(self.timeout);
+        if let Some(client) = &self.logs.client {
+            builder = builder.with_http_client(client.clone());
+        }
+        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
+            signal: "logs",
+            source,
+        })?;
         let exporter = Reported {
             inner: exporter,
             failures: self.failures.clone(),
             signal: "logs",
-            endpoint: self.logs.clone(),
+            endpoint: self.logs.url.clone(),
         };
         Ok(SdkLoggerProvider::builder()
             .with_resource(resource)
@@ -257,134 +310,25 @@ impl Otlp {
         &self,
         interval: Duration,
     ) -> Result<PeriodicReader<Reported<MetricExporter>>, OtlpError> {
-        let exporter = MetricExporter::builder()
+        let mut builder = MetricExporter::builder()
             .with_http()
-            .with_endpoint(&self.metrics)
-            .with_timeout(self.timeout)
-            .build()
-            .map_err(|source| OtlpError::Exporter {
-                signal: "metrics",
-                source,
-            })?;
+            .with_endpoint(&self.metrics.url)
+            .with_timeout(self.timeout);
+        if let Some(client) = &self.metrics.client {
+            builder = builder.with_http_client(client.clone());
+        }
+        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
+            signal: "metrics",
+            source,
+        })?;
         let exporter = Reported {
             inner: exporter,
             failures: self.failures.clone(),
             signal: "metrics",
-            endpoint: self.metrics.clone(),
+            endpoint: self.metrics.url.clone(),
         };
         Ok(PeriodicReader::builder(exporter)
             .with_interval(interval)
             .build())
-    }
-}
-
-/// Counts failed exports and reports them on stderr, at most once a
-/// minute with the number held back, so that a missing collector is seen
-/// without flooding the journal.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Failures {
-    count: Arc<AtomicU64>,
-    last_report: Arc<Mutex<Option<(Instant, u64)>>>,
-}
-
-/// How often a failed export is reported.
-const REPORT_EVERY: Duration = Duration::from_secs(60);
-
-impl Failures {
-    pub(crate) fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn failed(&self, signal: &str, endpoint: &str, error: &dyn std::fmt::Display) {
-        let total = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut last = self.last_report.lock();
-        let due = last.is_none_or(|(at, _)| at.elapsed() >= REPORT_EVERY);
-        if due {
-            let held = last.map_or(0, |(_, reported)| total - 1 - reported);
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "kvp-telemetry: OTLP {signal} export to {endpoint} failed ({total} failed so far{}): {error}",
-                if held > 0 {
-                    format!(", {held} not reported")
-                } else {
-                    String::new()
-                }
-            );
-            *last = Some((Instant::now(), total));
-        }
-    }
-}
-
-/// An exporter whose failures are counted and reported.
-#[derive(Debug)]
-pub(crate) struct Reported<E> {
-    inner: E,
-    failures: Failures,
-    signal: &'static str,
-    endpoint: String,
-}
-
-impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter
-    for Reported<E>
-{
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let result = self.inner.export(batch).await;
-        if let Err(e) = &result {
-            self.failures.failed(self.signal, &self.endpoint, e);
-        }
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for Reported<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.inner.export(metrics).await;
-        if let Err(e) = &result {
-            self.failures.failed(self.signal, &self.endpoint, e);
-        }
-        result
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.inner.temporality()
-    }
-}
-
-impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogExporter for Reported<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        let result = self.inner.export(batch).await;
-        if let Err(e) = &result {
-            self.failures.failed(self.signal, &self.endpoint, e);
-        }
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
     }
 }
