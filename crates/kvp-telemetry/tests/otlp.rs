@@ -1,5 +1,5 @@
 //! OTLP export of traces, metrics and logs to a real OpenTelemetry collector on
-//! loopback ([`test_support::collector`]: `rotel-agent` from PyPI, which
+//! loopback (`test_support::collector`: `rotel-agent` from PyPI, which
 //! `cargo xtask ci` installs; the tests fail, not skip, without it), over
 //! plain HTTP and over TLS, and to collectors that are down, hung or speak
 //! no TLS.

@@ -8,7 +8,7 @@
 //!   runs one test in a given role;
 //! - [`reports`]: the `PROVISIONING_REPORT` values azure-init's tool wrote;
 //! - [`sparse_file`]: a large file that takes no disk;
-//! - [`collector`] and [`tls_front`] (feature `collector`): a real
+//! - `collector` and `tls_front` (feature `collector`): a real
 //!   OpenTelemetry collector on loopback, and a TLS front for it.
 
 mod alloc;
