@@ -92,14 +92,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // The error and its causes, each once.
-            let mut line = format!("kvp: {e}");
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                line.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            eprintln!("{line}");
+            eprintln!("kvp: {}", kvp_sink::WithCauses(e.as_ref()));
             exit::status(e.as_ref())
         }
     }

@@ -87,9 +87,19 @@ impl std::error::Error for Error {
     }
 }
 
-/// An error and its causes on one line (`a: b: c`), for the reports this
-/// crate writes on stderr.
-pub(crate) struct WithCauses<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+/// An error and its causes on one line (`a: b: c`), each message once: how
+/// this workspace's crates say an error on stderr, and how to print one of
+/// ours in a single journal line.
+///
+/// ```
+/// use kvp_sink::WithCauses;
+///
+/// let options = kvp_sink::OpenOptionsPool::default();
+/// let err = kvp_sink::PoolFile::open("/nonexistent/dir/.kvp_pool_1", &options).unwrap_err();
+/// let line = WithCauses(&err).to_string();
+/// assert!(line.contains("/nonexistent/dir/.kvp_pool_1"), "{line}");
+/// ```
+pub struct WithCauses<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for WithCauses<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -62,7 +62,7 @@ mod writer;
 
 pub use boot::is_stale;
 pub use capture::{Capture, NoCapture, RenderError};
-pub use error::Error;
+pub use error::{Error, WithCauses};
 pub use exit::{Ending, ExitHook, SignalsHandled, flush_on_signals, on_exit};
 pub use inline::InlineBytes;
 pub use pool::{DEFAULT_POOL_MODE, Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};

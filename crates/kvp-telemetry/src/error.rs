@@ -76,19 +76,3 @@ impl std::error::Error for Error {
         }
     }
 }
-
-/// An error and its causes on one line (`a: b: c`), for the lines this
-/// crate writes on stderr.
-pub(crate) struct WithCauses<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for WithCauses<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(c) = cause {
-            write!(f, ": {c}")?;
-            cause = c.source();
-        }
-        Ok(())
-    }
-}

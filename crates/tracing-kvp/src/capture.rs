@@ -264,22 +264,7 @@ impl<const N: usize> Visit for CaptureFields<'_, N> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
-        self.formatted(field, format_args!("{}", ErrorChain(value)));
-    }
-}
-
-/// An error and its sources: `outer: inner: root`.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
+        self.formatted(field, format_args!("{}", kvp_sink::WithCauses(value)));
     }
 }
 

@@ -160,7 +160,7 @@ pub(super) fn otlp_refused(e: &crate::otlp::OtlpError) {
     let _ = writeln!(
         std::io::stderr(),
         "kvp-telemetry: OTLP export is off, telemetry goes on without it: {}",
-        crate::error::WithCauses(e)
+        kvp_sink::WithCauses(e)
     );
 }
 

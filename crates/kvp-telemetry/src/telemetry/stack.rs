@@ -209,7 +209,7 @@ impl TelemetryBuilder {
                 let _ = writeln!(
                     std::io::stderr(),
                     "kvp-telemetry: KVP is unavailable, continuing without it: {}",
-                    crate::error::WithCauses(&e)
+                    kvp_sink::WithCauses(&e)
                 );
                 guard.kvp_unavailable = Some(e);
                 Ok(None)
