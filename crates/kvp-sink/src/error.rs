@@ -97,7 +97,7 @@ impl std::error::Error for Error {
 /// let options = kvp_sink::OpenOptionsPool::default();
 /// let err = kvp_sink::PoolFile::open("/nonexistent/dir/.kvp_pool_1", &options).unwrap_err();
 /// let line = WithCauses(&err).to_string();
-/// assert!(line.contains("/nonexistent/dir/.kvp_pool_1"), "{line}");
+/// assert!(line.contains("/nonexistent/dir"), "{line}");
 /// ```
 pub struct WithCauses<'a>(pub &'a (dyn std::error::Error + 'static));
 
