@@ -9,14 +9,17 @@ mod check;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
+mod dialect;
 mod exit;
 mod files;
 mod follow;
+mod model;
 mod output;
 mod records;
 mod report;
 mod stream;
 mod target;
+mod time;
 mod tree;
 
 use std::process::ExitCode;

@@ -2,10 +2,8 @@
 //! them and the path to the first error marked.
 
 mod build;
-mod model;
 mod nest;
 mod render;
-mod time;
 
 use std::io::IsTerminal as _;
 use std::ops::ControlFlow;
@@ -17,7 +15,7 @@ use crate::exit::Result;
 use crate::records::for_each_item;
 use crate::target::Target;
 
-pub(crate) use model::Tree;
+pub(crate) use crate::model::Tree;
 pub(crate) use render::View;
 
 #[derive(Debug, Args)]

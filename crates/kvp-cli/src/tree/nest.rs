@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use super::build::{Nesting, Parsed, pair_cloud_init};
-use super::model::{Event, Node, Span, Status};
-use super::time::Time;
+use crate::dialect::{Nesting, Parsed, cloud_init};
+use crate::model::{Event, Node, Span, Status};
+use crate::time::Time;
 
 /// A span or event waiting for its place.
 enum Loose {
@@ -70,7 +70,7 @@ pub(super) fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
             }
         }
     }
-    let (ci_spans, ci_events) = pair_cloud_init(marks);
+    let (ci_spans, ci_events) = cloud_init::pair(marks);
     for s in ci_spans {
         loose.push(Loose::Span(s));
         by_id.push(None);

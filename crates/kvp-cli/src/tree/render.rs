@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::model::{Event, Node, Span, Status, Tree};
+use crate::model::{Event, Node, Span, Status, Tree};
 
 /// What to show.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,10 +1,11 @@
-//! The tree's model: spans, events and the nodes that hold them.
+//! What a pool holds once read: spans, events, and the tree of nodes that
+//! nests them.
 //!
 //! A tree built from a hostile file can be thousands of levels deep, so
 //! nothing here recurses: [`Tree`]'s drop takes nodes apart with a stack of
 //! its own, where the default drop would recurse once per level.
 
-use super::time::Time;
+use crate::time::Time;
 
 /// How a span ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
