@@ -5,9 +5,9 @@
 //!
 //! | writer | span | event | nesting |
 //! |---|---|---|---|
-//! | [ours](ours) | `start=.. end=.. duration_ms=.. status=.. [parent=<id>]`; an `<id>-open` record while open | `time=.. [span=<id>] ..` | by ids |
-//! | [azure-init](azure_init) | `Start: <t> \| End: <t>` | `Time: <t> \| Event: ..` | by time containment |
-//! | [cloud-init](cloud_init) | a `start` event and the `finish` event of the same name | any other event type | by time containment |
+//! | [`ours`] | `start=.. end=.. duration_ms=.. status=.. [parent=<id>]`; an `<id>-open` record while open | `time=.. [span=<id>] ..` | by ids |
+//! | azure-init ([`azure_init`]) | `Start: <t> \| End: <t>` | `Time: <t> \| Event: ..` | by time containment |
+//! | cloud-init ([`cloud_init`]) | a `start` event and the `finish` event of the same name | any other event type | by time containment |
 
 pub(crate) mod azure_init;
 pub(crate) mod cloud_init;
