@@ -11,6 +11,7 @@ mod commands;
 mod demo;
 mod dialect;
 mod exit;
+mod export;
 mod files;
 mod follow;
 mod model;
@@ -42,6 +43,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print every logical record (chunks joined) as a table or JSON lines.
     Dump(commands::DumpArgs),
+    /// Send pool files to an OpenTelemetry collector (OTLP) as spans, log
+    /// records and metrics, or write them as a Chrome trace for Perfetto.
+    Export(export::ExportArgs),
     /// Show spans as a timed tree with their events, the path to the first
     /// error marked (ours, azure-init's and cloud-init's records).
     Tree(tree::TreeArgs),
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run(&a),
         Command::Dump(a) => commands::dump(&a),
+        Command::Export(a) => export::export(&a),
         Command::Tree(a) => tree::tree(&a),
         Command::Follow(a) => follow::follow(&a),
         Command::Stats(a) => commands::stats(&a),

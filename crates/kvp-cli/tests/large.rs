@@ -45,6 +45,7 @@ fn a_1_gib_pool_is_read_in_flat_memory() {
         (vec!["stats", p], 0),
         (vec!["read", "missing", "--file", p], 1),
         (vec!["check", p], 1),
+        (vec!["export", "--chrome-trace", p], 0),
     ] {
         let (got, peak) = run_measured(&args);
         eprintln!("kvp {args:?}: exit {got}, peak RSS {} MiB", peak >> 20);
@@ -55,6 +56,48 @@ fn a_1_gib_pool_is_read_in_flat_memory() {
             peak >> 20
         );
     }
+}
+
+/// `kvp export` streams our records (each names its span by id, so none
+/// waits for another): 100,000 events and spans, a 244 MiB pool, become a
+/// Chrome trace in the same flat memory.
+#[test]
+fn a_large_pool_of_our_records_exports_in_flat_memory() {
+    use kvp_codec::{Limits, RECORD_SIZE, encode};
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kvp_pool_1");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut record = [0u8; RECORD_SIZE];
+    for i in 0..100_000u32 {
+        let (key, value) = if i % 10 == 9 {
+            (
+                format!("agent|vm-1|INFO|step|5f3a9c0e12ab-{i:x}"),
+                format!(
+                    "start=2026-11-21T10:00:00.000Z end=2026-11-21T10:00:00.005Z duration_ms=5 status=ok parent=5f3a9c0e12ab-0 n={i}"
+                ),
+            )
+        } else {
+            (
+                format!("agent|vm-1|INFO|agent|5f3a9c0e12ab-{i:x}"),
+                format!(
+                    "time=2026-11-21T10:00:00.001Z span=5f3a9c0e12ab-{:x} message=\"step {i} done\" attempt=1",
+                    i / 10 * 10 + 9
+                ),
+            )
+        };
+        encode(&key, &value, &Limits::SAFE, &mut record).unwrap();
+        file.write_all(&record).unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+    let (got, peak) = run_measured(&["export", "--chrome-trace", path.to_str().unwrap()]);
+    eprintln!(
+        "kvp export --chrome-trace: exit {got}, peak RSS {} MiB",
+        peak >> 20
+    );
+    assert_eq!(got, 0);
+    assert!(peak <= 64 << 20, "peak RSS {} MiB", peak >> 20);
 }
 
 #[test]
@@ -72,6 +115,7 @@ fn a_fifo_or_a_device_is_refused_at_once_by_every_reading_command() {
             vec!["entries", path],
             vec!["read", "--file", path, "key"],
             vec!["follow", "--new", path],
+            vec!["export", "--chrome-trace", path],
         ] {
             let mut child = Command::new(env!("CARGO_BIN_EXE_kvp"))
                 .args(&command)

@@ -5,25 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{fixture, ok};
-use kvp_codec::{Limits, RECORD_SIZE, encode};
+use common::{fixture, ok, pool};
 use serde_json::Value;
-
-/// Writes `records` as a pool file in `dir` and returns its path.
-fn pool(dir: &Path, records: &[(impl AsRef<str>, impl AsRef<str>)]) -> PathBuf {
-    let mut bytes = Vec::new();
-    for (key, value) in records {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        let mut record = [0u8; RECORD_SIZE];
-        encode(key, value, &Limits::SAFE, &mut record).unwrap();
-        bytes.extend_from_slice(&record);
-    }
-    let path = dir.join(".kvp_pool_1");
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
 
 fn tree(args: &[&str], path: &Path) -> String {
     let mut all = vec!["tree"];

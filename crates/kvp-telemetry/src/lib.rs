@@ -68,7 +68,7 @@ pub use exporter::KvpMetricExporter;
 pub use guard::{Guard, OtelFailures, ShutdownError};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
-pub use otlp::OtlpError;
+pub use otlp::{OtlpError, OtlpExporters};
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use redact_spans::RedactSpans;

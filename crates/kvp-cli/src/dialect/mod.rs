@@ -36,12 +36,20 @@ pub(crate) enum Nesting {
     ByTime,
 }
 
+/// One of our metric series: its name (without `metric.`) and its fields
+/// (`kind=`, `value=` or `count= sum= min= max=`, `unit=`, `run=`, and the
+/// attributes as `a.<name>=`).
+pub(crate) struct Metric {
+    pub(crate) name: String,
+    pub(crate) fields: Vec<(String, String)>,
+}
+
 /// A record, by kind.
 pub(crate) enum Classified {
     /// The `PROVISIONING_REPORT`.
     Report,
     /// One of our metric series.
-    Metric,
+    Metric(Box<Metric>),
     /// Neither a span, an event, a metric nor the report.
     Other,
     /// Boxed: a span is large, and most records are one.

@@ -4,15 +4,20 @@
 use kvp_codec::KeyParts;
 use tracing_kvp::parse_fields;
 
-use super::{Classified, Nesting, Parsed, parsed};
+use super::{Classified, Metric, Nesting, Parsed, parsed};
 use crate::model::{Event, Span, Status};
 use crate::time::Time;
 
 /// An event, a span (closed or open) or a metric series.
 pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classified {
     let level = parts.level.as_str().to_owned();
-    if parts.name.starts_with("metric.") && value.starts_with("kind=") {
-        return Classified::Metric;
+    if let Some(name) = parts.name.strip_prefix("metric.")
+        && value.starts_with("kind=")
+    {
+        return Classified::Metric(Box::new(Metric {
+            name: name.to_owned(),
+            fields: parse_fields(value).unwrap_or_default(),
+        }));
     }
     let Ok(mut fields) = parse_fields(value) else {
         return Classified::Other;

@@ -17,7 +17,7 @@ impl Tree {
                     index, key, value, ..
                 } => match classify(*index, key, value) {
                     Classified::Report => tree.report = Some(value.clone()),
-                    Classified::Metric => tree.metrics += 1,
+                    Classified::Metric(_) => tree.metrics += 1,
                     Classified::Other => tree.other += 1,
                     Classified::Parsed(p) => parsed.push(*p),
                 },

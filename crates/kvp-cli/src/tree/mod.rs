@@ -2,7 +2,7 @@
 //! them and the path to the first error marked.
 
 mod build;
-mod nest;
+pub(crate) mod nest;
 mod render;
 
 use std::io::IsTerminal as _;

@@ -37,7 +37,7 @@ impl Loose {
 
 /// Puts every span and event under its parent, the first error's path
 /// marked.
-pub(super) fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
+pub(crate) fn nest(parsed: Vec<Parsed>) -> Vec<Node> {
     let mut loose: Vec<Loose> = Vec::new();
     // Where each record goes: a parent in `loose`, an unknown span id, or
     // the roots.

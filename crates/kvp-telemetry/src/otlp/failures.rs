@@ -63,6 +63,16 @@ pub(crate) struct Reported<E> {
 }
 
 impl<E> Reported<E> {
+    /// The same reporting around `f(inner)`.
+    pub(super) fn map<F>(self, f: impl FnOnce(E) -> F) -> Reported<F> {
+        Reported {
+            inner: f(self.inner),
+            failures: self.failures,
+            signal: self.signal,
+            endpoint: self.endpoint,
+        }
+    }
+
     /// Counts `result` if it is a failure, and passes it on.
     fn note(&self, result: OTelSdkResult) -> OTelSdkResult {
         if let Err(e) = &result {

@@ -18,6 +18,7 @@
 //! not answer within the flush timeout, is counted and reported on stderr,
 //! at most once a minute.
 
+mod exporters;
 mod failures;
 mod tls;
 
@@ -33,8 +34,38 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+pub use exporters::OtlpExporters;
 pub(crate) use failures::{Failures, Reported};
 use tls::TlsFiles;
+
+/// The three OTLP builders' `build`, under one name.
+trait HttpExporterBuild<E> {
+    fn build_exporter(self) -> Result<E, ExporterBuildError>;
+}
+
+impl HttpExporterBuild<SpanExporter>
+    for opentelemetry_otlp::SpanExporterBuilder<opentelemetry_otlp::HttpExporterBuilderSet>
+{
+    fn build_exporter(self) -> Result<SpanExporter, ExporterBuildError> {
+        self.build()
+    }
+}
+
+impl HttpExporterBuild<LogExporter>
+    for opentelemetry_otlp::LogExporterBuilder<opentelemetry_otlp::HttpExporterBuilderSet>
+{
+    fn build_exporter(self) -> Result<LogExporter, ExporterBuildError> {
+        self.build()
+    }
+}
+
+impl HttpExporterBuild<MetricExporter>
+    for opentelemetry_otlp::MetricExporterBuilder<opentelemetry_otlp::HttpExporterBuilderSet>
+{
+    fn build_exporter(self) -> Result<MetricExporter, ExporterBuildError> {
+        self.build()
+    }
+}
 
 use crate::redact_spans::RedactSpans;
 
@@ -247,30 +278,56 @@ impl Otlp {
         &self.traces.url
     }
 
+    /// One signal's HTTP exporter, sending to its endpoint through the
+    /// client its TLS variables ask for.
+    fn exporter<B, E>(&self, signal: &'static str, builder: B) -> Result<Reported<E>, OtlpError>
+    where
+        B: WithExportConfig + WithHttpConfig + HttpExporterBuild<E>,
+    {
+        let endpoint = match signal {
+            "traces" => &self.traces,
+            "metrics" => &self.metrics,
+            _ => &self.logs,
+        };
+        let mut builder = builder
+            .with_endpoint(&endpoint.url)
+            .with_timeout(self.timeout);
+        if let Some(client) = &endpoint.client {
+            builder = builder.with_http_client(client.clone());
+        }
+        let inner = builder
+            .build_exporter()
+            .map_err(|source| OtlpError::Exporter { signal, source })?;
+        Ok(Reported {
+            inner,
+            failures: self.failures.clone(),
+            signal,
+            endpoint: endpoint.url.clone(),
+        })
+    }
+
+    pub(crate) fn span_exporter(&self) -> Result<Reported<SpanExporter>, OtlpError> {
+        self.exporter("traces", SpanExporter::builder().with_http())
+    }
+
+    pub(crate) fn log_exporter(&self) -> Result<Reported<LogExporter>, OtlpError> {
+        self.exporter("logs", LogExporter::builder().with_http())
+    }
+
+    pub(crate) fn metric_exporter(&self) -> Result<Reported<MetricExporter>, OtlpError> {
+        self.exporter("metrics", MetricExporter::builder().with_http())
+    }
+
     pub(crate) fn tracer_provider(
         &self,
         resource: Resource,
         redaction: telemetry_redact::DenyList,
     ) -> Result<SdkTracerProvider, OtlpError> {
-        let mut builder = SpanExporter::builder()
-            .with_http()
-            .with_endpoint(&self.traces.url)
-            .with_timeout(self.timeout);
-        if let Some(client) = &self.traces.client {
-            builder = builder.with_http_client(client.clone());
-        }
-        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
-            signal: "traces",
-            source,
-        })?;
         // Span and event attributes are the application's fields as they
         // are: redact them on the way out, as the KVP layer does.
-        let exporter = Reported {
-            inner: RedactSpans::with_deny_list(exporter, redaction),
-            failures: self.failures.clone(),
-            signal: "traces",
-            endpoint: self.traces.url.clone(),
-        };
+        let exporter = self
+            .span_exporter()?
+            .map(|inner| RedactSpans::with_deny_list(inner, redaction));
         Ok(SdkTracerProvider::builder()
             .with_resource(resource)
             .with_batch_exporter(exporter)
@@ -283,26 +340,9 @@ impl Otlp {
         &self,
         resource: Resource,
     ) -> Result<SdkLoggerProvider, OtlpError> {
-        let mut builder = LogExporter::builder()
-            .with_http()
-            .with_endpoint(&self.logs.url)
-            .with_timeout(self.timeout);
-        if let Some(client) = &self.logs.client {
-            builder = builder.with_http_client(client.clone());
-        }
-        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
-            signal: "logs",
-            source,
-        })?;
-        let exporter = Reported {
-            inner: exporter,
-            failures: self.failures.clone(),
-            signal: "logs",
-            endpoint: self.logs.url.clone(),
-        };
         Ok(SdkLoggerProvider::builder()
             .with_resource(resource)
-            .with_batch_exporter(exporter)
+            .with_batch_exporter(self.log_exporter()?)
             .build())
     }
 
@@ -310,24 +350,7 @@ impl Otlp {
         &self,
         interval: Duration,
     ) -> Result<PeriodicReader<Reported<MetricExporter>>, OtlpError> {
-        let mut builder = MetricExporter::builder()
-            .with_http()
-            .with_endpoint(&self.metrics.url)
-            .with_timeout(self.timeout);
-        if let Some(client) = &self.metrics.client {
-            builder = builder.with_http_client(client.clone());
-        }
-        let exporter = builder.build().map_err(|source| OtlpError::Exporter {
-            signal: "metrics",
-            source,
-        })?;
-        let exporter = Reported {
-            inner: exporter,
-            failures: self.failures.clone(),
-            signal: "metrics",
-            endpoint: self.metrics.url.clone(),
-        };
-        Ok(PeriodicReader::builder(exporter)
+        Ok(PeriodicReader::builder(self.metric_exporter()?)
             .with_interval(interval)
             .build())
     }
