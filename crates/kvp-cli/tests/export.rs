@@ -260,7 +260,59 @@ fn azure_init_and_cloud_init_pools_nest_by_time() {
     );
 }
 
-/// A fleet's pools in one call, one of them bad: the bad one is named and
+/// The demo's pool and the real cloud-init fixture in one call: two
+/// resources; the demo's spans linked to their parents, its ERROR in its
+/// span, its report; cloud-init's events as log records.
+#[test]
+fn the_demo_pool_and_a_cloud_init_fixture() {
+    let collector = Collector::start();
+    let demo = fixture("kvp-demo.kvp");
+    let cloud = fixture("cloud-init/cloud-init-22.4-small.kvp");
+    let out = export_to(&collector, &[&demo, &cloud]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = collector.wait_for(&["configure_ssh", "peer event 49", "PROVISIONING_REPORT"]);
+    let spans = printed(&text, "Span #");
+    let by_name = |name: &str| spans.iter().find(|s| s.get("Name") == name).unwrap();
+    let (root, ssh, user) = (
+        by_name("provision"),
+        by_name("configure_ssh"),
+        by_name("create_user"),
+    );
+    assert_eq!(ssh.get("Parent ID"), root.get("ID"));
+    assert_eq!(user.get("Parent ID"), root.get("ID"));
+    let duration = |s: &Printed| {
+        s.get("End time").parse::<u64>().unwrap() - s.get("Start time").parse::<u64>().unwrap()
+    };
+    // 0.533 ms, as the record's duration_ms says (its times are to the ms).
+    assert_eq!(duration(root), 533_000);
+    let logs = printed(&text, "LogRecord #");
+    let error = logs
+        .iter()
+        .find(|l| l.get("SeverityText") == "ERROR" && l.get("Body").contains("sshd"))
+        .unwrap();
+    assert_eq!(error.get("Span ID"), ssh.get("ID"));
+    assert!(
+        logs.iter()
+            .any(|l| l.get("Body") == "Str(PROVISIONING_REPORT)")
+    );
+    let services: std::collections::BTreeSet<String> = logs
+        .iter()
+        .flat_map(|l| l.resource.iter())
+        .filter(|r| r.starts_with("service.name"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        services.into_iter().collect::<Vec<_>>(),
+        [
+            "service.name: Str(cloud-init)",
+            "service.name: Str(kvp-demo)"
+        ]
+    );
+}
+
+/// A fleet's pools in one call, three of them bad (missing, a directory,
+/// corrupt: bytes in which no record decodes): each bad one is named and
 /// costs only itself, the others arrive, and the exit status says so.
 #[test]
 fn many_pools_and_a_bad_one() {
@@ -269,6 +321,9 @@ fn many_pools_and_a_bad_one() {
     let missing = dir.path().join("vm2/.kvp_pool_1");
     let a_dir = dir.path().join("vm3");
     std::fs::create_dir(&a_dir).unwrap();
+    let corrupt = dir.path().join("vm4.kvp");
+    // Two records' worth of bytes that are not UTF-8 anywhere.
+    std::fs::write(&corrupt, vec![0xffu8; 2 * 2560]).unwrap();
     let azure = fixture("azure-init/azure-init-0.1.1-sample.kvp");
     let collector = Collector::start();
     let out = export_to(
@@ -277,6 +332,7 @@ fn many_pools_and_a_bad_one() {
             good.to_str().unwrap(),
             missing.to_str().unwrap(),
             a_dir.to_str().unwrap(),
+            corrupt.to_str().unwrap(),
             &azure,
         ],
     );
@@ -291,7 +347,14 @@ fn many_pools_and_a_bad_one() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("2 of 4 pools could not be exported"),
+        stderr.contains(&format!(
+            "{}: not exported: not a pool file",
+            corrupt.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 of 5 pools could not be exported"),
         "{stderr}"
     );
     collector.wait_for(&["configure_ssh", "create_user"]);

@@ -50,17 +50,21 @@ pub(crate) fn pool(path: &Path, out: &mut dyn Output) -> Result<Counts> {
 }
 
 /// The resource the pool's first keyed record names: its prefix as the
-/// service, its vm_id as the host.
+/// service, its vm_id as the host. A file in which no record decodes is
+/// not a pool, and is refused before anything is sent.
 fn resource(path: &Path) -> Result<Resource> {
     let mut found = Resource {
         file: path.display().to_string(),
         service: String::from("kvp-pool"),
         vm_id: None,
     };
+    let (mut records, mut unreadable) = (0usize, 0usize);
     for_each_item(path, |item| {
         let Item::Record { key, value, .. } = item else {
+            unreadable += 1;
             return Ok(ControlFlow::Continue(()));
         };
+        records += 1;
         if key.starts_with("CLOUD_INIT|") {
             found.service = String::from("cloud-init");
             return Ok(ControlFlow::Break(()));
@@ -80,6 +84,11 @@ fn resource(path: &Path) -> Result<Resource> {
             None => Ok(ControlFlow::Continue(())),
         }
     })?;
+    if records == 0 && unreadable > 0 {
+        return Err(
+            format!("not a pool file: none of its {unreadable} records can be decoded").into(),
+        );
+    }
     Ok(found)
 }
 
