@@ -151,7 +151,7 @@ pub(crate) struct ClearArgs {
     #[command(flatten)]
     target: Target,
     /// Only when the file was last written before this boot, or in its
-    /// first second (`mtime <= btime`, as azure-init counts it).
+    /// first second (mtime <= btime, as azure-init counts it).
     #[arg(long)]
     if_stale: bool,
 }
@@ -267,11 +267,37 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
-    /// The key to look up.
-    #[arg(value_parser = key_arg)]
-    key: String,
+    /// KEY, after the file's PATH unless an option names the file.
+    #[arg(num_args = 1..=2, required = true, value_names = ["PATH", "KEY"])]
+    args: Vec<String>,
     #[command(flatten)]
     target: Named,
+}
+
+/// The file and the key of a command that takes `[PATH] KEY`: the file as
+/// a path before the key, or by option, as every command takes it.
+fn file_and_key<'a>(args: &'a [String], target: &Named) -> Result<(std::path::PathBuf, &'a str)> {
+    let (path, key) = match args {
+        // `kvp delete FILE` with the key forgotten would remove FILE's
+        // name from the guest's live pool: refused.
+        [key] if !target.is_given() && looks_like_a_pool_file(key) => {
+            return Err(Usage(format!(
+                "{key:?} is a file: give KEY after it, or name the file with --file \
+                 to use a key that looks like a path"
+            ))
+            .into());
+        }
+        [key] => (target.path(), key),
+        [path, key] if !target.is_given() => (path.into(), key),
+        _ => {
+            return Err(Usage(
+                "give the file once: PATH, --file, --dir or --pool (then KEY)".into(),
+            )
+            .into());
+        }
+    };
+    key_arg(key).map_err(Usage)?;
+    Ok((path, key))
 }
 
 /// The last logical record of each key, in the order keys first appear
@@ -295,11 +321,11 @@ fn last_values(path: &Path) -> Result<Vec<(String, String)>> {
 }
 
 pub(crate) fn read_key(a: &ReadArgs) -> Result {
-    let path = a.target.path();
+    let (path, wanted) = file_and_key(&a.args, &a.target)?;
     let mut last = None;
     for_each_item(&path, |item| {
         if let Item::Record { key, value, .. } = item
-            && key == a.key
+            && key == wanted
         {
             last = Some(value);
         }
@@ -309,7 +335,7 @@ pub(crate) fn read_key(a: &ReadArgs) -> Result {
         Some(value) => print_lines([value]),
         None => Err(No(format!(
             "no record with key {:?} in {}",
-            a.key,
+            wanted,
             path.display()
         ))
         .into()),
@@ -339,28 +365,29 @@ pub(crate) fn entries(a: &EntriesArgs) -> Result {
 
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
-    /// The key whose records to remove.
-    #[arg(value_parser = key_arg)]
-    key: String,
+    /// KEY whose records to remove, after the file's PATH unless an option
+    /// names the file.
+    #[arg(num_args = 1..=2, required = true, value_names = ["PATH", "KEY"])]
+    args: Vec<String>,
     #[command(flatten)]
     target: Named,
 }
 
 pub(crate) fn delete(a: &DeleteArgs) -> Result {
-    let path = a.target.path();
+    let (path, key) = file_and_key(&a.args, &a.target)?;
     // Refuse what is not a pool file before opening, which would create it.
     existing_file(&path)?;
     let (pool, _) = PoolFile::open(&path, &OpenOptionsPool::default())?;
     // Searched before the locks; the records become holes under them, and
     // the holes are closed after, a bounded step at a time.
-    let mut locked = pool.lock_for_keys(LOCK_WAIT, &[a.key.as_bytes()])?;
-    let n = locked.delete(a.key.as_bytes())?;
+    let mut locked = pool.lock_for_keys(LOCK_WAIT, &[key.as_bytes()])?;
+    let n = locked.delete(key.as_bytes())?;
     drop(locked);
     pool.compact(LOCK_WAIT)?;
     match n {
         0 => Err(No(format!(
             "no record with key {:?} in {}",
-            a.key,
+            key,
             path.display()
         ))
         .into()),

@@ -31,7 +31,7 @@ const LINES_AT_ONCE: usize = 256;
 pub(crate) struct FollowArgs {
     #[command(flatten)]
     target: Target,
-    /// JSON lines, one per record, in `dump --json`'s shape (each record a
+    /// JSON lines, one per record, in the shape of dump --json (each record a
     /// series of one chunk), with "updated": true for a record changed in
     /// place.
     #[arg(long)]

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 /// Read and write Hyper-V KVP pool files (/var/lib/hyperv/.kvp_pool_N).
 #[derive(Debug, Parser)]
-#[command(name = "kvp", version, about, after_help = exit::HELP)]
+#[command(name = "kvp", version, after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +49,7 @@ enum Command {
     /// Show spans as a timed tree with their events, the path to the first
     /// error marked (ours, azure-init's and cloud-init's records).
     Tree(tree::TreeArgs),
-    /// Print records as they are appended, like `tail -f`, and again,
+    /// Print records as they are appended, like tail -f, and again,
     /// marked as updates, when they change in place.
     Follow(follow::FollowArgs),
     /// Count records: by level and name, problems, room left under the cap.
@@ -61,7 +61,7 @@ enum Command {
     /// Print the value of KEY (its last record, as readers take it); exit 1
     /// when no record has the key.
     Read(commands::ReadArgs),
-    /// Print the last value of every key, one `key=value`-style line each.
+    /// Print the last value of every key, one key=value line each.
     Entries(commands::EntriesArgs),
     /// Remove every record with KEY, keeping the others in order; exit 1
     /// when there was none.

@@ -48,6 +48,9 @@ pub(crate) struct Span {
     /// On the chain from a root to the first error.
     pub(crate) on_error_path: bool,
     pub(crate) children: Vec<Node>,
+    /// Which run of its writer wrote it (`run <id>`, `boot <id>`), when the
+    /// writer says: a pool can hold several.
+    pub(crate) run: Option<String>,
 }
 
 /// An event.
@@ -62,6 +65,8 @@ pub(crate) struct Event {
     pub(crate) index: usize,
     /// The first error in the pool.
     pub(crate) first_error: bool,
+    /// Which run of its writer wrote it, as [`Span::run`].
+    pub(crate) run: Option<String>,
 }
 
 /// One line of the tree and what hangs below it.

@@ -24,11 +24,11 @@ pub(crate) struct ReportArgs {
 
 #[derive(Debug, Subcommand)]
 enum Outcome {
-    /// `result=success|agent=...|pps_type=None|vm_id=...|timestamp=...`,
+    /// result=success|agent=...|pps_type=None|vm_id=...|timestamp=...,
     /// then the supporting data.
     Success(Common),
-    /// `result=error|reason=...|agent=...`, the supporting data, then
-    /// `pps_type`, `vm_id`, `timestamp` and `documentation_url` when given.
+    /// result=error|reason=...|agent=..., the supporting data, then
+    /// pps_type, vm_id, timestamp and documentation_url when given.
     Failure {
         /// Why provisioning failed.
         #[arg(long)]

@@ -550,3 +550,50 @@ fn write_with_the_value_forgotten_is_refused() {
         "v",
     ]);
 }
+
+/// Every command takes its file the same way, `read` and `delete`
+/// included: a PATH before the key, or `--file`; `delete FILE` with the
+/// key forgotten is refused rather than run on the guest's pool.
+#[test]
+fn read_and_delete_take_the_file_as_a_path_or_an_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let p = pool.to_str().unwrap();
+    ok(&["write", p, "k", "v1"]);
+    ok(&["write", p, "other", "v2"]);
+    assert_eq!(ok(&["read", p, "k"]), "v1\n");
+    assert_eq!(ok(&["read", "--file", p, "k"]), "v1\n");
+    assert_eq!(ok(&["read", "k", "--file", p]), "v1\n");
+    let out = kvp(&["delete", p]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a file"));
+    let out = kvp(&["read", p, "k", "--file", p]);
+    assert_eq!(out.status.code(), Some(2), "the file given twice: {out:?}");
+    ok(&["delete", p, "k"]);
+    assert_eq!(kvp(&["read", p, "k"]).status.code(), Some(1));
+    assert_eq!(ok(&["read", p, "other"]), "v2\n");
+}
+
+/// Help text is for a terminal: no markdown backticks from doc comments.
+#[test]
+fn help_text_has_no_markdown_backticks() {
+    let top = ok(&["--help"]);
+    assert!(!top.contains('`'), "{top}");
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for command in commands {
+        let help = ok(&[&command, "--help"]);
+        assert!(!help.contains('`'), "kvp {command} --help:\n{help}");
+    }
+    for nested in [["report", "success"], ["report", "failure"]] {
+        let help = ok(&[nested[0], nested[1], "--help"]);
+        assert!(!help.contains('`'), "kvp {nested:?} --help:\n{help}");
+    }
+}

@@ -316,3 +316,40 @@ fn an_azure_init_message_with_a_comma_stays_whole() {
         "{event}"
     );
 }
+
+/// Two runs of an agent in one pool, on two days (a reboot overnight):
+/// each run's spans begin under a line that names it, and every time
+/// carries its date.
+#[test]
+fn separate_runs_are_marked_and_dates_shown_across_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let span = |day: u32, run: &str| {
+        (
+            ours("INFO", "provision", &format!("{run}-1")),
+            format!(
+                "start=2026-11-{day}T23:59:00.000Z end=2026-11-{day}T23:59:00.040Z duration_ms=40 status=ok"
+            ),
+        )
+    };
+    let event = |day: u32, run: &str| {
+        (
+            ours("WARN", "agent", &format!("{run}-2")),
+            format!("time=2026-11-{day}T23:59:00.010Z span={run}-1 message=\"retrying\""),
+        )
+    };
+    let records = [
+        event(21, "5f3a9c0e12ab"),
+        span(21, "5f3a9c0e12ab"),
+        event(22, "77aa00bb11cc"),
+        span(22, "77aa00bb11cc"),
+    ];
+    let path = pool(dir.path(), &records);
+    insta::assert_snapshot!(tree(&[], &path), @r"
+    ── run 5f3a9c0e12ab, from 2026-11-21 23:59:00.000 ──
+      provision  40.000 ms  ok
+      └─ 2026-11-21 23:59:00.010  WARN   retrying
+    ── run 77aa00bb11cc, from 2026-11-22 23:59:00.000 ──
+      provision  40.000 ms  ok
+      └─ 2026-11-22 23:59:00.010  WARN   retrying
+    ");
+}

@@ -40,6 +40,7 @@ fn event(index: usize, name: &str, level: String, rest: &str) -> Classified {
             fields,
             index,
             first_error: false,
+            run: None,
         },
         Nesting::ByTime,
     ))
@@ -111,6 +112,7 @@ fn span(index: usize, name: &str, level: String, rest: &str) -> Classified {
             index,
             on_error_path: false,
             children: Vec::new(),
+            run: None,
         },
         Nesting::ByTime,
     ))

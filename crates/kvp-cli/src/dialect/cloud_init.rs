@@ -17,6 +17,7 @@ pub(crate) struct Mark {
     result: Option<String>,
     message: Option<String>,
     index: usize,
+    run: Option<String>,
 }
 
 /// `CLOUD_INIT|<boot>|<type>|<name>[|<vm_id>]|<uuid>` with a JSON value.
@@ -32,6 +33,11 @@ pub(crate) fn read(index: usize, key_rest: &str, value: &str) -> Classified {
     let time = text("ts").and_then(|t| Time::parse(&t));
     let message = text("msg").filter(|m| !m.is_empty());
     let result = text("result");
+    let run = key_rest
+        .split('|')
+        .next()
+        .filter(|b| !b.is_empty())
+        .map(|boot| format!("boot {boot}"));
     match event_type.as_deref() {
         Some(kind @ ("start" | "finish")) => parsed(Parsed::CloudInit(Mark {
             name,
@@ -40,6 +46,7 @@ pub(crate) fn read(index: usize, key_rest: &str, value: &str) -> Classified {
             result,
             message,
             index,
+            run,
         })),
         other => {
             let level = match result.as_deref() {
@@ -60,6 +67,7 @@ pub(crate) fn read(index: usize, key_rest: &str, value: &str) -> Classified {
                     fields,
                     index,
                     first_error: false,
+                    run,
                 },
                 Nesting::ByTime,
             ))
@@ -93,6 +101,7 @@ pub(crate) fn pair(marks: Vec<Mark>) -> (Vec<Span>, Vec<Event>) {
                 index: m.index,
                 on_error_path: false,
                 children: Vec::new(),
+                run: m.run,
             });
             continue;
         }
@@ -132,6 +141,7 @@ pub(crate) fn pair(marks: Vec<Mark>) -> (Vec<Span>, Vec<Event>) {
                 fields: vec![("type".to_owned(), "finish".to_owned())],
                 index: m.index,
                 first_error: false,
+                run: m.run,
             }),
         }
     }

@@ -11,6 +11,11 @@ use crate::time::Time;
 /// An event, a span (closed or open) or a metric series.
 pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classified {
     let level = parts.level.as_str().to_owned();
+    // Our ids are `<run>-<counter>`: the run is the writing process's.
+    let run = parts
+        .id
+        .split_once('-')
+        .map(|(run, _)| format!("run {run}"));
     if let Some(name) = parts.name.strip_prefix("metric.")
         && value.starts_with("kind=")
     {
@@ -38,6 +43,7 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
                 fields,
                 index,
                 first_error: false,
+                run,
             },
             Nesting::ById(span),
         ));
@@ -67,6 +73,7 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
         index,
         on_error_path: false,
         children: Vec::new(),
+        run,
     };
     if open_id.is_some() {
         // The open record carries the parent too; keep it for a span that

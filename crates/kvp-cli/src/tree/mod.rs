@@ -70,6 +70,7 @@ pub(crate) fn tree(a: &TreeArgs) -> Result {
         errors_only: a.errors,
         slow_ms: a.slow,
         colour: !a.json && colour(),
+        dated: false,
     };
     if a.json {
         print_lines([render::json(&tree, view).to_string()])

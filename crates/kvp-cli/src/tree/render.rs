@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::model::{Event, Node, Span, Status, Tree};
+use crate::time::Time;
 
 /// What to show.
 #[derive(Clone, Copy, Debug, Default)]
@@ -14,6 +15,8 @@ pub(crate) struct View {
     pub(crate) slow_ms: Option<f64>,
     /// ANSI colour: red for errors, yellow for warnings, dim times.
     pub(crate) colour: bool,
+    /// Times with their date: the pool spans more than one day.
+    pub(crate) dated: bool,
 }
 
 /// A field value longer than this is cut, with `…`.
@@ -55,11 +58,36 @@ impl View {
     }
 }
 
-/// The tree as lines of text, with a summary of what is not in it.
+/// The tree as lines of text, with a summary of what is not in it. When
+/// the pool holds more than one run of its writers, a line marks where
+/// each run's spans and events begin.
 pub(crate) fn text(tree: &Tree, view: View) -> Vec<String> {
     let mut out = Vec::new();
+    let view = View {
+        dated: view.dated || spans_days(tree),
+        ..view
+    };
     let roots: Vec<&Node> = tree.roots.iter().filter(|n| view.shows(n)).collect();
+    let several_runs = {
+        let mut runs: Vec<&str> = roots.iter().filter_map(|n| run_of(n)).collect();
+        runs.sort_unstable();
+        runs.dedup();
+        runs.len() > 1
+    };
+    let mut current_run = None;
     for node in &roots {
+        if several_runs && let Some(run) = run_of(node) {
+            if current_run != Some(run) {
+                let from = match node {
+                    Node::Span(s) => s.start.as_ref(),
+                    Node::Event(e) => e.time.as_ref(),
+                    Node::UnknownSpan { .. } => None,
+                };
+                let from = from.map_or(String::new(), |t| format!(", from {}", at(t, view)));
+                out.push(view.paint(BOLD, &format!("── {run}{from} ──")));
+            }
+            current_run = Some(run);
+        }
         line(node, view, &mut out);
     }
     if roots.is_empty() {
@@ -100,6 +128,45 @@ pub(crate) fn text(tree: &Tree, view: View) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The run that wrote a root, as its writer names it.
+fn run_of(node: &Node) -> Option<&str> {
+    match node {
+        Node::Span(s) => s.run.as_deref(),
+        Node::Event(e) => e.run.as_deref(),
+        Node::UnknownSpan { children, .. } => children.first().and_then(run_of),
+    }
+}
+
+/// Whether the tree's times fall on more than one day (UTC), walked with a
+/// stack of its own.
+fn spans_days(tree: &Tree) -> bool {
+    const DAY_US: i64 = 86_400_000_000;
+    let mut days: Option<(i64, i64)> = None;
+    let mut stack: Vec<&Node> = tree.roots.iter().collect();
+    while let Some(node) = stack.pop() {
+        let times: [Option<&Time>; 2] = match node {
+            Node::Span(s) => [s.start.as_ref(), s.end.as_ref()],
+            Node::Event(e) => [e.time.as_ref(), None],
+            Node::UnknownSpan { .. } => [None, None],
+        };
+        for t in times.into_iter().flatten() {
+            let day = t.micros.div_euclid(DAY_US);
+            days = Some(days.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
+        }
+        stack.extend(node_children(node));
+    }
+    days.is_some_and(|(lo, hi)| lo != hi)
+}
+
+/// A time as the tree shows it: the time of day, with the date before it
+/// when the pool spans days.
+fn at(t: &Time, view: View) -> String {
+    match (view.dated, t.text.get(..10)) {
+        (true, Some(date)) => format!("{date} {}", t.time_of_day()),
+        _ => t.time_of_day().to_owned(),
+    }
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -172,7 +239,7 @@ fn span_text(s: &Span, view: View) -> String {
     let mut parts = vec![view.paint(BOLD, &s.name)];
     match (s.status, &s.start) {
         (Status::Open, Some(start)) => {
-            parts.push(view.paint(YELLOW, &format!("open since {}", start.time_of_day())))
+            parts.push(view.paint(YELLOW, &format!("open since {}", at(start, view))))
         }
         (Status::Open, None) => parts.push(view.paint(YELLOW, "open")),
         _ => {
@@ -198,8 +265,8 @@ fn event_text(e: &Event, view: View) -> String {
         "WARN" => view.paint(YELLOW, &level),
         _ => level,
     };
-    let time = e.time.as_ref().map_or("", |t| t.time_of_day());
-    let mut parts = vec![view.paint(DIM, time), level];
+    let time = e.time.as_ref().map_or(String::new(), |t| at(t, view));
+    let mut parts = vec![view.paint(DIM, &time), level];
     if let Some(m) = &e.message {
         parts.push(shorten(m, FIELDS_CHARS));
     }
