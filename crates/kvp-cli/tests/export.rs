@@ -406,3 +406,34 @@ impl TapCreate for PathBuf {
         self
     }
 }
+
+/// An `https://` collector with a private CA: trusted through
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`, the pool arrives; without it the
+/// handshake fails, and the pool is named as not exported.
+#[test]
+fn export_over_tls_honours_the_certificate_variable() {
+    let collector = Collector::start();
+    let front = test_support::tls_front::TlsFront::start(collector.http);
+    let url = format!("https://127.0.0.1:{}", front.port);
+    let demo = fixture("kvp-demo.kvp");
+    let run = |ca: Option<&Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kvp"));
+        cmd.args(["export", "--timeout", "5", "--otlp", &url, &demo]);
+        match ca {
+            Some(ca) => cmd.env("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+            None => cmd.env_remove("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = run(Some(&front.ca_file));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    collector.wait_for(&["configure_ssh"]);
+    let out = run(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("not exported"), "{stderr}");
+}
