@@ -6,9 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use kvp_codec::{
-    DecodeError, KeyParts, Limits, RECORD_SIZE, decode, encode, encode_chunk, split_value,
-};
+use kvp_codec::schema::value_pieces;
+use kvp_codec::{DecodeError, KeyParts, Limits, RECORD_SIZE, decode, encode, encode_chunk};
 use kvp_sink::{OpenOptionsPool, PoolFile};
 use serde_json::json;
 
@@ -241,28 +240,24 @@ pub(crate) fn write(a: &WriteArgs) -> Result {
     }
     let mut locked = pool.lock(LOCK_WAIT)?;
     let mut batch = Vec::new();
-    let fits = limits.value_fits(value);
-    let chunks: Vec<&str> = if fits {
-        vec![value]
-    } else {
-        split_value(value, &limits).collect()
-    };
-    for (i, chunk) in chunks.iter().enumerate() {
+    // The schema's value policy, with no cut: the tool writes what it is
+    // given, in as many `|<i>` chunks as that takes.
+    let mut records = 0;
+    if limits.value_fits(value) {
         let mut record = [0u8; RECORD_SIZE];
-        if fits {
-            encode(key, chunk, &limits, &mut record)?;
-        } else {
-            let i = u32::try_from(i).map_err(|_| "value too long")?;
-            encode_chunk(key, i, chunk, &limits, &mut record)?;
-        }
+        encode(key, value, &limits, &mut record)?;
         batch.extend_from_slice(&record);
+        records = 1;
+    } else {
+        for piece in value_pieces(value, &limits, usize::MAX) {
+            let mut record = [0u8; RECORD_SIZE];
+            encode_chunk(key, piece.index, piece.text, &limits, &mut record)?;
+            batch.extend_from_slice(&record);
+            records += 1;
+        }
     }
     locked.append(&batch)?;
-    print_lines([format!(
-        "wrote {} record(s) to {}",
-        chunks.len().max(1),
-        path.display()
-    )])
+    print_lines([format!("wrote {records} record(s) to {}", path.display())])
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,9 @@
 //! - **Reassembly** (`reassemble`, feature `alloc`) joins chunks back into
 //!   logical records: `|<i>` chunks (ours and cloud-init's) and azure-init's
 //!   older chunks that repeat one key.
+//! - **Our record schema** ([`schema`]): the `name=value` value grammar,
+//!   our field names, the id rule, and the value policy (chunks, the cut
+//!   and its marker) that every writer of ours follows.
 //!
 //! The crate is `#![no_std]` and has no dependencies. See `docs/FORMAT.md`
 //! in the repository for the format and the sources of each rule.
@@ -53,6 +56,7 @@ mod layout;
 mod limits;
 #[cfg(feature = "alloc")]
 mod reassemble;
+pub mod schema;
 mod split;
 
 pub use decode::{DecodeError, Decoded, Mode, Record, Records, decode, decode_strict};

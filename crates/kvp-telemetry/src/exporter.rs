@@ -17,6 +17,7 @@ use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kvp_codec::schema::field;
 use kvp_codec::{KeyLayout, KeyLayoutError, Level};
 use kvp_sink::{Capture, NoCapture, Sink};
 use opentelemetry::KeyValue;
@@ -119,23 +120,23 @@ impl<C: Capture> KvpMetricExporter<C> {
                         let kind = if s.is_monotonic() { "sum" } else { "up_down" };
                         for p in s.data_points() {
                             self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, "kind", kind);
-                                push_field(v, "value", &p.value().to_string());
+                                push_field(v, field::KIND, kind);
+                                push_field(v, field::VALUE, &p.value().to_string());
                             });
                         }
                     }
                     MetricData::Gauge(g) => {
                         for p in g.data_points() {
                             self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, "kind", "gauge");
-                                push_field(v, "value", &p.value().to_string());
+                                push_field(v, field::KIND, "gauge");
+                                push_field(v, field::VALUE, &p.value().to_string());
                             });
                         }
                     }
                     MetricData::Histogram(h) => {
                         for p in h.data_points() {
                             self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, "kind", "histogram");
+                                push_field(v, field::KIND, "histogram");
                                 push_field(v, "count", &p.count().to_string());
                                 push_field(v, "sum", &p.sum().to_string());
                                 if let (Some(min), Some(max)) = (p.min(), p.max()) {
@@ -148,7 +149,7 @@ impl<C: Capture> KvpMetricExporter<C> {
                     MetricData::ExponentialHistogram(h) => {
                         for p in h.data_points() {
                             self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, "kind", "exponential_histogram");
+                                push_field(v, field::KIND, "exponential_histogram");
                                 push_field(v, "count", &p.count().to_string());
                                 push_field(v, "sum", &p.sum().to_string());
                             });
@@ -194,19 +195,24 @@ impl<C: Capture> KvpMetricExporter<C> {
         let Ok(keys) = &self.keys else { return };
         let mut key = String::new();
         // Writing into a String cannot fail.
-        let _ = keys.write(&mut key, Level::Info, &format!("metric.{name}"), &id);
+        let _ = keys.write(
+            &mut key,
+            Level::Info,
+            &format!("{}{name}", field::METRIC_NAME_PREFIX),
+            &id,
+        );
 
         let mut value = String::new();
         values(&mut value);
         if !unit.is_empty() {
-            push_field(&mut value, "unit", unit);
+            push_field(&mut value, field::UNIT, unit);
         }
-        push_field(&mut value, "run", &self.run);
+        push_field(&mut value, field::RUN, &self.run);
         for (k, v, text) in &attrs {
             // Attributes come from event fields: keep secrets off the host
             // here too. (The series id above hashes the real value, so
             // series stay distinct.) A number or a bool is no secret.
-            let name = format!("a.{k}");
+            let name = format!("{}{k}", field::ATTRIBUTE_PREFIX);
             if *text && self.deny.is_denied(k) {
                 push_redacted(&mut value, &name);
             } else if *text {

@@ -31,11 +31,11 @@ use telemetry_redact::DenyList;
 use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
-use crate::fields::{push_field, push_redacted};
 use crate::flags::FieldFlags;
 use crate::ids::{IdFormat, Keys};
 use crate::redact::Redactor;
 use crate::stamp::Stamp;
+use kvp_codec::schema::{OPEN_SUFFIX, field, push_field, push_redacted, status};
 
 /// What a captured record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,44 +459,43 @@ impl RenderContext {
         let second = &mut *second;
         let (name, id, related_label) = match h.kind {
             Kind::Event => {
-                write_time(second, value, "time", h.time.system_time()?);
+                write_time(second, value, field::TIME, h.time.system_time()?);
                 let target = log_target(meta, c.fields.as_slice()).unwrap_or(meta.target());
-                (target, self.ids.format(h.id), " span=")
+                (target, self.ids.format(h.id), field::SPAN)
             }
             Kind::SpanClose | Kind::SpanOpen => {
-                write_time(second, value, "start", h.time.system_time()?);
+                write_time(second, value, field::START, h.time.system_time()?);
                 let mut id = self.ids.format(h.id);
                 match h.end {
                     Some(end) => {
-                        write_time(second, value, "end", end.system_time()?);
+                        write_time(second, value, field::END, end.system_time()?);
                         push_duration(value, end.since(h.time));
-                        value.push_str(if h.error {
-                            " status=error"
-                        } else {
-                            " status=ok"
-                        });
+                        push_label(value, field::STATUS);
+                        value.push_str(if h.error { status::ERROR } else { status::OK });
                     }
                     None => {
-                        value.push_str(" status=open");
+                        push_label(value, field::STATUS);
+                        value.push_str(status::OPEN);
                         // An id has room for the suffix: at most 29 + 5 of
                         // its 40 bytes (`MAX_ID_LEN`, which the key layout
                         // leaves room for).
-                        let _ = id.write_str("-open");
+                        let _ = id.write_str(OPEN_SUFFIX);
                     }
                 }
-                (meta.name(), id, " parent=")
+                (meta.name(), id, field::PARENT)
             }
         };
         // An event's span, a span's parent.
         if let Some(related) = h.span {
-            value.push_str(related_label);
+            push_label(value, related_label);
             value.push_str(self.ids.format(related).as_str());
         }
         if h.suppressed > 0 {
-            let _ = write!(value, " suppressed={}", h.suppressed);
+            push_label(value, field::SUPPRESSED);
+            value.push_str(itoa::Buffer::new().format(h.suppressed));
         }
         if h.ended_by != EndedBy::NotEnded {
-            value.push_str(" ended_by=");
+            push_label(value, field::ENDED_BY);
             value.push_str(h.ended_by.name());
         }
         render_fields(meta, &mut Reader(c.fields.as_slice()), &self.deny, value)?;
@@ -508,11 +507,18 @@ impl RenderContext {
     }
 }
 
+/// Appends ` name=`: the start of one more field, its value to follow.
+fn push_label(out: &mut String, name: &str) {
+    out.push(' ');
+    out.push_str(name);
+    out.push('=');
+}
+
 /// Appends ` duration_ms=<ms>.<3 digits>` from whole microseconds: float
 /// formatting with a precision costs more than the rest of the record.
 fn push_duration(out: &mut String, d: Duration) {
     let us = d.as_micros();
-    out.push_str(" duration_ms=");
+    push_label(out, field::DURATION_MS);
     out.push_str(itoa::Buffer::new().format(us / 1000));
     push_thousandths(out, (us % 1000) as u16);
 }
@@ -528,11 +534,12 @@ fn push_thousandths(out: &mut String, n: u16) {
 /// Appends ` name=<RFC 3339, UTC, milliseconds>`; `second` caches the text
 /// of the last whole second formatted.
 fn write_time(second: &mut (u64, String), out: &mut String, name: &str, time: SystemTime) {
-    if !out.is_empty() {
-        out.push(' ');
+    if out.is_empty() {
+        out.push_str(name);
+        out.push('=');
+    } else {
+        push_label(out, name);
     }
-    out.push_str(name);
-    out.push('=');
     let Ok(since) = time.duration_since(SystemTime::UNIX_EPOCH) else {
         // Before 1970: not worth a fast path.
         let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));

@@ -1,7 +1,7 @@
 //! The `Layer`: spans and events to records.
 
 use std::cell::RefCell;
-use std::fmt::{self, Write};
+use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
@@ -18,7 +18,6 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::capture::{
     CaptureFields, Captured, EndedBy, FieldBytes, Header, Kind, RenderContext, push_scope,
 };
-use crate::fields::push_field;
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::ids::Keys;
@@ -30,6 +29,7 @@ use crate::report::{
 };
 use crate::spans::{Fields, SpanData, Spans};
 use crate::stamp::TimeSource;
+use kvp_codec::schema::{field, push_field};
 
 /// A `tracing` layer that writes spans and events to a KVP pool through a
 /// [`kvp_sink::Sink`]. Build it with [`crate::KvpLayer::builder`].
@@ -98,11 +98,10 @@ impl KvpHandle {
                 meta.target()
             });
             let mut value = String::new();
-            let _ = write!(
-                value,
-                "time={} suppressed={n} reason=rate-limit",
-                humantime::format_rfc3339_millis(self.time.system_time())
-            );
+            let time = humantime::format_rfc3339_millis(self.time.system_time()).to_string();
+            push_field(&mut value, field::TIME, &time);
+            push_field(&mut value, field::SUPPRESSED, &n.to_string());
+            push_field(&mut value, "reason", "rate-limit");
             if let (Some(file), Some(line)) = (meta.file(), meta.line()) {
                 push_field(&mut value, "callsite", &format!("{file}:{line}"));
             }

@@ -87,7 +87,6 @@
 
 mod builder;
 mod capture;
-mod fields;
 mod filter;
 mod flags;
 mod guard;
@@ -104,10 +103,12 @@ mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KeyName, KvpLayerBuilder};
 pub use capture::Captured;
-pub use fields::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use filter::KvpFilter;
 pub use guard::{KvpGuard, Shutdown};
 pub use ids::Ids;
+/// The value grammar, from [`kvp_codec::schema`] where the record schema
+/// lives; re-exported here, where most writers of fields meet it.
+pub use kvp_codec::schema::{ParseFieldsError, parse_fields, push_field, push_redacted};
 pub use kvp_sink::{ShutdownError, Stats};
 pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;

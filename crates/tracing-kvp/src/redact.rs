@@ -139,3 +139,13 @@ mod tests {
         assert!(!only_pass.is_denied(passport));
     }
 }
+
+#[cfg(test)]
+mod schema_agrees {
+    /// The marker the value grammar writes and the one redaction uses are
+    /// one text.
+    #[test]
+    fn the_redaction_marker_is_the_schemas() {
+        assert_eq!(super::REDACTED, kvp_codec::schema::REDACTED);
+    }
+}

@@ -63,7 +63,7 @@ pub(crate) fn parsed(p: Parsed) -> Classified {
 /// The record at `index` with `key` and (joined) `value`, read by the
 /// dialect its key and value say.
 pub(crate) fn classify(index: usize, key: &str, value: &str) -> Classified {
-    if key == "PROVISIONING_REPORT" {
+    if key == kvp_codec::schema::PROVISIONING_REPORT {
         return Classified::Report;
     }
     if let Some(rest) = key.strip_prefix("CLOUD_INIT|") {

@@ -2,11 +2,15 @@
 //! series), as docs/FORMAT.md gives them.
 
 use kvp_codec::KeyParts;
+use kvp_codec::schema::{OPEN_SUFFIX, field, run_of, status};
 use tracing_kvp::parse_fields;
 
 use super::{Classified, Metric, Nesting, Parsed, parsed};
 use crate::model::{Event, Span, Status};
 use crate::time::Time;
+
+/// A metric series' value starts with its kind.
+const KIND_FIRST: &str = "kind=";
 
 /// An event, a span (closed or open) or a metric series.
 pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classified {
@@ -14,10 +18,10 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
     // Our ids are `<run>-<counter>`: the run is the writing process's.
     let run = parts
         .id
-        .split_once('-')
-        .map(|(run, _)| format!("run {run}"));
-    if let Some(name) = parts.name.strip_prefix("metric.")
-        && value.starts_with("kind=")
+        .contains('-')
+        .then(|| format!("run {}", run_of(parts.id)));
+    if let Some(name) = parts.name.strip_prefix(field::METRIC_NAME_PREFIX)
+        && value.starts_with(KIND_FIRST)
     {
         return Classified::Metric(Box::new(Metric {
             name: name.to_owned(),
@@ -31,9 +35,9 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
         let at = fields.iter().position(|(n, _)| n == name)?;
         Some(fields.remove(at).1)
     };
-    if let Some(time) = take("time") {
-        let span = take("span");
-        let message = take("message");
+    if let Some(time) = take(field::TIME) {
+        let span = take(field::SPAN);
+        let message = take(field::MESSAGE);
         return parsed(Parsed::Event(
             Event {
                 level,
@@ -48,19 +52,19 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
             Nesting::ById(span),
         ));
     }
-    let Some(start) = take("start") else {
+    let Some(start) = take(field::START) else {
         return Classified::Other;
     };
-    let end = take("end").and_then(|t| Time::parse(&t));
-    let duration_ms = take("duration_ms").and_then(|d| d.parse().ok());
-    let status = match take("status").as_deref() {
-        Some("ok") => Status::Ok,
-        Some("error") => Status::Error,
-        Some("open") => Status::Open,
+    let end = take(field::END).and_then(|t| Time::parse(&t));
+    let duration_ms = take(field::DURATION_MS).and_then(|d| d.parse().ok());
+    let status = match take(field::STATUS).as_deref() {
+        Some(status::OK) => Status::Ok,
+        Some(status::ERROR) => Status::Error,
+        Some(status::OPEN) => Status::Open,
         _ => Status::Unknown,
     };
-    let parent = take("parent");
-    let open_id = parts.id.strip_suffix("-open");
+    let parent = take(field::PARENT);
+    let open_id = parts.id.strip_suffix(OPEN_SUFFIX);
     let span = Span {
         name: parts.name.to_owned(),
         id: Some(open_id.unwrap_or(parts.id).to_owned()),
@@ -81,7 +85,7 @@ pub(crate) fn read(index: usize, parts: &KeyParts<'_>, value: &str) -> Classifie
         let mut span = span;
         span.status = Status::Open;
         if let Some(p) = parent {
-            span.fields.insert(0, ("parent".to_owned(), p));
+            span.fields.insert(0, (field::PARENT.to_owned(), p));
         }
         return parsed(Parsed::Open(span));
     }

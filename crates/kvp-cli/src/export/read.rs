@@ -12,6 +12,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use kvp_codec::KeyParts;
+use kvp_codec::schema::{PROVISIONING_REPORT, field, run_of};
 
 use super::ids::{SpanId, TraceId};
 use super::out::{Counts, EventOut, MetricOut, Output, Resource, SpanOut};
@@ -69,7 +70,7 @@ fn resource(path: &Path) -> Result<Resource> {
             found.service = String::from("cloud-init");
             return Ok(ControlFlow::Break(()));
         }
-        if key == "PROVISIONING_REPORT" {
+        if key == PROVISIONING_REPORT {
             found.vm_id = report_fields(&value)
                 .into_iter()
                 .find_map(|(k, v)| (k == "vm_id").then_some(v));
@@ -181,7 +182,7 @@ impl Reader<'_> {
     /// Our span `id`'s trace (one per run: the id's part before `-`, which
     /// the writing process chose) and span ids.
     fn our_ids(&self, id: &str) -> (TraceId, SpanId) {
-        let run = id.split_once('-').map_or(id, |(run, _)| run);
+        let run = run_of(id);
         (TraceId::of(&[&self.vm, run]), SpanId::of(&[&self.vm, id]))
     }
 
@@ -268,25 +269,30 @@ impl Reader<'_> {
     }
 
     fn metric(&mut self, m: Metric) -> Result {
-        let field = |name: &str| {
+        let get = |name: &str| {
             m.fields
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone())
         };
         let metric = MetricOut {
-            kind: field("kind").unwrap_or_default(),
-            value: field("value").and_then(|v| v.parse().ok()),
-            unit: field("unit"),
+            kind: get(field::KIND).unwrap_or_default(),
+            value: get(field::VALUE).and_then(|v| v.parse().ok()),
+            unit: get(field::UNIT),
             attributes: m
                 .fields
                 .iter()
-                .filter_map(|(n, v)| Some((n.strip_prefix("a.")?.to_owned(), v.clone())))
+                .filter_map(|(n, v)| {
+                    Some((
+                        n.strip_prefix(field::ATTRIBUTE_PREFIX)?.to_owned(),
+                        v.clone(),
+                    ))
+                })
                 .collect(),
             name: m.name,
             fields: m.fields,
         };
-        let name = format!("metric.{}", metric.name);
+        let name = format!("{}{}", field::METRIC_NAME_PREFIX, metric.name);
         let fields = metric.fields.clone();
         if self.out.metric(metric)? {
             self.counts.metrics += 1;
@@ -310,7 +316,7 @@ impl Reader<'_> {
             let parent = span
                 .fields
                 .iter()
-                .position(|(n, _)| n == "parent")
+                .position(|(n, _)| n == field::PARENT)
                 .map(|at| span.fields.remove(at).1)
                 .map(|p| SpanId::of(&[&self.vm, &p]));
             span.status = Status::Open;

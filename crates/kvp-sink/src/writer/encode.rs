@@ -2,14 +2,10 @@
 //! long value split into `|<i>` chunks, cut to the most chunks allowed)
 //! and upserts (cut to one record), in arrival order.
 
-use kvp_codec::{
-    EncodeError, Field, Level, Limits, RECORD_SIZE, encode, encode_chunk, split_value, utf16_len,
-};
+use kvp_codec::schema::{TRUNCATED_MARKER, fit_with_marker, value_pieces};
+use kvp_codec::{EncodeError, Field, Level, Limits, RECORD_SIZE, encode, encode_chunk};
 
 use crate::batch::Batch;
-
-/// Appended to a value cut because it needed more chunks than allowed.
-pub const TRUNCATED_MARKER: &str = "…[truncated]";
 
 /// How an entry was encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +76,7 @@ impl Pending {
         result
     }
 
+    /// The value's records by the schema's policy ([`value_pieces`]).
     fn append_chunks(
         &mut self,
         key: &str,
@@ -87,17 +84,13 @@ impl Pending {
         limits: &Limits,
         max_chunks: usize,
     ) -> Result<Encoded, EncodeError> {
-        let mut chunks = split_value(value, limits);
-        for (index, index32) in (0..max_chunks).zip(0u32..) {
-            let Some(chunk) = chunks.next() else {
-                return Ok(Encoded::Whole);
-            };
-            if index + 1 == max_chunks && !chunks.rest().is_empty() {
-                let cut = with_marker(chunk, limits);
-                encode_chunk(key, index32, &cut, limits, self.batch.new_slot())?;
+        for piece in value_pieces(value, limits, max_chunks) {
+            if piece.truncated {
+                let cut = format!("{}{TRUNCATED_MARKER}", piece.text);
+                encode_chunk(key, piece.index, &cut, limits, self.batch.new_slot())?;
                 return Ok(Encoded::Truncated);
             }
-            encode_chunk(key, index32, chunk, limits, self.batch.new_slot())?;
+            encode_chunk(key, piece.index, piece.text, limits, self.batch.new_slot())?;
         }
         Ok(Encoded::Whole)
     }
@@ -114,26 +107,11 @@ impl Pending {
             encode(key, value, limits, &mut record)?;
             Encoded::Whole
         } else {
-            let first = split_value(value, limits).next().unwrap_or_default();
-            encode(key, &with_marker(first, limits), limits, &mut record)?;
+            let cut = format!("{}{TRUNCATED_MARKER}", fit_with_marker(value, limits));
+            encode(key, &cut, limits, &mut record)?;
             Encoded::Truncated
         };
         self.upserts.push((self.batch.records(), record));
         Ok(encoded)
     }
-}
-
-/// `chunk` shortened so that it and [`TRUNCATED_MARKER`] fit one value.
-fn with_marker(chunk: &str, limits: &Limits) -> String {
-    let marker_units = utf16_len(TRUNCATED_MARKER);
-    let mut end = chunk
-        .len()
-        .min(limits.value_bytes().saturating_sub(TRUNCATED_MARKER.len()));
-    while end > 0
-        && (!chunk.is_char_boundary(end)
-            || utf16_len(&chunk[..end]) + marker_units > limits.value_units())
-    {
-        end -= 1;
-    }
-    format!("{}{TRUNCATED_MARKER}", &chunk[..end])
 }

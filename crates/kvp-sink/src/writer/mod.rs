@@ -37,6 +37,7 @@ mod wake;
 
 pub use builder::{DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, WriterBuilder};
 pub use cap::DEFAULT_MARKER_KEY;
-pub use encode::TRUNCATED_MARKER;
 pub use handle::ShutdownError;
 pub use handle::{Sink, WriterGuard};
+/// The value policy's marker, from [`kvp_codec::schema`].
+pub use kvp_codec::schema::TRUNCATED_MARKER;

@@ -13,7 +13,12 @@
 //! - One exception: a redacted value is written bare as `<redacted>`
 //!   (no space in it, so it parses back as the value `<redacted>`).
 
-use std::fmt::{self, Write};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+
+use super::REDACTED;
 
 /// Whether a byte may appear in a bare value.
 const fn is_bare_byte(b: u8) -> bool {
@@ -37,8 +42,8 @@ const fn needs_escape(b: u8) -> bool {
 ///
 /// ```
 /// let mut out = String::new();
-/// tracing_kvp::push_field(&mut out, "n", "42");
-/// tracing_kvp::push_field(&mut out, "msg", "a \"b\"");
+/// kvp_codec::schema::push_field(&mut out, "n", "42");
+/// kvp_codec::schema::push_field(&mut out, "msg", "a \"b\"");
 /// assert_eq!(out, r#"n=42 msg="a \"b\"""#);
 /// ```
 pub fn push_field(out: &mut String, name: &str, value: &str) {
@@ -55,7 +60,7 @@ pub fn push_field(out: &mut String, name: &str, value: &str) {
 ///
 /// ```
 /// let mut out = String::from("user=azureuser");
-/// tracing_kvp::push_redacted(&mut out, "password");
+/// kvp_codec::schema::push_redacted(&mut out, "password");
 /// assert_eq!(out, "user=azureuser password=<redacted>");
 /// ```
 pub fn push_redacted(out: &mut String, name: &str) {
@@ -64,11 +69,11 @@ pub fn push_redacted(out: &mut String, name: &str) {
     }
     out.push_str(name);
     out.push('=');
-    out.push_str(crate::redact::REDACTED);
+    out.push_str(REDACTED);
 }
 
-/// Appends one value, escaped.
-pub(crate) fn push_value(out: &mut String, value: &str) {
+/// Appends one value, escaped by the rule above (bare or quoted).
+pub fn push_value(out: &mut String, value: &str) {
     if is_bare(value) {
         out.push_str(value);
         return;
@@ -126,14 +131,14 @@ impl fmt::Display for ParseFieldsError {
     }
 }
 
-impl std::error::Error for ParseFieldsError {}
+impl core::error::Error for ParseFieldsError {}
 
 /// Parses `name=value name=value ...` back into pairs, undoing the escaping.
 ///
 /// ```
-/// let fields = tracing_kvp::parse_fields(r#"time=2026-01-01T00:00:00.000Z message="hello \"you\"" n=3"#)?;
+/// let fields = kvp_codec::schema::parse_fields(r#"time=2026-01-01T00:00:00.000Z message="hello \"you\"" n=3"#)?;
 /// assert_eq!(fields[1], ("message".to_string(), "hello \"you\"".to_string()));
-/// # Ok::<(), tracing_kvp::ParseFieldsError>(())
+/// # Ok::<(), kvp_codec::schema::ParseFieldsError>(())
 /// ```
 pub fn parse_fields(text: &str) -> Result<Vec<(String, String)>, ParseFieldsError> {
     let mut out = Vec::new();
