@@ -10,6 +10,7 @@ use std::path::Path;
 use clap::Args;
 use kvp_codec::{
     Field, KEY_SIZE, KeyParts, Limits, RECORD_SIZE, Record, VALUE_SIZE, split_chunk_suffix,
+    utf16_len,
 };
 use serde_json::{Value, json};
 
@@ -219,20 +220,15 @@ fn record_problems(index: usize, record: Record<'_>, total: usize, stopped: bool
 /// What the host cuts from `text`, which it converts to UTF-16 and keeps
 /// at most `max_units` of, never half of a surrogate pair.
 fn cut(field: Field, text: &str, max_units: usize) -> Option<Problem> {
-    let mut units = 0;
-    let mut kept_at = None;
-    for (at, c) in text.char_indices() {
-        if kept_at.is_none() && units + c.len_utf16() > max_units {
-            kept_at = Some((at, units));
-        }
-        units += c.len_utf16();
+    let kept_text = kvp_codec::prefix_within(text, usize::MAX, max_units);
+    if kept_text.len() == text.len() {
+        return None;
     }
-    let (at, kept) = kept_at?;
-    let lost: String = text[at..].chars().take(40).collect();
+    let lost: String = text[kept_text.len()..].chars().take(40).collect();
     Some(Problem::Cut {
         field,
-        units,
-        kept,
+        units: utf16_len(text),
+        kept: utf16_len(kept_text),
         lost,
     })
 }

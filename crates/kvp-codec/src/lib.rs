@@ -47,6 +47,7 @@
 extern crate alloc;
 
 mod check;
+mod cut;
 mod decode;
 mod encode;
 mod error;
@@ -59,6 +60,7 @@ mod reassemble;
 pub mod schema;
 mod split;
 
+pub use cut::prefix_within;
 pub use decode::{DecodeError, Decoded, Mode, Record, Records, decode, decode_strict};
 pub use encode::{encode, encode_chunk};
 pub use error::EncodeError;

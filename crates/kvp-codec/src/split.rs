@@ -5,6 +5,7 @@
 //! makes the host stop reading the pool at that record). Each chunk is as
 //! long as both the byte and the UTF-16 bound allow.
 
+use crate::cut::prefix_within;
 use crate::limits::{Field, Limits};
 
 /// Splits `value` into chunks that each fit `limits`, in order.
@@ -44,26 +45,11 @@ impl<'a> Chunks<'a> {
         self.rest
     }
 
-    /// Where the next chunk of `s` ends: the longest prefix, cut at a
-    /// character boundary, within both bounds. Never 0 for a non-empty `s`,
-    /// because [`Limits`] guarantees room for any one character.
+    /// Where the next chunk of `s` ends: the longest prefix within both
+    /// bounds ([`prefix_within`]). Never 0 for a non-empty `s`, because
+    /// [`Limits`] guarantees room for any one character.
     fn next_end(&self, s: &str) -> usize {
-        let mut end = s.len().min(self.max_bytes);
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        if end <= self.max_units {
-            // A text has no more UTF-16 units than bytes.
-            return end;
-        }
-        let mut units = 0;
-        for (at, c) in s[..end].char_indices() {
-            units += c.len_utf16();
-            if units > self.max_units {
-                return at;
-            }
-        }
-        end
+        prefix_within(s, self.max_bytes, self.max_units).len()
     }
 }
 

@@ -227,14 +227,7 @@ impl<const N: usize> fmt::Write for Bytes<'_, N> {
 
 /// `s` cut to at most `max` bytes, at a character boundary.
 fn cut_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    kvp_codec::prefix_within(s, max, usize::MAX)
 }
 
 impl<const N: usize> Visit for CaptureFields<'_, N> {

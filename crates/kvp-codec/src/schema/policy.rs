@@ -5,7 +5,7 @@
 
 use crate::limits::Limits;
 use crate::split::{Chunks, split_value};
-use crate::utf16_len;
+use crate::{prefix_within, utf16_len};
 
 /// Appended to a value cut because it needed more records than allowed.
 pub const TRUNCATED_MARKER: &str = "…[truncated]";
@@ -21,17 +21,13 @@ pub const TRUNCATED_MARKER: &str = "…[truncated]";
 /// assert!(Limits::SAFE.value_fits(&format!("{kept}{TRUNCATED_MARKER}")));
 /// ```
 pub fn fit_with_marker<'a>(chunk: &'a str, limits: &Limits) -> &'a str {
-    let marker_units = utf16_len(TRUNCATED_MARKER);
-    let mut end = chunk
-        .len()
-        .min(limits.value_bytes().saturating_sub(TRUNCATED_MARKER.len()));
-    while end > 0
-        && (!chunk.is_char_boundary(end)
-            || utf16_len(&chunk[..end]) + marker_units > limits.value_units())
-    {
-        end -= 1;
-    }
-    &chunk[..end]
+    prefix_within(
+        chunk,
+        limits.value_bytes().saturating_sub(TRUNCATED_MARKER.len()),
+        limits
+            .value_units()
+            .saturating_sub(utf16_len(TRUNCATED_MARKER)),
+    )
 }
 
 /// One record's part of a value: chunk `index`, its text, and whether
