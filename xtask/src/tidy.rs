@@ -14,6 +14,10 @@
 //!   none, and the table names every crate and no other.
 //! - Pool-file writes and locks happen in `kvp-sink` only: no other crate's
 //!   source opens files for writing, locks them, or cuts them.
+//! - The map names no file that is not there: each crate table's first
+//!   column is a file of that crate (the map is checked both ways).
+//! - No source file is longer than [`MAX_LINES`] lines: a file holds one
+//!   idea.
 //! - `cargo doc --workspace --document-private-items` builds with warnings
 //!   denied, so private docs cannot rot either.
 
@@ -30,6 +34,20 @@ pub(crate) fn tidy() -> Result {
         return Err(format!(
             "docs/ARCHITECTURE.md does not name these source files (add each to its crate's table):\n  {}",
             missing.join("\n  ")
+        ));
+    }
+    let stale = stale_names(&root, &doc)?;
+    if !stale.is_empty() {
+        return Err(format!(
+            "docs/ARCHITECTURE.md names files that do not exist (remove or rename the rows):\n  {}",
+            stale.join("\n  ")
+        ));
+    }
+    let long = long_files(&root)?;
+    if !long.is_empty() {
+        return Err(format!(
+            "source files over {MAX_LINES} lines (split each by idea):\n  {}",
+            long.join("\n  ")
         ));
     }
     let rules = dependency_rules(&doc)?;
@@ -117,6 +135,66 @@ fn unnamed_files(root: &Path, doc: &str) -> Result<Vec<String>> {
     }
     missing.sort();
     Ok(missing)
+}
+
+/// The most lines a source file may have.
+pub(crate) const MAX_LINES: usize = 600;
+
+/// Files a crate's table names in its first column that the crate does
+/// not have, as `crates/<crate>/src/<file>`.
+fn stale_names(root: &Path, doc: &str) -> Result<Vec<String>> {
+    let mut stale = Vec::new();
+    for dir in read_dir(&root.join("crates"))? {
+        let name = file_name(&dir);
+        let text = section(doc, &format!("crates/{name}")).unwrap_or("");
+        for file in table_files(text) {
+            if !dir.join("src").join(&file).is_file() {
+                stale.push(format!("crates/{name}/src/{file}"));
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// The `.rs` files a section's tables name in their first column.
+pub(crate) fn table_files(section: &str) -> Vec<String> {
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(file, _)| file)
+        .filter(|f| f.ends_with(".rs"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Source files longer than [`MAX_LINES`], with their length.
+fn long_files(root: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for dir in read_dir(&root.join("crates"))? {
+        files.extend(rust_files(&dir.join("src"))?);
+    }
+    for support in read_dir(&root.join("support"))? {
+        files.extend(rust_files(&support.join("src"))?);
+    }
+    for dir in ["xtask/src", "benches/src", "benches/benches"] {
+        files.extend(rust_files(&root.join(dir))?);
+    }
+    let mut long = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let lines = text.lines().count();
+        if lines > MAX_LINES {
+            let rel = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            long.push(format!("{rel}: {lines} lines"));
+        }
+    }
+    Ok(long)
 }
 
 /// The top-level modules a source file names through `crate::<module>`,
@@ -381,6 +459,14 @@ fn pool_io_outside_the_sink(root: &Path) -> Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    /// The map is read both ways: a row naming a file is found, so that a
+    /// file renamed or removed without its row fails tidy.
+    #[test]
+    fn table_rows_name_their_files() {
+        let section = "## crates/x\n\n| file | what |\n|---|---|\n| `a.rs` | one |\n| `dir/b.rs` | two |\n| `Thing` | not a file |\n";
+        assert_eq!(super::table_files(section), ["a.rs", "dir/b.rs"]);
+    }
+
     use super::*;
 
     fn metadata(codec_deps: &[&str]) -> serde_json::Value {
