@@ -45,7 +45,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod batch;
 mod boot;
 mod capture;
 mod compact;
@@ -55,9 +54,10 @@ mod exit;
 mod inline;
 mod lock;
 mod pool;
-mod report;
+mod record_buf;
 mod scan;
 mod stats;
+mod throttled_stderr;
 mod writer;
 
 pub use boot::is_stale;

@@ -493,7 +493,7 @@ impl KvpLayerBuilder {
     /// ```
     pub fn build_unfiltered(self, sink: Sink<Captured>) -> Result<KvpLayer, BuildError> {
         let (key, vm_id) = self.keys(&sink.limits(), sink.max_chunks())?;
-        let capture_room = sink
+        let capture_max = sink
             .limits()
             .value_bytes()
             .saturating_mul(sink.max_chunks())
@@ -527,7 +527,7 @@ impl KvpLayerBuilder {
             span_open_records: self.span_open_records,
             redactor,
             limiters: Arc::new(Limiters::new(self.rate_limit)),
-            capture_room,
+            capture_max,
             events_outside_spans: self.events_outside_spans,
         })
     }

@@ -141,7 +141,7 @@ pub(crate) struct CaptureFields<'a, const N: usize> {
     /// ever write of one value, text is cut here, so that a huge field
     /// costs the queue no more than a record's worth (the writer then cuts
     /// the value and marks it `…[truncated]`).
-    pub(crate) room: usize,
+    pub(crate) left: usize,
 }
 
 impl<const N: usize> CaptureFields<'_, N> {
@@ -180,13 +180,13 @@ impl<const N: usize> CaptureFields<'_, N> {
     /// A text payload: its length, then its bytes.
     #[inline]
     fn text(&mut self, field: &Field, value: &str) {
-        let value = cut_str(value, self.room);
-        // `room` is far below 4 GiB, so the length fits.
+        let value = cut_str(value, self.left);
+        // `left` is far below 4 GiB, so the length fits.
         let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
         if self.head(field, TEXT, len.to_le_bytes()) {
             self.out
                 .extend_from_slice(&value.as_bytes()[..len as usize]);
-            self.room -= len as usize;
+            self.left -= len as usize;
         }
     }
 
@@ -200,27 +200,27 @@ impl<const N: usize> CaptureFields<'_, N> {
             // Debug impl: use `fmt`'s.)
             let mut bytes = Bytes {
                 out: self.out,
-                room: self.room,
+                left: self.left,
             };
             let _ = bytes.write_fmt(value);
-            self.room = bytes.room;
+            self.left = bytes.left;
             let len = u32::try_from(self.out.len() - at - 4).unwrap_or(u32::MAX);
             self.out.as_mut_slice()[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
     }
 }
 
-/// `fmt::Write` into a capture, keeping at most `room` more bytes.
+/// `fmt::Write` into a capture, keeping at most `left` more bytes.
 struct Bytes<'a, const N: usize> {
     out: &'a mut InlineBytes<N>,
-    room: usize,
+    left: usize,
 }
 
 impl<const N: usize> fmt::Write for Bytes<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let s = cut_str(s, self.room);
+        let s = cut_str(s, self.left);
         self.out.extend_from_slice(s.as_bytes());
-        self.room -= s.len();
+        self.left -= s.len();
         Ok(())
     }
 }

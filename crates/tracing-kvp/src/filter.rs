@@ -10,7 +10,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::report::HEALTH_REPORT_FIELD;
+use crate::provisioning_report::HEALTH_REPORT_FIELD;
 
 /// A per-layer filter that asks `F` about every span and event, except an
 /// event with a [`health_report`](crate::HEALTH_REPORT_FIELD) field: that

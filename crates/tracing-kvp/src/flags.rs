@@ -4,8 +4,8 @@
 
 use tracing::Metadata;
 
+use crate::provisioning_report::HEALTH_REPORT_FIELD;
 use crate::redact::Redactor;
-use crate::report::HEALTH_REPORT_FIELD;
 use crate::slots::{self, Item, Table};
 
 /// One bit per field index (tracing allows at most 32 fields a callsite).

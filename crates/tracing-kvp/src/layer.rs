@@ -22,11 +22,11 @@ use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::ids::Keys;
 use crate::limit::{Admit, Limiters};
-use crate::redact::REDACTED;
-use crate::redact::Redactor;
-use crate::report::{
+use crate::provisioning_report::{
     HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField, UNKNOWN_REPORT_VM_ID,
 };
+use crate::redact::REDACTED;
+use crate::redact::Redactor;
 use crate::spans::{Fields, SpanData, Spans};
 use crate::stamp::TimeSource;
 use kvp_codec::schema::{field, push_field};
@@ -55,7 +55,7 @@ pub struct KvpLayer {
     pub(crate) registered: OnceLock<WeakDispatch>,
     /// The most text bytes one record's fields keep: one more than the
     /// writer could ever write of a value.
-    pub(crate) capture_room: usize,
+    pub(crate) capture_max: usize,
     /// Write events that happen in no span at all.
     pub(crate) events_outside_spans: bool,
 }
@@ -231,13 +231,13 @@ impl KvpLayer {
         out: &mut InlineBytes<N>,
         record: impl FnOnce(&mut dyn Visit),
     ) -> bool {
-        let room = self.capture_room.saturating_sub(out.len());
+        let left = self.capture_max.saturating_sub(out.len());
         let mut w = CaptureFields {
             out,
             redactor: &self.redactor,
             flags: FieldFlags::get(meta, &self.redactor),
             error: false,
-            room,
+            left,
         };
         record(&mut w);
         w.error
@@ -400,7 +400,7 @@ impl KvpLayer {
                 redactor: &self.redactor,
                 flags,
                 error: false,
-                room: self.capture_room,
+                left: self.capture_max,
             });
             if let Some(path) = &scope {
                 push_scope(out, path);

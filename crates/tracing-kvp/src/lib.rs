@@ -94,8 +94,8 @@ mod ids;
 mod layer;
 mod limit;
 mod open;
+mod provisioning_report;
 mod redact;
-mod report;
 mod slots;
 mod spans;
 mod stamp;
@@ -113,11 +113,11 @@ pub use kvp_sink::{ShutdownError, Stats};
 pub use layer::{KvpHandle, KvpLayer};
 pub use limit::RateLimit;
 pub use open::OpenError;
-pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
-pub use report::{
+pub use provisioning_report::{
     DEFAULT_DOCUMENTATION_URL, HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ProvisioningReport,
     UNKNOWN_REPORT_VM_ID,
 };
+pub use redact::{DEFAULT_DENY_LIST, REDACTED, denied_by_default};
 pub use stamp::Clock;
 pub use vm_id::{UNKNOWN_VM_ID, detect_vm_id, detect_vm_id_in};
 

@@ -36,9 +36,9 @@ impl Cap {
     /// The room the cap leaves for `wanted` new records. The marker record
     /// (if present) does not count; the last slot under the cap is kept for
     /// it, and the reserve is kept for ERROR records and upserts.
-    pub(super) fn budget(&self, locked: &Locked<'_>, wanted: usize) -> Result<Budget, Error> {
+    pub(super) fn budget(&self, locked: &Locked<'_>, wanted: usize) -> Result<CapAllowance, Error> {
         let Some(cap) = self.cap else {
-            return Ok(Budget::unlimited());
+            return Ok(CapAllowance::unlimited());
         };
         let priority = cap - 1;
         let normal = priority.saturating_sub(self.reserve(cap));
@@ -49,7 +49,7 @@ impl Cap {
         } else {
             records - u64::from(locked.find(self.marker_key.as_bytes())?.is_some())
         };
-        Ok(Budget {
+        Ok(CapAllowance {
             used,
             normal,
             priority,
@@ -84,8 +84,8 @@ impl Cap {
     }
 }
 
-/// Room under the cap during one batch.
-pub(super) struct Budget {
+/// What the cap allows during one batch: new records, and the reserve's share.
+pub(super) struct CapAllowance {
     used: u64,
     /// Limit for ordinary records: the cap less the marker slot and the reserve.
     normal: u64,
@@ -93,9 +93,9 @@ pub(super) struct Budget {
     priority: u64,
 }
 
-impl Budget {
+impl CapAllowance {
     fn unlimited() -> Self {
-        Budget {
+        CapAllowance {
             used: 0,
             normal: u64::MAX,
             priority: u64::MAX,

@@ -5,7 +5,7 @@
 use kvp_codec::schema::{TRUNCATED_MARKER, fit_with_marker, value_pieces};
 use kvp_codec::{EncodeError, Field, Level, Limits, RECORD_SIZE, encode, encode_chunk};
 
-use crate::batch::Batch;
+use crate::record_buf::RecordBuf;
 
 /// How an entry was encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub(super) enum Encoded {
 #[derive(Debug, Default)]
 pub(super) struct Pending {
     /// Records to append.
-    pub(super) batch: Batch,
+    pub(super) batch: RecordBuf,
     /// The level of each record in `batch`.
     pub(super) levels: Vec<Option<Level>>,
     /// Records to upsert, each with the number of batch records queued

@@ -141,7 +141,7 @@ impl<C: Capture> Sink<C> {
     fn send_when_room(&self, mut msg: Msg<C>) -> bool {
         loop {
             // However the wait ended, the queue is looked at again.
-            let _ = self.wake.room.wait(|| self.tx.is_full());
+            let _ = self.wake.waiters.wait(|| self.tx.is_full());
             match self.tx.try_send(msg) {
                 Ok(()) => return true,
                 Err(TrySendError::Full(again)) => {

@@ -21,7 +21,7 @@
 //! The module by job: `builder.rs` configures and starts a writer,
 //! `handle.rs` is what the application holds (`Sink`, `WriterGuard`),
 //! `thread.rs` is the thread's loop and its batches, `wake.rs` when it
-//! wakes, `room.rs` where a blocking producer waits for room, `budget.rs`
+//! wakes, `waiters.rs` where a blocking producer waits for room, `budget.rs`
 //! the queue's byte budget, `encode.rs` turns entries into records (chunks,
 //! truncation), and `cap.rs` keeps the file under its record cap and writes
 //! the marker.
@@ -31,8 +31,8 @@ mod builder;
 mod cap;
 mod encode;
 mod handle;
-mod room;
 mod thread;
+mod waiters;
 mod wake;
 
 pub use builder::{DEFAULT_MAX_CHUNKS, DEFAULT_QUEUE_BYTES, MAX_QUEUE, WriterBuilder};

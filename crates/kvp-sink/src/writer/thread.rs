@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use kvp_codec::{EncodeError, Level, Limits, RECORD_SIZE};
 
 use super::budget::ByteBudget;
-use super::cap::{Budget, Cap, CapDrops};
+use super::cap::{Cap, CapAllowance, CapDrops};
 use super::encode::{Encoded, Pending};
 use super::handle::Msg;
 use super::wake::{Pause, Rhythm, Wake};
@@ -19,8 +19,8 @@ use crate::capture::Capture;
 use crate::entry::{Body, Entry, EntryKind};
 use crate::error::{Error, WithCauses};
 use crate::pool::{Locked, PoolFile};
-use crate::report::Reporter;
 use crate::stats::{Counters, add};
+use crate::throttled_stderr::ThrottledStderr;
 
 /// Stop collecting a batch past this many bytes of encoded records.
 const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -35,7 +35,7 @@ pub(super) struct Config {
     pub(super) report_interval: Duration,
     pub(super) max_delay: Duration,
     pub(super) cap: Cap,
-    /// Producers wait for room ([`super::room::Room`]) instead of dropping.
+    /// Producers wait for room ([`super::waiters::QueueWaiters`]) instead of dropping.
     pub(super) blocking: bool,
 }
 
@@ -90,7 +90,7 @@ struct State {
     counters: Arc<Counters>,
     /// Given back each entry's heap bytes as it is encoded.
     bytes: Arc<ByteBudget>,
-    reporter: Reporter,
+    reporter: ThrottledStderr,
     pending: Pending,
     /// Records the cap dropped since the start, by level, for the marker.
     cap_dropped: CapDrops,
@@ -119,7 +119,7 @@ impl<C: Capture> Worker<C> {
             state: State {
                 counters,
                 bytes,
-                reporter: Reporter::new(config.report_interval),
+                reporter: ThrottledStderr::new(config.report_interval),
                 pending: Pending::default(),
                 cap_dropped: CapDrops::default(),
                 key_buf: String::new(),
@@ -144,9 +144,9 @@ impl<C: Capture> Worker<C> {
                 }
             }
             // Only a blocking sink's producers wait for room: a lossy one's
-            // batches need not take the room's lock.
+            // batches need not take the waiters' lock.
             if self.state.config.blocking {
-                self.wake.room.freed();
+                self.wake.waiters.freed();
             }
             self.rhythm.batch(taken);
             self.state
@@ -460,7 +460,7 @@ impl State {
         locked: &mut Locked<'_>,
         run: &[u8],
         levels: &[Option<Level>],
-        budget: &mut Budget,
+        budget: &mut CapAllowance,
     ) -> Appended {
         let mut dropped = CapDrops::default();
         let keep: Vec<bool> = levels

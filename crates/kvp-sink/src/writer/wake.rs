@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use super::room::Room;
+use super::waiters::QueueWaiters;
 
 /// What producers and the writer share to agree on wake-ups.
 #[derive(Debug, Default)]
@@ -54,7 +54,7 @@ pub(super) struct Wake {
     nudged: AtomicBool,
     /// The other way round: where blocking producers wait for the writer
     /// to free room in a full queue.
-    pub(super) room: Room,
+    pub(super) waiters: QueueWaiters,
 }
 
 /// `membarrier(2)` commands, from `include/uapi/linux/membarrier.h`.

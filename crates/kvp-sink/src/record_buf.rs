@@ -7,16 +7,16 @@ use kvp_codec::RECORD_SIZE;
 /// all 2,560 bytes of its slot (key and value, each padded with zeros), so
 /// zeroing it too would write each record twice.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
+pub(crate) struct RecordBuf {
     buf: Vec<u8>,
     /// The bytes in use; `buf` may be longer, holding earlier batches'
     /// records that the next slots overwrite.
     len: usize,
 }
 
-impl Batch {
+impl RecordBuf {
     /// A slot for one more record, holding whatever it held before: the
-    /// caller must write all of it, or [`Batch::truncate`] it away.
+    /// caller must write all of it, or [`RecordBuf::truncate`] it away.
     pub(crate) fn new_slot(&mut self) -> &mut [u8; RECORD_SIZE] {
         let start = self.len;
         self.len += RECORD_SIZE;
@@ -64,7 +64,7 @@ mod tests {
     /// shows through.
     #[test]
     fn a_reused_slot_holds_only_the_new_record() {
-        let mut b = Batch::default();
+        let mut b = RecordBuf::default();
         let long = "v".repeat(1000);
         encode(
             "a-long-key-of-some-length",

@@ -18,7 +18,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(100);
 
 /// Producers waiting for room, and the writer's signal that there is some.
 #[derive(Debug, Default)]
-pub(super) struct Room {
+pub(super) struct QueueWaiters {
     /// How many producers wait. Under the lock, so that the writer's signal
     /// cannot fall between a producer's look at the queue and its wait.
     waiting: Mutex<usize>,
@@ -36,9 +36,9 @@ pub(super) enum Waited {
     TimedOut,
 }
 
-impl Room {
+impl QueueWaiters {
     /// Waits until the writer has taken a batch, or a while, unless `full`
-    /// already says there is room. The caller then tries again.
+    /// already says there is waiters. The caller then tries again.
     pub(super) fn wait(&self, full: impl FnOnce() -> bool) -> Waited {
         let mut waiting = self.waiting.lock();
         if !full() {
@@ -74,34 +74,34 @@ mod tests {
 
     #[test]
     fn a_waiting_producer_is_woken_by_the_writer_freeing_room() {
-        let room = Arc::new(Room::default());
+        let waiters = Arc::new(QueueWaiters::default());
         let full = Arc::new(AtomicBool::new(true));
         let producer = {
-            let (room, full) = (Arc::clone(&room), Arc::clone(&full));
-            std::thread::spawn(move || room.wait(|| full.load(Ordering::SeqCst)))
+            let (theirs, full) = (Arc::clone(&waiters), Arc::clone(&full));
+            std::thread::spawn(move || theirs.wait(|| full.load(Ordering::SeqCst)))
         };
         // Let the producer start waiting, then free room as the writer does.
-        while *room.waiting.lock() == 0 {
+        while *waiters.waiting.lock() == 0 {
             std::thread::yield_now();
         }
         full.store(false, Ordering::SeqCst);
-        room.freed();
+        waiters.freed();
         let waited = producer.join().expect("the producer does not panic");
         assert_eq!(waited, Waited::Woken);
-        assert_eq!(*room.waiting.lock(), 0);
+        assert_eq!(*waiters.waiting.lock(), 0);
     }
 
     #[test]
     fn a_producer_that_finds_room_does_not_wait() {
-        let room = Room::default();
-        assert_eq!(room.wait(|| false), Waited::NotFull);
-        assert_eq!(*room.waiting.lock(), 0);
+        let waiters = QueueWaiters::default();
+        assert_eq!(waiters.wait(|| false), Waited::NotFull);
+        assert_eq!(*waiters.waiting.lock(), 0);
     }
 
     #[test]
     fn with_no_writer_signal_a_wait_ends_on_its_own() {
-        let room = Room::default();
-        assert_eq!(room.wait(|| true), Waited::TimedOut);
-        assert_eq!(*room.waiting.lock(), 0);
+        let waiters = QueueWaiters::default();
+        assert_eq!(waiters.wait(|| true), Waited::TimedOut);
+        assert_eq!(*waiters.waiting.lock(), 0);
     }
 }

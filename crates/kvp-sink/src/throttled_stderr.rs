@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 /// Prints at most one error per interval on stderr, with a count of those
 /// held back since the last one. The counters have every error regardless.
 #[derive(Debug)]
-pub(crate) struct Reporter {
+pub(crate) struct ThrottledStderr {
     interval: Duration,
     last: Option<Instant>,
     held_back: u64,
 }
 
-impl Reporter {
+impl ThrottledStderr {
     pub(crate) fn new(interval: Duration) -> Self {
-        Reporter {
+        ThrottledStderr {
             interval,
             last: None,
             held_back: 0,
