@@ -5,19 +5,14 @@
 //! `clear` and `write` work on any pool file, including those cloud-init
 //! and azure-init write.
 
-mod check;
 mod commands;
-#[cfg(feature = "demo")]
-mod demo;
 mod dialect;
 mod exit;
 mod export;
 mod files;
-mod follow;
 mod model;
 mod output;
 mod records;
-mod report;
 mod stream;
 mod target;
 mod time;
@@ -40,7 +35,7 @@ enum Command {
     /// Run an instrumented sample workload through the full stack into
     /// DIR/.kvp_pool_1, then print the records it wrote.
     #[cfg(feature = "demo")]
-    Demo(demo::DemoArgs),
+    Demo(commands::DemoArgs),
     /// Print every logical record (chunks joined) as a table or JSON lines.
     Dump(commands::DumpArgs),
     /// Send pool files to an OpenTelemetry collector (OTLP) as spans, log
@@ -51,7 +46,7 @@ enum Command {
     Tree(tree::TreeArgs),
     /// Print records as they are appended, like tail -f, and again,
     /// marked as updates, when they change in place.
-    Follow(follow::FollowArgs),
+    Follow(commands::FollowArgs),
     /// Count records: by level and name, problems, room left under the cap.
     Stats(commands::StatsArgs),
     /// Empty the pool file, under its locks.
@@ -72,21 +67,21 @@ enum Command {
     /// What the Hyper-V host will see: records it cannot read, fields it
     /// cuts, chunk gaps, an earlier boot's data; exit 1 when it would miss
     /// or cut something.
-    Check(check::CheckArgs),
+    Check(commands::CheckArgs),
     /// Upsert a PROVISIONING_REPORT, byte for byte as azure-init's tool
     /// writes it but for the timestamp.
-    Report(report::ReportArgs),
+    Report(commands::ReportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         #[cfg(feature = "demo")]
-        Command::Demo(a) => demo::run(&a),
+        Command::Demo(a) => commands::demo(&a),
         Command::Dump(a) => commands::dump(&a),
         Command::Export(a) => export::export(&a),
         Command::Tree(a) => tree::tree(&a),
-        Command::Follow(a) => follow::follow(&a),
+        Command::Follow(a) => commands::follow(&a),
         Command::Stats(a) => commands::stats(&a),
         Command::Clear(a) => commands::clear(&a),
         Command::Write(a) => commands::write(&a),
@@ -94,8 +89,8 @@ fn main() -> ExitCode {
         Command::Entries(a) => commands::entries(&a),
         Command::Delete(a) => commands::delete(&a),
         Command::IsStale(a) => commands::is_stale(&a),
-        Command::Check(a) => check::check(&a),
-        Command::Report(a) => report::report(&a),
+        Command::Check(a) => commands::check(&a),
+        Command::Report(a) => commands::report(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,12 @@ pub(crate) fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::R
     }
 }
 
+/// [`print_lines`] for a command: a closed pipe ends it successfully.
+pub(crate) fn print_all(lines: impl IntoIterator<Item = String>) -> crate::exit::Result {
+    print_lines(lines)?;
+    Ok(())
+}
+
 /// Lines printed in batches as they are made, so that a command streaming
 /// a large file holds a few hundred lines, not the file's worth.
 #[derive(Default)]

@@ -10,8 +10,8 @@ use std::ops::ControlFlow;
 
 use clap::Args;
 
-use crate::commands::print_lines;
 use crate::exit::Result;
+use crate::output::print_all;
 use crate::records::for_each_item;
 use crate::target::Target;
 
@@ -73,8 +73,8 @@ pub(crate) fn tree(a: &TreeArgs) -> Result {
         dated: false,
     };
     if a.json {
-        print_lines([render::json(&tree, view).to_string()])
+        print_all([render::json(&tree, view).to_string()])
     } else {
-        print_lines(render::text(&tree, view))
+        print_all(render::text(&tree, view))
     }
 }

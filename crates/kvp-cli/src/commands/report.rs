@@ -7,10 +7,11 @@ use kvp_sink::{OpenOptionsPool, PoolFile};
 use tracing_kvp::ProvisioningReport;
 use tracing_kvp::{PROVISIONING_REPORT_KEY, detect_vm_id};
 
-use crate::commands::{LOCK_WAIT, print_lines};
+use crate::commands::LOCK_WAIT;
 use crate::exit::Result;
 use crate::exit::Usage;
 use crate::files::refuse_non_file;
+use crate::output::print_all;
 use crate::target::Named;
 
 /// The agent named when `--agent` is not given.
@@ -99,7 +100,7 @@ pub(crate) fn report(a: &ReportArgs) -> Result {
         kvp_sink::Upserted::Replaced(i) => format!("replaced record {i}"),
         kvp_sink::Upserted::Appended(i) => format!("appended record {i}"),
     };
-    print_lines([format!(
+    print_all([format!(
         "{said}, {PROVISIONING_REPORT_KEY} in {}: {value}",
         path.display()
     )])
