@@ -14,6 +14,9 @@
 /// assert_eq!(prefix_within("héllo", usize::MAX, 2), "hé");
 /// assert_eq!(prefix_within("😀x", 8, 1), "");                // two units
 /// ```
+// Inline: a producer cuts every text field it captures through this, and
+// most fit, so the call would cost more than the check.
+#[inline]
 pub fn prefix_within(s: &str, max_bytes: usize, max_units: usize) -> &str {
     let mut end = s.len().min(max_bytes);
     while !s.is_char_boundary(end) {
