@@ -276,52 +276,6 @@ fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     test_support::child::run_text(name, "otlp", env)
 }
 
-/// An unreachable collector is counted and said on stderr, once (the
-/// report is rate-limited), not only seen as `flush` returning `false`.
-#[test]
-fn a_failed_export_is_counted_and_reported_once() {
-    if test_support::child::role().is_some() {
-        let port = std::env::var("TEST_PORT").unwrap();
-        let (dispatch, guard) = Telemetry::builder("otlp-test")
-            .kvp(false)
-            .stderr(false)
-            .otlp(format!("http://127.0.0.1:{port}"))
-            .build()
-            .unwrap();
-        tracing::dispatcher::with_default(&dispatch, || {
-            tracing::info!(monotonic_counter.kvp_otlp_lost = 1u64);
-        });
-        assert!(!guard.flush(Duration::from_secs(5)));
-        assert!(!guard.flush(Duration::from_secs(5)));
-        let failures = guard.otlp_export_failures().unwrap();
-        println!("FAILURES {failures}");
-        return;
-    }
-    let port = free_port().to_string();
-    let (ok, out, err) = child(
-        "a_failed_export_is_counted_and_reported_once",
-        &[("TEST_PORT", &port)],
-    );
-    assert!(ok, "{out}\n{err}");
-    let failures: u64 = out
-        .split("FAILURES ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(failures >= 2, "{out}");
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("OTLP metrics export"))
-        .collect();
-    assert_eq!(lines.len(), 1, "one line for all the failures: {err}");
-    assert!(
-        lines[0].contains(&format!("127.0.0.1:{port}")),
-        "{}",
-        lines[0]
-    );
-}
-
 /// The standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` when the builder
 /// names none, `OTEL_SERVICE_NAME` over the default `service.name` (the
 /// agent's prefix), and `OTEL_SDK_DISABLED` turning OTLP off.
@@ -462,11 +416,12 @@ fn an_unusable_ca_file_costs_only_otlp() {
     assert_eq!(lines.len(), 1, "{err}");
 }
 
-/// Failed exports of traces and of logs are counted and said, as the
-/// metrics' are: each signal alone against a refused port, whose failure
-/// is the one the stderr line names.
+/// An unreachable collector is counted and said on stderr, once (the
+/// report is rate-limited), not only seen as `flush` returning `false`:
+/// for each signal alone (metrics, traces, logs) against a refused port,
+/// whose failure is the one the stderr line names.
 #[test]
-fn failed_trace_and_log_exports_are_counted_and_said() {
+fn failed_exports_of_every_signal_are_counted_and_said_once() {
     if test_support::child::role().is_some() {
         let port = std::env::var("TEST_PORT").unwrap();
         let (dispatch, guard) = Telemetry::builder("otlp-test")
@@ -482,6 +437,7 @@ fn failed_trace_and_log_exports_are_counted_and_said() {
                     "traces" => drop(tracing::info_span!("kvp_lost_span").entered()),
                     // An event in no span and with no metric: logs only.
                     "logs" => tracing::warn!("kvp_lost_log"),
+                    "metrics" => tracing::info!(monotonic_counter.kvp_otlp_lost = 1u64),
                     other => panic!("no signal {other}"),
                 }
             });
@@ -490,10 +446,10 @@ fn failed_trace_and_log_exports_are_counted_and_said() {
         println!("FAILURES {}", guard.otlp_export_failures().unwrap());
         return;
     }
-    for signal in ["traces", "logs"] {
+    for signal in ["metrics", "traces", "logs"] {
         let port = free_port().to_string();
         let (ok, out, err) = child(
-            "failed_trace_and_log_exports_are_counted_and_said",
+            "failed_exports_of_every_signal_are_counted_and_said_once",
             &[("TEST_PORT", &port), ("SIGNAL", signal)],
         );
         assert!(ok, "{signal}: {out}\n{err}");
@@ -509,5 +465,10 @@ fn failed_trace_and_log_exports_are_counted_and_said() {
             .filter(|l| l.contains(&format!("OTLP {signal} export")))
             .collect();
         assert_eq!(lines.len(), 1, "{signal}: one line for both: {err}");
+        assert!(
+            lines[0].contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            lines[0]
+        );
     }
 }
