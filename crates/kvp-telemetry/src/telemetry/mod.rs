@@ -20,6 +20,7 @@ pub use tracing_kvp::RateLimit;
 mod options;
 #[cfg(feature = "otel")]
 mod otel;
+mod plan;
 mod resolve;
 mod stack;
 
@@ -84,9 +85,8 @@ pub struct TelemetryBuilder {
     flush_timeout: Duration,
     #[cfg(feature = "otlp")]
     otlp: Option<String>,
-    /// The suffixes of the variables that set a value (`VM_ID`, `LOG`,
-    /// ...), so that an error about the value names where it came from.
-    from_env: Vec<&'static str>,
+    /// Where the values an error may name came from.
+    sources: resolve::Sources,
 }
 
 impl Telemetry {
@@ -147,7 +147,7 @@ impl Telemetry {
             flush_timeout: Duration::from_secs(1),
             #[cfg(feature = "otlp")]
             otlp: None,
-            from_env: Vec::new(),
+            sources: resolve::Sources::default(),
         }
     }
 }

@@ -135,7 +135,7 @@ impl TelemetryBuilder {
         super::resolve::layer_filter(
             &format!(
                 "trace filter from {}",
-                self.source("TRACE_LOG", "trace_filter")
+                self.sources.trace_filter.describe("trace_filter")
             ),
             &self.otel.trace_filter,
             DEFAULT_TRACE_FILTER,

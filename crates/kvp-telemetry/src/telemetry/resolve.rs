@@ -8,18 +8,37 @@ use tracing_subscriber::filter::EnvFilter;
 use super::TelemetryBuilder;
 use crate::error::Error;
 
-impl TelemetryBuilder {
-    /// Where a setting came from: the variable `<prefix>_<suffix>` when it
-    /// set it, else the builder's `method`.
-    #[cfg(feature = "otel")]
-    pub(super) fn source(&self, suffix: &str, method: &str) -> String {
-        if self.from_env.contains(&suffix) {
-            self.env.name(suffix)
-        } else {
-            format!("the builder's {method}()")
+/// Where a setting's value came from, so that a message about the value
+/// names the place to fix it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The builder's method of this name (or its default).
+    #[default]
+    Builder,
+    /// The environment variable of this name.
+    Env(String),
+}
+
+impl Source {
+    /// The variable's name, or "the builder's `method`()".
+    pub(super) fn describe(&self, method: &str) -> String {
+        match self {
+            Source::Env(var) => var.clone(),
+            Source::Builder => format!("the builder's {method}()"),
         }
     }
+}
 
+/// The sources of the settings whose errors name them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Sources {
+    pub(super) vm_id: Source,
+    pub(super) stderr_filter: Source,
+    #[cfg(feature = "otel")]
+    pub(super) trace_filter: Source,
+}
+
+impl TelemetryBuilder {
     /// The KVP filter's directives: as given, or the default.
     pub(super) fn kvp_directives(&self) -> String {
         self.kvp_filter.clone().unwrap_or_else(|| {
@@ -61,7 +80,7 @@ impl TelemetryBuilder {
         }
         if let Some(vm_id) = env.vm_id()? {
             self.vm_id = Some(vm_id);
-            self.from_env.push("VM_ID");
+            self.sources.vm_id = Source::Env(env.name("VM_ID"));
         }
         if let Some(queue) = env.queue()? {
             self.queue = queue;
@@ -74,19 +93,19 @@ impl TelemetryBuilder {
         }
         if let Some(filter) = env.stderr_filter()? {
             self.stderr_filter = filter;
-            self.from_env.push("LOG");
+            self.sources.stderr_filter = Source::Env(env.name("LOG"));
         } else if let Some(filter) = std::env::var("RUST_LOG")
             .ok()
             .filter(|v| !v.trim().is_empty())
         {
             // The convention of most Rust programs, below our own variable.
             self.stderr_filter = filter;
-            self.from_env.push("RUST_LOG");
+            self.sources.stderr_filter = Source::Env("RUST_LOG".to_owned());
         }
         #[cfg(feature = "otel")]
         if let Some(filter) = env.trace_filter()? {
             self.otel.trace_filter = filter;
-            self.from_env.push("TRACE_LOG");
+            self.sources.trace_filter = Source::Env(env.name("TRACE_LOG"));
         }
         Ok(())
     }
@@ -94,13 +113,7 @@ impl TelemetryBuilder {
     /// Where the stderr filter came from, for the line that reports it
     /// invalid.
     pub(super) fn stderr_source(&self) -> String {
-        if self.from_env.contains(&"LOG") {
-            self.env.name("LOG")
-        } else if self.from_env.contains(&"RUST_LOG") {
-            "RUST_LOG".to_owned()
-        } else {
-            "the builder's stderr_filter()".to_owned()
-        }
+        self.sources.stderr_filter.describe("stderr_filter")
     }
 
     /// The OTLP endpoint asked for (the builder's, else

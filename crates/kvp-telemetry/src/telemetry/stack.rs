@@ -66,42 +66,24 @@ impl TelemetryBuilder {
         self.assemble(false)
     }
 
-    /// The stack and its guard; `process_wide` (from `init`) turns on the
+    /// The stack and its guard, made by [the plan](super::plan::Plan), one
+    /// function per output; `process_wide` (from `init`) turns on the
     /// hooks that are on by default only there.
     fn assemble<S>(mut self, process_wide: bool) -> Result<(TelemetryLayer<S>, Guard), Error>
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
-        if self.use_env {
-            self.apply_env()?;
-        }
-        let panic_hook = self.panic_hook.unwrap_or(process_wide);
-        let at_exit = self.flush_at_exit.unwrap_or(process_wide);
-        // Everything that can be refused is checked before anything is
-        // opened or installed: a failing call leaves no pool file, thread
-        // or panic hook behind.
-        #[cfg(feature = "otlp")]
-        let otlp = self.otlp_settings();
-        // One policy, built once, for every exit.
-        let policy = self
-            .redaction
-            .clone()
-            .unwrap_or_default()
-            .allowing(&self.allowed);
+        let plan = self.plan(process_wide)?;
+        let policy = &plan.policy;
         let mut layers: Vec<TelemetryLayer<S>> = Vec::new();
         let mut guard = Guard::default();
         guard.flush_timeout = self.flush_timeout;
 
         if self.stderr {
-            layers.push(self.stderr_layer(&policy));
+            layers.push(self.stderr_layer(policy));
         }
-        let vm_id = self
-            .vm_id
-            .clone()
-            .or_else(tracing_kvp::detect_vm_id)
-            .unwrap_or_else(|| tracing_kvp::UNKNOWN_VM_ID.to_owned());
         if self.kvp
-            && let Some(layer) = self.kvp_layer(&mut guard, &vm_id, &policy, at_exit)?
+            && let Some(layer) = self.kvp_layer(&mut guard, &plan.vm_id, policy, plan.at_exit)?
         {
             layers.push(layer);
         }
@@ -109,17 +91,17 @@ impl TelemetryBuilder {
         self.otel_layers(
             &mut layers,
             &mut guard,
-            &vm_id,
-            &policy,
+            &plan.vm_id,
+            policy,
             #[cfg(feature = "otlp")]
-            otlp.ready.as_ref(),
+            plan.otlp.ready.as_ref(),
         )?;
         #[cfg(feature = "otlp")]
         {
-            guard.otlp = otlp.state;
+            guard.otlp = plan.otlp.state;
         }
         // Last, once nothing else can fail.
-        if at_exit || self.flush_on_signals {
+        if plan.at_exit || self.flush_on_signals {
             // Registered after the KVP layer's own hook, so it runs first:
             // the metrics' last export goes through the KVP writer.
             let providers = guard.providers();
@@ -128,7 +110,9 @@ impl TelemetryBuilder {
                 providers.finish(timeout / 2, false);
             }));
         }
-        if panic_hook && let Some(sink) = guard.kvp.as_ref().and_then(tracing_kvp::KvpGuard::sink) {
+        if plan.panic_hook
+            && let Some(sink) = guard.kvp.as_ref().and_then(tracing_kvp::KvpGuard::sink)
+        {
             crate::panic::install(sink, self.flush_timeout);
         }
         Ok((layers.boxed(), guard))
@@ -216,10 +200,10 @@ impl TelemetryBuilder {
             }
             Err(tracing_kvp::OpenError::Pool(e)) => Err(Error::Pool(e)),
             Err(tracing_kvp::OpenError::Layer(tracing_kvp::BuildError::VmIdTooLong { vm_id }))
-                if self.from_env.contains(&"VM_ID") =>
+                if matches!(self.sources.vm_id, super::resolve::Source::Env(_)) =>
             {
                 Err(Error::InvalidEnv {
-                    var: self.env.name("VM_ID"),
+                    var: self.sources.vm_id.describe("vm_id"),
                     value: vm_id,
                     expected: "a vm_id short enough to leave room in each key for the \
                                level, a name and an id",
