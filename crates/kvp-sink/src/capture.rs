@@ -5,8 +5,11 @@
 //! everything else the application's thread does for it. A producer can
 //! instead send its record's raw parts as a value of its own type `C`
 //! ([`Capture`]): the sink carries it through the queue as it is, and the
-//! writer thread calls [`Capture::render`] just before encoding.
-//! `tracing-kvp` sends its events and spans this way.
+//! writer thread calls [`Capture::render`] just before encoding, with the
+//! renderer it owns ([`Capture::Renderer`]: what every record needs to be
+//! rendered, such as a key layout, kept once by the writer rather than in
+//! each record, and free to keep caches without a lock). `tracing-kvp`
+//! sends its events and spans this way.
 
 use std::fmt;
 
@@ -23,8 +26,9 @@ use kvp_codec::Level;
 /// struct Sample { name: &'static str, value: u64 }
 ///
 /// impl Capture for Sample {
+///     type Renderer = ();
 ///     fn level(&self) -> Option<kvp_codec::Level> { None }
-///     fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError> {
+///     fn render(&self, _: &mut (), key: &mut String, value: &mut String) -> Result<(), RenderError> {
 ///         key.push_str(self.name);
 ///         value.push_str(&format!("value={}", self.value));
 ///         Ok(())
@@ -40,13 +44,26 @@ use kvp_codec::Level;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Capture: Send + 'static {
+    /// What the writer thread keeps to render records with, for the life
+    /// of the writer: made by `Default` when the writer starts, and set up
+    /// by producers through [`Sink::configure_renderer`](crate::Sink::configure_renderer),
+    /// in order with their records. `()` when each record carries all it
+    /// needs.
+    type Renderer: Send + 'static;
+
     /// The record's level: ERROR records may use the cap's reserve.
     fn level(&self) -> Option<Level>;
 
     /// Writes the record's key into `key` and its value into `value` (both
-    /// empty). An error, a panic or an empty key drops the record and
-    /// counts it (`Stats::dropped_invalid`); the writer goes on.
-    fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError>;
+    /// empty), with the writer's `renderer`. An error, a panic or an empty
+    /// key drops the record and counts it (`Stats::dropped_invalid`); the
+    /// writer goes on.
+    fn render(
+        &self,
+        renderer: &mut Self::Renderer,
+        key: &mut String,
+        value: &mut String,
+    ) -> Result<(), RenderError>;
 
     /// Bytes the capture holds on the heap, for the queue's byte budget
     /// ([`WriterBuilder::queue_bytes`](crate::WriterBuilder::queue_bytes)).
@@ -74,11 +91,13 @@ impl std::error::Error for RenderError {}
 pub enum NoCapture {}
 
 impl Capture for NoCapture {
+    type Renderer = ();
+
     fn level(&self) -> Option<Level> {
         match *self {}
     }
 
-    fn render(&self, _: &mut String, _: &mut String) -> Result<(), RenderError> {
+    fn render(&self, _: &mut (), _: &mut String, _: &mut String) -> Result<(), RenderError> {
         match *self {}
     }
 }

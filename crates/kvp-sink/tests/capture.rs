@@ -17,11 +17,13 @@ use kvp_sink::{Capture, RenderError, WriterBuilder};
 struct Counting(Vec<u8>);
 
 impl Capture for Counting {
+    type Renderer = ();
+
     fn level(&self) -> Option<kvp_codec::Level> {
         None
     }
 
-    fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError> {
+    fn render(&self, _: &mut (), key: &mut String, value: &mut String) -> Result<(), RenderError> {
         match self.0.first() {
             Some(b'!') => panic!("a renderer bug"),
             Some(b'?') => return Err(RenderError),

@@ -504,23 +504,27 @@ impl KvpLayerBuilder {
             .unwrap_or_else(|| DenyList::new(&self.deny_list))
             .allowing(&self.allowed);
         let redactor = Redactor::new(policy);
-        // One per layer, for the life of the process: every record the
-        // layer captures points to it until the writer has rendered it,
-        // which may be after the layer is dropped. A few hundred bytes a
-        // layer built.
-        let render: &'static RenderContext = Box::leak(Box::new(RenderContext::new(
+        // The writer renders this layer's records with a context of its
+        // own, set up before the first record (the queue keeps order); a
+        // record names its layer, not the context. Should the writer have
+        // stopped, the layer's records are counted as unrendered there.
+        let instance = crate::layer::next_instance();
+        let render = RenderContext::new(
             key.clone(),
             ids.formatter(),
             redactor.list().clone(),
             self.key_name.clone(),
-        )));
+        );
+        sink.configure_renderer(Duration::from_secs(5), move |renderers| {
+            renderers.add(instance, render);
+        });
         Ok(KvpLayer {
             sink,
             vm_id: vm_id.clone(),
             key,
             ids,
-            render,
-            instance: crate::layer::next_instance(),
+            key_name: self.key_name.clone(),
+            instance,
             spans: Arc::default(),
             registered: std::sync::OnceLock::new(),
             time: self.clock.map_or(TimeSource::System, TimeSource::Injected),

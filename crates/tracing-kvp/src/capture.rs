@@ -25,7 +25,6 @@ use std::time::{Duration, SystemTime};
 
 use kvp_codec::Level;
 use kvp_sink::{Capture, InlineBytes, RenderError};
-use parking_lot::Mutex;
 use smallvec::SmallVec;
 use telemetry_redact::DenyList;
 use tracing::Metadata;
@@ -357,7 +356,9 @@ pub(crate) type FieldBytes = InlineBytes<FIELD_BYTES>;
 /// it (see the module docs). A span's close record is captured when the
 /// span opens and completed when it closes, by setting header fields.
 pub struct Captured {
-    ctx: &'static RenderContext,
+    /// The layer that captured it: its [`RenderContext`] in the writer's
+    /// [`Renderers`].
+    layer: u64,
     meta: &'static Metadata<'static>,
     pub(crate) header: Header,
     pub(crate) fields: FieldBytes,
@@ -373,13 +374,9 @@ impl fmt::Debug for Captured {
 }
 
 impl Captured {
-    pub(crate) fn new(
-        ctx: &'static RenderContext,
-        meta: &'static Metadata<'static>,
-        header: Header,
-    ) -> Self {
+    pub(crate) fn new(layer: u64, meta: &'static Metadata<'static>, header: Header) -> Self {
         Captured {
-            ctx,
+            layer,
             meta,
             header,
             fields: FieldBytes::new(),
@@ -397,12 +394,22 @@ impl Captured {
 }
 
 impl Capture for Captured {
+    type Renderer = Renderers;
+
     fn level(&self) -> Option<Level> {
         Some(self.header.level)
     }
 
-    fn render(&self, key: &mut String, value: &mut String) -> Result<(), RenderError> {
-        self.ctx.render(self, key, value).ok_or(RenderError)
+    fn render(
+        &self,
+        renderers: &mut Renderers,
+        key: &mut String,
+        value: &mut String,
+    ) -> Result<(), RenderError> {
+        renderers
+            .get(self.layer)
+            .and_then(|ctx| ctx.render(self, key, value))
+            .ok_or(RenderError)
     }
 
     fn heap_bytes(&self) -> usize {
@@ -410,17 +417,47 @@ impl Capture for Captured {
     }
 }
 
+/// The writer thread's render contexts, one per layer that sends to it,
+/// each set up by its layer ([`kvp_sink::Sink::configure_renderer`])
+/// before the layer's first record, and kept while the writer runs (a
+/// record may still be queued after its layer is gone).
+#[derive(Default)]
+pub struct Renderers {
+    /// By layer; nearly always one.
+    contexts: Vec<(u64, RenderContext)>,
+}
+
+impl Renderers {
+    /// Adds `layer`'s context.
+    pub(crate) fn add(&mut self, layer: u64, ctx: RenderContext) {
+        self.contexts.push((layer, ctx));
+    }
+
+    fn get(&mut self, layer: u64) -> Option<&mut RenderContext> {
+        self.contexts
+            .iter_mut()
+            .find_map(|(id, ctx)| (*id == layer).then_some(ctx))
+    }
+}
+
+impl fmt::Debug for Renderers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Renderers")
+            .field("layers", &self.contexts.len())
+            .finish()
+    }
+}
+
 /// What rendering a layer's records needs, on the writer thread: the key
-/// layout, the id format, the deny list for scrubbing text. One per layer,
-/// for the life of the process (every capture points to it, so it cannot
-/// go while one may still be queued).
+/// layout, the id format, the deny list for scrubbing text, and a cache of
+/// the current second's text. The writer owns it ([`Renderers`]).
 pub(crate) struct RenderContext {
     key: Keys,
     ids: IdFormat,
     /// The layer's deny list, to scrub text values with.
     deny: DenyList,
     /// The RFC 3339 text of one second, reused while records fall in it.
-    second: Mutex<(u64, String)>,
+    second: (u64, String),
     /// The caller's hook for the name part of keys.
     key_name: Option<crate::KeyName>,
 }
@@ -436,20 +473,14 @@ impl RenderContext {
             key,
             ids,
             deny,
-            second: Mutex::new((u64::MAX, String::with_capacity(24))),
+            second: (u64::MAX, String::with_capacity(24)),
             key_name,
         }
     }
 
-    /// The caller's hook for the name part of keys, if any.
-    pub(crate) fn key_name(&self) -> Option<&crate::KeyName> {
-        self.key_name.as_ref()
-    }
-
-    fn render(&self, c: &Captured, key: &mut String, value: &mut String) -> Option<()> {
+    fn render(&mut self, c: &Captured, key: &mut String, value: &mut String) -> Option<()> {
         let (h, meta) = (&c.header, c.meta);
-        let mut second = self.second.lock();
-        let second = &mut *second;
+        let second = &mut self.second;
         let (name, id, related_label) = match h.kind {
             Kind::Event => {
                 write_time(second, value, field::TIME, h.time.system_time()?);

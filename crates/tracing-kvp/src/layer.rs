@@ -15,9 +15,7 @@ use tracing::{Dispatch, Event, Id as SpanId, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::{
-    CaptureFields, Captured, EndedBy, FieldBytes, Header, Kind, RenderContext, push_scope,
-};
+use crate::capture::{CaptureFields, Captured, EndedBy, FieldBytes, Header, Kind, push_scope};
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::ids::Keys;
@@ -43,8 +41,9 @@ pub struct KvpLayer {
     pub(crate) span_open_records: bool,
     pub(crate) redactor: Redactor,
     pub(crate) limiters: Arc<Limiters>,
-    /// What the writer thread renders this layer's records with.
-    pub(crate) render: &'static RenderContext,
+    /// The caller's hook for the name part of keys (the writer has its
+    /// own copy, to render with).
+    pub(crate) key_name: Option<crate::KeyName>,
     /// Tells this layer's entries in [`ENTERED`] from other layers'.
     pub(crate) instance: u64,
     /// The spans open now that this layer writes (shared with its
@@ -158,7 +157,7 @@ impl KvpLayer {
         KvpHandle {
             sink: self.sink.clone(),
             key: self.key.clone(),
-            key_name: self.render.key_name().cloned(),
+            key_name: self.key_name.clone(),
             ids: Arc::clone(&self.ids),
             time: self.time.clone(),
             limiters: Arc::clone(&self.limiters),
@@ -218,7 +217,7 @@ impl KvpLayer {
         meta: &'static Metadata<'static>,
         fields: impl FnOnce(&mut FieldBytes),
     ) {
-        let mut captured = Captured::new(self.render, meta, header);
+        let mut captured = Captured::new(self.instance, meta, header);
         fields(&mut captured.fields);
         self.sink.capture(captured);
     }
@@ -273,7 +272,7 @@ where
         let mut data = SpanData {
             meta,
             id: header.id,
-            record: Captured::new(self.render, meta, header),
+            record: Captured::new(self.instance, meta, header),
             error: false,
         };
         data.error = self.span_fields(meta, &mut data.record.fields, |v| attrs.record(v));

@@ -102,7 +102,7 @@ mod stamp;
 mod vm_id;
 
 pub use builder::{BuildError, DEFAULT_DIRECTIVE, DEFAULT_ENV_VAR, KeyName, KvpLayerBuilder};
-pub use capture::Captured;
+pub use capture::{Captured, Renderers};
 pub use filter::KvpFilter;
 pub use guard::{KvpGuard, Shutdown};
 pub use ids::Ids;

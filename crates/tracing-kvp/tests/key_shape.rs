@@ -64,3 +64,42 @@ fn events_outside_spans_can_be_left_out_but_never_the_report() {
     assert!(has("in a recorded span"), "{values:?}");
     assert!(has("in=filtered_out"), "{values:?}");
 }
+
+/// Two layers on one writer, each with its own key layout and hook: the
+/// writer renders each layer's records with that layer's context (the
+/// contexts are the writer's, one per layer, set up before the first
+/// record), even after the first layer is dropped.
+#[test]
+fn two_layers_on_one_writer_keep_their_own_layouts() {
+    let pool = common::pool();
+    let layer = |prefix: &str, shaped: bool| {
+        let builder = KvpLayer::builder(prefix)
+            .vm_id("vm")
+            .ignore_env()
+            .filter("warn");
+        let builder = if shaped {
+            builder.key_name(|_| Some("shaped".to_owned()))
+        } else {
+            builder
+        };
+        builder.build(pool.sink.clone()).unwrap()
+    };
+    let alpha = layer("alpha", false);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(alpha), || {
+        tracing::warn!("from alpha");
+    });
+    let beta = layer("beta", true);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(beta), || {
+        tracing::warn!("from beta");
+    });
+    let records = pool.flush();
+    let key_of = |needle: &str| {
+        records
+            .iter()
+            .find(|(_, v)| v.contains(needle))
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| panic!("no {needle}: {records:?}"))
+    };
+    assert!(key_of("from alpha").starts_with("alpha|vm|WARN|key_shape|"));
+    assert!(key_of("from beta").starts_with("beta|vm|WARN|shaped|"));
+}

@@ -222,14 +222,15 @@ impl WriterBuilder {
 
     /// [`WriterBuilder::spawn`] for a producer that sends captured records
     /// of type `C` ([`Capture`]) as well as text: the sink and the guard
-    /// carry `C`.
+    /// carry `C`. The writer starts with `C::Renderer::default()`.
     ///
     /// ```
     /// # use kvp_sink::{Capture, RenderError, WriterBuilder};
     /// # struct Mine;
     /// # impl Capture for Mine {
+    /// #     type Renderer = ();
     /// #     fn level(&self) -> Option<kvp_codec::Level> { None }
-    /// #     fn render(&self, k: &mut String, v: &mut String) -> Result<(), RenderError> {
+    /// #     fn render(&self, _: &mut (), k: &mut String, v: &mut String) -> Result<(), RenderError> {
     /// #         k.push_str("mine"); v.push_str("x=1"); Ok(())
     /// #     }
     /// # }
@@ -239,7 +240,10 @@ impl WriterBuilder {
     /// assert!(guard.flush(std::time::Duration::from_secs(5)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn spawn_for<C: Capture>(self) -> Result<(Sink<C>, WriterGuard<C>, OpenReport), Error> {
+    pub fn spawn_for<C: Capture>(self) -> Result<(Sink<C>, WriterGuard<C>, OpenReport), Error>
+    where
+        C::Renderer: Default,
+    {
         let (pool, report) = PoolFile::open(&self.path, &self.open)?;
         let counters = Arc::new(Counters::default());
         if report.torn_tail_bytes.is_some() {

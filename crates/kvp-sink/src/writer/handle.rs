@@ -19,8 +19,14 @@ use crate::stats::{Counters, Stats, add};
 // Entries are the traffic; boxing them would put an allocation back on the
 // caller's path, which is what the inline buffer is there to avoid.
 #[allow(clippy::large_enum_variant)]
+/// A producer's set-up of the writer's renderer (`C::Renderer`, reached
+/// through `Any` so that a message needs no bound on `C`).
+pub(super) type SetUp = Box<dyn FnOnce(&mut dyn std::any::Any) + Send>;
+
 pub(super) enum Msg<C> {
     Entry(Entry<C>),
+    /// Sets up the writer's renderer.
+    Configure(SetUp),
     Flush(Sender<()>),
     Stop(Sender<()>),
 }
@@ -72,6 +78,7 @@ impl<C> std::fmt::Debug for Msg<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Msg::Entry(_) => "Entry",
+            Msg::Configure(_) => "Configure",
             Msg::Flush(_) => "Flush",
             Msg::Stop(_) => "Stop",
         })
@@ -161,6 +168,51 @@ impl<C: Capture> Sink<C> {
     #[inline]
     pub fn capture(&self, capture: C) -> bool {
         self.send(Entry::captured(capture))
+    }
+
+    /// Runs `set_up` on the writer thread with the writer's renderer, in
+    /// order with the records queued around it: records captured after
+    /// this call are rendered with what it set up. Waits for room in a
+    /// full queue, at most `timeout`; returns `false` when the writer has
+    /// stopped or the queue stayed full.
+    ///
+    /// ```
+    /// use kvp_sink::{Capture, RenderError, WriterBuilder};
+    ///
+    /// /// Samples named by the writer's table, set up once.
+    /// struct Sample(usize, u64);
+    ///
+    /// impl Capture for Sample {
+    ///     type Renderer = Vec<String>;
+    ///     fn level(&self) -> Option<kvp_codec::Level> { None }
+    ///     fn render(&self, names: &mut Vec<String>, key: &mut String, value: &mut String) -> Result<(), RenderError> {
+    ///         key.push_str(names.get(self.0).ok_or(RenderError)?);
+    ///         value.push_str(&format!("value={}", self.1));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (sink, guard, _) = WriterBuilder::new(dir.path().join(".kvp_pool_1")).spawn_for::<Sample>()?;
+    /// sink.configure_renderer(std::time::Duration::from_secs(5), |names| names.push("disk_writes".into()));
+    /// sink.capture(Sample(0, 7));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn configure_renderer(
+        &self,
+        timeout: Duration,
+        set_up: impl FnOnce(&mut C::Renderer) + Send + 'static,
+    ) -> bool {
+        let msg = Msg::Configure(Box::new(move |renderer: &mut dyn std::any::Any| {
+            if let Some(renderer) = renderer.downcast_mut::<C::Renderer>() {
+                set_up(renderer);
+            }
+        }));
+        let sent = self.tx.send_deadline(msg, Instant::now() + timeout).is_ok();
+        self.writer.unpark();
+        sent
     }
 
     /// Queues a record to append. Returns `false` when it was dropped (and

@@ -55,9 +55,15 @@ struct Failed {
 
 /// Renders a producer's capture. A capture whose `render` fails or panics
 /// is rejected; the writer goes on.
-fn render<C: Capture>(capture: &C, key: &mut String, value: &mut String) -> Result<(), Rejected> {
-    let rendered =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| capture.render(key, value)));
+fn render<C: Capture>(
+    capture: &C,
+    renderer: &mut C::Renderer,
+    key: &mut String,
+    value: &mut String,
+) -> Result<(), Rejected> {
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        capture.render(renderer, key, value)
+    }));
     match rendered {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(Rejected::Unrendered),
@@ -77,13 +83,16 @@ struct Appended {
 /// The writer thread: the pool and the channel, and the state the batches
 /// work on (kept apart so a held lock can borrow the pool while the state
 /// changes).
-pub(super) struct Worker<C> {
+pub(super) struct Worker<C: Capture> {
     pool: PoolFile,
     rx: Receiver<Msg<C>>,
     shutdown: Arc<AtomicBool>,
     wake: Arc<Wake>,
     rhythm: Rhythm,
     state: State,
+    /// Renders the producers' captures; theirs to set up, through
+    /// `Msg::Configure`, and the writer's alone to use: no lock.
+    renderer: C::Renderer,
 }
 
 struct State {
@@ -109,8 +118,12 @@ impl<C: Capture> Worker<C> {
         bytes: Arc<ByteBudget>,
         counters: Arc<Counters>,
         config: Config,
-    ) -> Worker<C> {
+    ) -> Worker<C>
+    where
+        C::Renderer: Default,
+    {
         Worker {
+            renderer: C::Renderer::default(),
             pool,
             rx,
             shutdown,
@@ -132,12 +145,12 @@ impl<C: Capture> Worker<C> {
     pub(super) fn run(mut self) {
         let mut acks = Vec::new();
         while let Some(first) = self.next_message() {
-            let mut stop = self.state.take(first, &mut acks);
+            let mut stop = self.state.take(first, &mut self.renderer, &mut acks);
             let mut taken = 1;
             while stop.is_none() && self.state.pending.batch.len() < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
                     Ok(msg) => {
-                        stop = self.state.take(msg, &mut acks);
+                        stop = self.state.take(msg, &mut self.renderer, &mut acks);
                         taken += 1;
                     }
                     Err(_) => break,
@@ -278,10 +291,15 @@ fn lock<'p>(pool: &'p PoolFile, state: &State) -> Result<Locked<'p>, Error> {
 impl State {
     /// Encodes an entry into the pending records, or collects an ack.
     /// Returns the ack of a stop request.
-    fn take<C: Capture>(&mut self, msg: Msg<C>, acks: &mut Vec<Sender<()>>) -> Option<Sender<()>> {
+    fn take<C: Capture>(
+        &mut self,
+        msg: Msg<C>,
+        renderer: &mut C::Renderer,
+        acks: &mut Vec<Sender<()>>,
+    ) -> Option<Sender<()>> {
         match msg {
             Msg::Entry(entry) => {
-                let encoded = self.encode(&entry);
+                let encoded = self.encode(&entry, renderer);
                 self.bytes.give(entry.heap_bytes());
                 if let Err(why) = encoded {
                     add(&self.counters.dropped_invalid, 1);
@@ -297,6 +315,10 @@ impl State {
                 }
                 None
             }
+            Msg::Configure(set_up) => {
+                set_up(renderer);
+                None
+            }
             Msg::Flush(ack) => {
                 acks.push(ack);
                 None
@@ -306,7 +328,11 @@ impl State {
     }
 
     /// Renders `entry` if it is captured, and encodes it.
-    fn encode<C: Capture>(&mut self, entry: &Entry<C>) -> Result<(), Rejected> {
+    fn encode<C: Capture>(
+        &mut self,
+        entry: &Entry<C>,
+        renderer: &mut C::Renderer,
+    ) -> Result<(), Rejected> {
         let (mut key, mut value) = (
             std::mem::take(&mut self.key_buf),
             std::mem::take(&mut self.value_buf),
@@ -315,9 +341,8 @@ impl State {
         value.clear();
         let text = match &entry.body {
             Body::Text { .. } => entry.text().ok_or(Rejected::Unrendered),
-            Body::Captured(capture) => {
-                render(capture, &mut key, &mut value).map(|()| (key.as_str(), value.as_str()))
-            }
+            Body::Captured(capture) => render(capture, renderer, &mut key, &mut value)
+                .map(|()| (key.as_str(), value.as_str())),
         };
         let limits = self.config.limits;
         let result = match text {
