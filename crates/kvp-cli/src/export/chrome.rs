@@ -141,7 +141,7 @@ impl Output for ChromeTrace {
         Ok(true)
     }
 
-    fn report(&mut self, _value: &str, fields: Vec<(String, String)>) -> Result<bool> {
+    fn report(&mut self, fields: Vec<(String, String)>) -> Result<bool> {
         let ts = fields
             .iter()
             .find(|(k, _)| k == "timestamp")

@@ -220,7 +220,7 @@ impl Output for Otlp {
         Ok(true)
     }
 
-    fn report(&mut self, value: &str, fields: Vec<(String, String)>) -> Result<bool> {
+    fn report(&mut self, fields: Vec<(String, String)>) -> Result<bool> {
         let time = fields
             .iter()
             .find(|(k, _)| k == "timestamp")
@@ -228,7 +228,6 @@ impl Output for Otlp {
         let failed = fields
             .iter()
             .any(|(k, v)| k == "result" && !v.eq_ignore_ascii_case("success"));
-        let _ = value;
         self.event(EventOut {
             context: None,
             time_us: time.map(|t| t.micros),

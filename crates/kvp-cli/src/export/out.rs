@@ -83,8 +83,9 @@ pub(crate) trait Output {
     fn span(&mut self, span: SpanOut) -> crate::exit::Result;
     /// Returns whether the event was written (an output may need a time).
     fn event(&mut self, event: EventOut) -> crate::exit::Result<bool>;
-    /// The `PROVISIONING_REPORT` value, with its fields.
-    fn report(&mut self, value: &str, fields: Vec<(String, String)>) -> crate::exit::Result<bool>;
+    /// The `PROVISIONING_REPORT`, as its `name=value` fields; returns
+    /// whether it was written (an output may need its time).
+    fn report(&mut self, fields: Vec<(String, String)>) -> crate::exit::Result<bool>;
     /// Returns whether the series was written as a metric.
     fn metric(&mut self, metric: MetricOut) -> crate::exit::Result<bool>;
     /// The pool is done: everything it gave is delivered, or the error

@@ -130,7 +130,7 @@ impl Reader<'_> {
         }
         match classify(index, &key, &value) {
             Classified::Report => {
-                if self.out.report(&value, report_fields(&value))? {
+                if self.out.report(report_fields(&value))? {
                     self.counts.reports += 1;
                 }
             }
