@@ -5,12 +5,14 @@
 use kvp_codec::Level;
 
 use crate::capture::{Capture, NoCapture};
-use crate::inline::InlineBytes;
+use smallvec::SmallVec;
 
 /// Bytes of key and value a text entry keeps inline; longer text spills to
 /// the heap. Every entry moves through the queue at the size of the
 /// largest, so a larger buffer costs every record more cache lines
-/// crossing between cores.
+/// crossing between cores. (Text entries are the cold path, reports and
+/// metric series, so a `SmallVec` serves; the layer's captures, which
+/// append a dozen times per record, keep their own cheaper buffer.)
 const TEXT_INLINE: usize = 192;
 
 /// How the writer stores an entry.
@@ -32,7 +34,7 @@ pub(crate) enum Body<C> {
     /// The key, then the value, split at `key_len`.
     Text {
         key_len: usize,
-        bytes: InlineBytes<TEXT_INLINE>,
+        bytes: SmallVec<[u8; TEXT_INLINE]>,
     },
     /// A producer's record, rendered on the writer thread.
     Captured(C),
@@ -70,7 +72,7 @@ impl<C> Entry<C> {
     }
 
     fn text_entry(kind: EntryKind, level: Option<Level>, key: &str, value: &str) -> Entry<C> {
-        let mut bytes = InlineBytes::new();
+        let mut bytes = SmallVec::new();
         bytes.extend_from_slice(key.as_bytes());
         bytes.extend_from_slice(value.as_bytes());
         Entry {
@@ -116,7 +118,8 @@ impl<C: Capture> Entry<C> {
     /// what its capture says ([`Capture::heap_bytes`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         match &self.body {
-            Body::Text { bytes, .. } => bytes.heap_bytes(),
+            Body::Text { bytes, .. } if bytes.spilled() => bytes.capacity(),
+            Body::Text { .. } => 0,
             Body::Captured(c) => c.heap_bytes(),
         }
     }

@@ -51,7 +51,6 @@ mod compact;
 mod entry;
 mod error;
 mod exit;
-mod inline;
 mod lock;
 mod pool;
 mod record_buf;
@@ -64,7 +63,6 @@ pub use boot::is_stale;
 pub use capture::{Capture, NoCapture, RenderError};
 pub use error::{Error, WithCauses};
 pub use exit::{Ending, ExitHook, SignalsHandled, flush_on_signals, on_exit};
-pub use inline::InlineBytes;
 pub use pool::{DEFAULT_POOL_MODE, Locked, OpenOptionsPool, OpenReport, PoolFile, Upserted};
 pub use stats::Stats;
 pub use writer::{

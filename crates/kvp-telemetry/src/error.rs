@@ -23,15 +23,6 @@ pub enum Error {
     Kvp(tracing_kvp::OpenError),
     /// A global subscriber is already installed.
     AlreadyInstalled,
-    /// The prefix and the vm_id leave no room in a KVP key for a name.
-    KeyLayout {
-        /// The prefix (the agent's name).
-        prefix: String,
-        /// The vm_id, given or detected.
-        vm_id: String,
-        /// What the layout says.
-        source: kvp_codec::KeyLayoutError,
-    },
 }
 
 impl fmt::Display for Error {
@@ -55,12 +46,6 @@ impl fmt::Display for Error {
             Error::AlreadyInstalled => {
                 f.write_str("a global tracing subscriber is already installed")
             }
-            Error::KeyLayout { prefix, vm_id, .. } => write!(
-                f,
-                "KVP keys cannot be built with prefix {prefix:?} ({} characters) and vm_id {vm_id:?} ({} characters)",
-                prefix.chars().count(),
-                vm_id.chars().count()
-            ),
         }
     }
 }
@@ -71,7 +56,6 @@ impl std::error::Error for Error {
             Error::Pool(e) => Some(e),
             Error::Layer(e) => Some(e),
             Error::Kvp(e) => Some(e),
-            Error::KeyLayout { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,23 +1,13 @@
-//! Metrics into the pool: one record per series, upserted at each export.
-//!
-//! A series is a metric name plus one attribute set. Its key is
-//! `<prefix>|<vm_id>|INFO|metric.<name>|<series id>`, where the id is a
-//! hash of the name and the sorted attributes, the same at every export, so
-//! a periodic export replaces the series' record in place and never grows
-//! the file. The value is `kind=... value=...` (or `count= sum= min= max=`
-//! for histograms), `unit=`, `run=<pid>@<unix ms>` naming the process run
-//! that wrote it (a later run in the same boot replaces the series' record,
-//! and this says whose it is), then the attributes, each name prefixed
-//! with `a.` so that an attribute called `kind` cannot be mistaken for the
-//! series' kind; all escaped as [`tracing_kvp::parse_fields`] reads them.
-//! Text attributes whose names match the redaction policy (by default
-//! [`tracing_kvp::DEFAULT_DENY_LIST`]) are written as `<redacted>`.
+//! Metrics into the pool: each series upserted at each export, as the
+//! record [`kvp_codec::schema::metric`] lays out (this file only reads the
+//! SDK's data into it). Text attributes whose names match the redaction
+//! policy (by default [`tracing_kvp::DEFAULT_DENY_LIST`]) are written as
+//! `<redacted>`.
 
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvp_codec::schema::field;
+use kvp_codec::schema::metric::{self, MetricKind, Point, SERIES_ID_LEN, SeriesId};
 use kvp_codec::{KeyLayout, KeyLayoutError, Level};
 use kvp_sink::{Capture, NoCapture, Sink};
 use opentelemetry::KeyValue;
@@ -26,7 +16,6 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use telemetry_redact::DenyList;
-use tracing_kvp::{push_field, push_redacted};
 
 /// An OpenTelemetry push exporter that upserts each metric series into the
 /// pool through a [`Sink`]. Cumulative temporality: a record holds the
@@ -47,9 +36,6 @@ pub struct KvpMetricExporter<C: Capture = NoCapture> {
     deny: DenyList,
 }
 
-/// A series id: 16 hex digits and `-m`.
-const SERIES_ID_LEN: usize = 18;
-
 impl<C: Capture> KvpMetricExporter<C> {
     /// An exporter writing keys `<prefix>|<vm_id>|INFO|metric.<name>|<id>`
     /// ([`kvp_codec::KeyLayout`]). When `prefix` and `vm_id` leave no room
@@ -64,6 +50,30 @@ impl<C: Capture> KvpMetricExporter<C> {
             1,
             SERIES_ID_LEN,
         );
+        KvpMetricExporter::with_keys(sink, keys)
+    }
+
+    /// An exporter writing its keys with `layout`: the one a
+    /// [`tracing_kvp`] layer writes with ([`tracing_kvp::KvpGuard::key_layout`]),
+    /// so that the series sit under the layer's own prefix and vm_id.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use tracing_subscriber::prelude::*;
+    /// let (layer, guard) = tracing_kvp::KvpLayer::builder("my-agent")
+    ///     .vm_id("vm-1")
+    ///     .open(dir.path().join(".kvp_pool_1"))?;
+    /// let sink = guard.sink().expect("the writer runs until the guard stops it");
+    /// let exporter = kvp_telemetry::KvpMetricExporter::with_key_layout(sink, guard.key_layout().clone());
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop((subscriber, exporter));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_key_layout(sink: Sink<C>, layout: KeyLayout<String>) -> Self {
+        KvpMetricExporter::with_keys(sink, Ok(layout))
+    }
+
+    fn with_keys(sink: Sink<C>, keys: Result<KeyLayout<String>, KeyLayoutError>) -> Self {
         let started_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
@@ -117,42 +127,48 @@ impl<C: Capture> KvpMetricExporter<C> {
             ($data:expr) => {
                 match $data {
                     MetricData::Sum(s) => {
-                        let kind = if s.is_monotonic() { "sum" } else { "up_down" };
+                        let kind = if s.is_monotonic() {
+                            MetricKind::Sum
+                        } else {
+                            MetricKind::UpDown
+                        };
                         for p in s.data_points() {
-                            self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, field::KIND, kind);
-                                push_field(v, field::VALUE, &p.value().to_string());
-                            });
+                            let value = p.value().to_string();
+                            self.upsert(name, unit, p.attributes(), kind, Point::Value(&value));
                         }
                     }
                     MetricData::Gauge(g) => {
                         for p in g.data_points() {
-                            self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, field::KIND, "gauge");
-                                push_field(v, field::VALUE, &p.value().to_string());
-                            });
+                            let value = p.value().to_string();
+                            let point = Point::Value(&value);
+                            self.upsert(name, unit, p.attributes(), MetricKind::Gauge, point);
                         }
                     }
                     MetricData::Histogram(h) => {
                         for p in h.data_points() {
-                            self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, field::KIND, "histogram");
-                                push_field(v, "count", &p.count().to_string());
-                                push_field(v, "sum", &p.sum().to_string());
-                                if let (Some(min), Some(max)) = (p.min(), p.max()) {
-                                    push_field(v, "min", &min.to_string());
-                                    push_field(v, "max", &max.to_string());
-                                }
-                            });
+                            let (count, sum) = (p.count().to_string(), p.sum().to_string());
+                            let min_max = p
+                                .min()
+                                .zip(p.max())
+                                .map(|(a, b)| (a.to_string(), b.to_string()));
+                            let point = Point::Distribution {
+                                count: &count,
+                                sum: &sum,
+                                min_max: min_max.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+                            };
+                            self.upsert(name, unit, p.attributes(), MetricKind::Histogram, point);
                         }
                     }
                     MetricData::ExponentialHistogram(h) => {
                         for p in h.data_points() {
-                            self.upsert(name, unit, p.attributes(), |v| {
-                                push_field(v, field::KIND, "exponential_histogram");
-                                push_field(v, "count", &p.count().to_string());
-                                push_field(v, "sum", &p.sum().to_string());
-                            });
+                            let (count, sum) = (p.count().to_string(), p.sum().to_string());
+                            let point = Point::Distribution {
+                                count: &count,
+                                sum: &sum,
+                                min_max: None,
+                            };
+                            let kind = MetricKind::ExponentialHistogram;
+                            self.upsert(name, unit, p.attributes(), kind, point);
                         }
                     }
                 }
@@ -170,8 +186,10 @@ impl<C: Capture> KvpMetricExporter<C> {
         name: &str,
         unit: &str,
         attrs: impl Iterator<Item = &'a KeyValue>,
-        values: impl FnOnce(&mut String),
+        kind: MetricKind,
+        point: Point<'_>,
     ) {
+        let Ok(keys) = &self.keys else { return };
         // (name, value, whether the value is text and so may be a secret)
         let mut attrs: Vec<(String, String, bool)> = attrs
             .map(|kv| {
@@ -183,69 +201,32 @@ impl<C: Capture> KvpMetricExporter<C> {
             })
             .collect();
         attrs.sort();
-        let mut h = fnv::Fnv::default();
-        h.write(name.as_bytes());
-        for (k, v, _) in &attrs {
-            h.write(&[0]);
-            h.write(k.as_bytes());
-            h.write(&[1]);
-            h.write(v.as_bytes());
-        }
-        let id = format!("{:016x}-m", h.finish());
-        let Ok(keys) = &self.keys else { return };
+        // The id hashes the real values, so that series stay distinct
+        // whatever redaction then hides.
+        let id = SeriesId::new(name, attrs.iter().map(|(k, v, _)| (k.as_str(), v.as_str())));
         let mut key = String::new();
         // Writing into a String cannot fail.
         let _ = keys.write(
             &mut key,
             Level::Info,
-            &format!("{}{name}", field::METRIC_NAME_PREFIX),
-            &id,
+            &metric::series_name(name),
+            id.as_str(),
         );
 
         let mut value = String::new();
-        values(&mut value);
-        if !unit.is_empty() {
-            push_field(&mut value, field::UNIT, unit);
-        }
-        push_field(&mut value, field::RUN, &self.run);
+        metric::push_series_value(&mut value, kind, point, unit, &self.run);
         for (k, v, text) in &attrs {
             // Attributes come from event fields: keep secrets off the host
-            // here too. (The series id above hashes the real value, so
-            // series stay distinct.) A number or a bool is no secret.
-            let name = format!("{}{k}", field::ATTRIBUTE_PREFIX);
+            // here too. A number or a bool is no secret.
             if *text && self.deny.is_denied(k) {
-                push_redacted(&mut value, &name);
+                metric::push_attribute(&mut value, k, None);
             } else if *text {
-                push_field(&mut value, &name, &self.deny.scrub(v));
+                metric::push_attribute(&mut value, k, Some(&self.deny.scrub(v)));
             } else {
-                push_field(&mut value, &name, v);
+                metric::push_attribute(&mut value, k, Some(v));
             }
         }
         self.sink.upsert(Some(Level::Info), &key, &value);
-    }
-}
-
-/// FNV-1a: a stable hash, so a series keeps its id across processes and
-/// toolchain versions (std's `DefaultHasher` promises neither).
-mod fnv {
-    pub(super) struct Fnv(u64);
-
-    impl Default for Fnv {
-        fn default() -> Self {
-            Fnv(0xcbf2_9ce4_8422_2325)
-        }
-    }
-
-    impl std::hash::Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 ^= u64::from(b);
-                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
     }
 }
 

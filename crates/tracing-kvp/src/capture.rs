@@ -24,7 +24,7 @@ use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime};
 
 use kvp_codec::Level;
-use kvp_sink::{Capture, InlineBytes, RenderError};
+use kvp_sink::{Capture, RenderError};
 use smallvec::SmallVec;
 use telemetry_redact::DenyList;
 use tracing::Metadata;
@@ -32,6 +32,7 @@ use tracing::field::{Field, Visit};
 
 use crate::flags::FieldFlags;
 use crate::ids::{IdFormat, Keys};
+use crate::inline::InlineBytes;
 use crate::redact::Redactor;
 use crate::stamp::Stamp;
 use kvp_codec::schema::{OPEN_SUFFIX, field, push_field, push_redacted, status};

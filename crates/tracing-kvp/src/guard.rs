@@ -78,6 +78,11 @@ impl KvpGuard {
         self.writer.as_ref().map(WriterGuard::sink)
     }
 
+    /// The layout of the layer's keys ([`KvpHandle::key_layout`]).
+    pub fn key_layout(&self) -> &kvp_codec::KeyLayout<String> {
+        self.handle.key_layout()
+    }
+
     /// A handle to the layer (for [`KvpHandle::flush_suppressed`]).
     pub fn handle(&self) -> KvpHandle {
         self.handle.clone()

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 use kvp_codec::Level;
-use kvp_sink::{InlineBytes, Sink};
+use kvp_sink::Sink;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::Visit;
 use tracing::span::{Attributes, Record};
@@ -19,6 +19,7 @@ use crate::capture::{CaptureFields, Captured, EndedBy, FieldBytes, Header, Kind,
 use crate::flags::FieldFlags;
 use crate::ids::Ids;
 use crate::ids::Keys;
+use crate::inline::InlineBytes;
 use crate::limit::{Admit, Limiters};
 use crate::provisioning_report::{
     HEALTH_REPORT_FIELD, PROVISIONING_REPORT_KEY, ReportField, UNKNOWN_REPORT_VM_ID,
@@ -79,6 +80,13 @@ impl fmt::Debug for KvpHandle {
 }
 
 impl KvpHandle {
+    /// The layout of this layer's keys (`<prefix>|<vm_id>|`, its limits and
+    /// its chunk suffix), for another producer whose records should sit
+    /// under the same head, as the facade's metric series do.
+    pub fn key_layout(&self) -> &kvp_codec::KeyLayout<String> {
+        &self.key
+    }
+
     /// Writes one WARN record per callsite whose records were suppressed by
     /// the rate limit since its last record, saying how many. Returns the
     /// number of such records.

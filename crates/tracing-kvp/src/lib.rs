@@ -91,6 +91,7 @@ mod filter;
 mod flags;
 mod guard;
 mod ids;
+mod inline;
 mod layer;
 mod limit;
 mod open;

@@ -14,7 +14,7 @@ use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
 /// The key both agents upsert their report under.
-pub const PROVISIONING_REPORT_KEY: &str = "PROVISIONING_REPORT";
+pub const PROVISIONING_REPORT_KEY: &str = kvp_codec::schema::PROVISIONING_REPORT;
 
 /// The name of the event field that carries a report (azure-init's
 /// convention). An event with this field upserts [`PROVISIONING_REPORT_KEY`]

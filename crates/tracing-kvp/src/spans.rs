@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 use tracing::{Id as SpanId, Metadata};
 
-use kvp_sink::InlineBytes;
+use crate::inline::InlineBytes;
 
 use crate::capture::Captured;
 

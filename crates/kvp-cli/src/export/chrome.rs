@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use kvp_codec::schema::PROVISIONING_REPORT;
 use serde_json::{Map, Value, json};
 
 use super::ids::TraceId;
@@ -149,7 +150,7 @@ impl Output for ChromeTrace {
         let Some(ts) = ts else { return Ok(false) };
         self.write(json!({
             "ph": "i", "s": "p", "pid": self.pid, "tid": 0, "cat": "report",
-            "name": "PROVISIONING_REPORT", "ts": ts.micros, "args": args(fields),
+            "name": PROVISIONING_REPORT, "ts": ts.micros, "args": args(fields),
         }))?;
         Ok(true)
     }

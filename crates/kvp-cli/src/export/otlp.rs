@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kvp_codec::schema::PROVISIONING_REPORT;
+use kvp_codec::schema::metric::MetricKind;
 use kvp_telemetry::OtlpExporters;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::metrics::MeterProvider as _;
@@ -232,8 +234,8 @@ impl Output for Otlp {
             context: None,
             time_us: time.map(|t| t.micros),
             level: if failed { "ERROR" } else { "INFO" }.to_owned(),
-            name: "PROVISIONING_REPORT".to_owned(),
-            message: Some("PROVISIONING_REPORT".to_owned()),
+            name: PROVISIONING_REPORT.to_owned(),
+            message: Some(PROVISIONING_REPORT.to_owned()),
             fields,
         })
     }
@@ -245,20 +247,20 @@ impl Output for Otlp {
         let pool = self.pool()?;
         let attrs: Vec<KeyValue> = attributes(metric.attributes).collect();
         let unit = metric.unit.unwrap_or_default();
-        match metric.kind.as_str() {
-            "sum" => pool
+        match metric.kind {
+            Some(MetricKind::Sum) => pool
                 .meter
                 .f64_counter(metric.name)
                 .with_unit(unit)
                 .build()
                 .add(value, &attrs),
-            "up_down" => pool
+            Some(MetricKind::UpDown) => pool
                 .meter
                 .f64_up_down_counter(metric.name)
                 .with_unit(unit)
                 .build()
                 .add(value, &attrs),
-            "gauge" => pool
+            Some(MetricKind::Gauge) => pool
                 .meter
                 .f64_gauge(metric.name)
                 .with_unit(unit)

@@ -2,6 +2,8 @@
 //! metric series, each already placed (ids derived, parents linked), so
 //! that an output only writes.
 
+use kvp_codec::schema::metric::MetricKind;
+
 use super::ids::{SpanId, TraceId};
 use crate::model::Status;
 
@@ -48,7 +50,8 @@ pub(crate) struct EventOut {
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) struct MetricOut {
     pub(crate) name: String,
-    pub(crate) kind: String,
+    /// `None` for a kind this version does not know.
+    pub(crate) kind: Option<MetricKind>,
     pub(crate) value: Option<f64>,
     pub(crate) unit: Option<String>,
     /// The series' attributes (`a.<name>` in the record).

@@ -12,6 +12,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use kvp_codec::KeyParts;
+use kvp_codec::schema::metric::{self, MetricKind};
 use kvp_codec::schema::{PROVISIONING_REPORT, field, run_of};
 
 use super::ids::{SpanId, TraceId};
@@ -276,7 +277,7 @@ impl Reader<'_> {
                 .map(|(_, v)| v.clone())
         };
         let metric = MetricOut {
-            kind: get(field::KIND).unwrap_or_default(),
+            kind: get(field::KIND).and_then(|k| MetricKind::parse(&k)),
             value: get(field::VALUE).and_then(|v| v.parse().ok()),
             unit: get(field::UNIT),
             attributes: m
@@ -292,7 +293,7 @@ impl Reader<'_> {
             name: m.name,
             fields: m.fields,
         };
-        let name = format!("{}{}", field::METRIC_NAME_PREFIX, metric.name);
+        let name = metric::series_name(&metric.name);
         let fields = metric.fields.clone();
         if self.out.metric(metric)? {
             self.counts.metrics += 1;

@@ -1,5 +1,6 @@
 //! The tree as text lines (with colour on a terminal) or as nested JSON.
 
+use kvp_codec::schema::PROVISIONING_REPORT;
 use serde_json::{Value, json};
 
 use crate::model::{Event, Node, Span, Status, Tree};
@@ -101,9 +102,9 @@ pub(crate) fn text(tree: &Tree, view: View) -> Vec<String> {
         out.push(String::new());
         let failed = report.contains("result=error") || report.contains("result=failure");
         let label = if failed {
-            view.paint(RED, "PROVISIONING_REPORT")
+            view.paint(RED, PROVISIONING_REPORT)
         } else {
-            "PROVISIONING_REPORT".to_owned()
+            PROVISIONING_REPORT.to_owned()
         };
         out.push(format!("{label} {report}"));
     }

@@ -11,11 +11,16 @@
 //!   chosen by the writing process.
 //! - **The value policy** ([`value_pieces`], [`TRUNCATED_MARKER`]): how a
 //!   value too long for one record is chunked, and where and how it is cut.
+//! - **The metric series record** ([`metric`], feature `alloc`): its key
+//!   name, its id and its value.
 //!
 //! `docs/FORMAT.md` gives the records these make.
 
 #[cfg(feature = "alloc")]
 mod fields;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod metric;
 mod policy;
 
 #[cfg(feature = "alloc")]
@@ -60,6 +65,14 @@ pub mod field {
     pub const KIND: &str = "kind";
     /// A metric series' value (sums and gauges).
     pub const VALUE: &str = "value";
+    /// How many values a histogram series recorded.
+    pub const COUNT: &str = "count";
+    /// The sum of a histogram series' values.
+    pub const SUM: &str = "sum";
+    /// The least value a histogram series recorded.
+    pub const MIN: &str = "min";
+    /// The greatest value a histogram series recorded.
+    pub const MAX: &str = "max";
     /// A metric series' unit.
     pub const UNIT: &str = "unit";
     /// The process run that wrote a metric series (`<pid>@<unix ms>`).

@@ -149,7 +149,6 @@ impl TelemetryBuilder {
         &mut self,
         layers: &mut Vec<TelemetryLayer<S>>,
         guard: &mut Guard,
-        vm_id: &str,
         policy: &DenyList,
         #[cfg(feature = "otlp")] otlp: Option<&crate::otlp::Otlp>,
     ) -> Result<(), Error>
@@ -163,14 +162,14 @@ impl TelemetryBuilder {
                 None => {
                     let mut b = SdkMeterProvider::builder().with_resource(resource.clone());
                     let mut any = false;
-                    if let Some(sink) = guard.kvp.as_ref().and_then(tracing_kvp::KvpGuard::sink) {
-                        let exporter = KvpMetricExporter::try_new(sink, &self.prefix, vm_id)
-                            .map_err(|source| Error::KeyLayout {
-                                prefix: self.prefix.clone(),
-                                vm_id: vm_id.to_owned(),
-                                source,
-                            })?
-                            .with_redaction(policy.clone());
+                    // The series share the KVP layer's key layout: one
+                    // layout per build, validated when the layer was made.
+                    if let Some(kvp) = guard.kvp.as_ref()
+                        && let Some(sink) = kvp.sink()
+                    {
+                        let exporter =
+                            KvpMetricExporter::with_key_layout(sink, kvp.key_layout().clone())
+                                .with_redaction(policy.clone());
                         b = b.with_reader(
                             PeriodicReader::builder(exporter)
                                 .with_interval(self.otel.metrics_interval)

@@ -91,7 +91,6 @@ impl TelemetryBuilder {
         self.otel_layers(
             &mut layers,
             &mut guard,
-            &plan.vm_id,
             policy,
             #[cfg(feature = "otlp")]
             plan.otlp.ready.as_ref(),

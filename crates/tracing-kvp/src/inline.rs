@@ -2,22 +2,15 @@
 
 use arrayvec::ArrayVec;
 
-/// Bytes kept inline up to `N`, then on the heap: a queued record's
-/// storage, and a producer's for what it captures ahead of an entry.
+/// Bytes kept inline up to `N`, then on the heap: what the layer captures
+/// of a span or an event on the caller's thread, ahead of its entry.
 ///
 /// Appending is a bounds check and a copy. (`SmallVec`'s
 /// `extend_from_slice` measured about 40 instructions a call, and a
 /// captured record makes a dozen calls.)
 ///
-/// ```
-/// use kvp_sink::InlineBytes;
-/// let mut b = InlineBytes::<4>::new();
-/// b.extend_from_slice(b"abc");
-/// b.extend_from_slice(b"def"); // moves to the heap
-/// assert_eq!(b.as_slice(), b"abcdef");
-/// ```
 #[derive(Clone)]
-pub struct InlineBytes<const N: usize>(Repr<N>);
+pub(crate) struct InlineBytes<const N: usize>(Repr<N>);
 
 #[derive(Clone)]
 enum Repr<const N: usize> {
@@ -28,13 +21,13 @@ enum Repr<const N: usize> {
 impl<const N: usize> InlineBytes<N> {
     /// An empty buffer.
     #[inline]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         InlineBytes(Repr::Inline(ArrayVec::new()))
     }
 
     /// Appends `more`.
     #[inline]
-    pub fn extend_from_slice(&mut self, more: &[u8]) {
+    pub(crate) fn extend_from_slice(&mut self, more: &[u8]) {
         match &mut self.0 {
             Repr::Inline(a) => {
                 if a.try_extend_from_slice(more).is_err() {
@@ -57,7 +50,7 @@ impl<const N: usize> InlineBytes<N> {
 
     /// The bytes.
     #[inline]
-    pub fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline(a) => a.as_slice(),
             Repr::Heap(v) => v.as_slice(),
@@ -66,7 +59,7 @@ impl<const N: usize> InlineBytes<N> {
 
     /// The bytes, to patch in place (a length written before its payload).
     #[inline]
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         match &mut self.0 {
             Repr::Inline(a) => a.as_mut_slice(),
             Repr::Heap(v) => v.as_mut_slice(),
@@ -75,24 +68,18 @@ impl<const N: usize> InlineBytes<N> {
 
     /// How many bytes there are.
     #[inline]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.as_slice().len()
     }
 
     /// Bytes held on the heap (its capacity), or 0 while inline: what the
     /// queue's byte budget counts.
     #[inline]
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         match &self.0 {
             Repr::Inline(_) => 0,
             Repr::Heap(v) => v.capacity(),
         }
-    }
-
-    /// Whether there are none.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
