@@ -4,8 +4,10 @@
 //! The machines are shared and noisy, so an old and a new binary measured
 //! minutes apart prove little. This builds both bench binaries (the old one
 //! from a `git worktree` of `REV`, into `target/compare/target-old`), then
-//! runs them in turn, old then new,
-//! `rounds` times, and prints for each bench the median over the rounds of
+//! runs them in turn `rounds` times, old then new in odd rounds and new
+//! then old in even ones, so that neither always runs second (one tree
+//! against itself, run always second, measured 3-6 % slower at the
+//! median on these machines), and prints for each bench the median over the rounds of
 //! each binary with the spread, and the median and spread of the per-round
 //! ratio new / old.
 
@@ -59,7 +61,12 @@ pub(crate) fn compare(args: &[String]) -> Result {
     let mut medians: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for round in 1..=rounds {
         eprintln!("xtask compare: round {round} of {rounds}");
-        for (is_new, bin) in [(false, &old), (true, &new)] {
+        let order = if round % 2 == 1 {
+            [(false, &old), (true, &new)]
+        } else {
+            [(true, &new), (false, &old)]
+        };
+        for (is_new, bin) in order {
             for (id, ns) in measure(bin, filter)? {
                 let entry = medians.entry(id).or_default();
                 if is_new { &mut entry.1 } else { &mut entry.0 }.push(ns);

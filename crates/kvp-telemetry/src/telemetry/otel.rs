@@ -15,7 +15,6 @@ use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{DEFAULT_TRACE_FILTER, TelemetryBuilder, TelemetryLayer};
-use crate::error::Error;
 use crate::exporter::KvpMetricExporter;
 use crate::guard::Guard;
 
@@ -142,65 +141,112 @@ impl TelemetryBuilder {
         )
     }
 
-    /// The OpenTelemetry layers: the metrics bridge (into the pool through
-    /// `guard`'s KVP writer, and to OTLP), the trace layer, and with OTLP
-    /// the events as log records; their providers go into `guard`.
+    /// The OpenTelemetry outputs, one function each: the metrics bridge
+    /// (into the pool through `guard`'s KVP writer, and to OTLP), the
+    /// trace layer, and with OTLP the events as log records. Their
+    /// providers go into `guard`; an OTLP signal that cannot be set up is
+    /// said once and left out.
     pub(super) fn otel_layers<S>(
         &mut self,
         layers: &mut Vec<TelemetryLayer<S>>,
         guard: &mut Guard,
         policy: &DenyList,
         #[cfg(feature = "otlp")] otlp: Option<&crate::otlp::Otlp>,
-    ) -> Result<(), Error>
-    where
+    ) where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let resource = resource(&self.prefix);
-        if self.otel.metrics {
-            let provider = match self.otel.meter_provider.take() {
-                Some(p) => Some(p),
-                None => {
-                    let mut b = SdkMeterProvider::builder().with_resource(resource.clone());
-                    let mut any = false;
-                    // The series share the KVP layer's key layout: one
-                    // layout per build, validated when the layer was made.
-                    if let Some(kvp) = guard.kvp.as_ref()
-                        && let Some(sink) = kvp.sink()
-                    {
-                        let exporter =
-                            KvpMetricExporter::with_key_layout(sink, kvp.key_layout().clone())
-                                .with_redaction(policy.clone());
-                        b = b.with_reader(
-                            PeriodicReader::builder(exporter)
-                                .with_interval(self.otel.metrics_interval)
-                                .build(),
-                        );
-                        any = true;
-                    }
-                    #[cfg(feature = "otlp")]
-                    if let Some(otlp) = otlp {
-                        match otlp.metric_reader(self.otel.metrics_interval) {
-                            Ok(reader) => {
-                                b = b.with_reader(reader);
-                                any = true;
-                            }
-                            Err(e) => super::resolve::otlp_refused(&e),
-                        }
-                    }
-                    any.then(|| b.build())
-                }
-            };
-            if let Some(provider) = provider {
-                layers.push(
-                    tracing_otel_metrics::MetricsLayer::builder(provider.clone())
-                        .redaction(policy.clone())
-                        .build()
-                        .boxed(),
-                );
-                guard.meter_provider = Some(provider);
-            }
-        }
+        layers.extend(self.metrics_layer(
+            guard,
+            policy,
+            &resource,
+            #[cfg(feature = "otlp")]
+            otlp,
+        ));
+        layers.extend(self.trace_layer(
+            guard,
+            policy,
+            &resource,
+            #[cfg(feature = "otlp")]
+            otlp,
+        ));
+        #[cfg(feature = "otlp")]
+        layers.extend(self.logs_layer(guard, policy, resource, otlp));
+    }
 
+    /// The metrics bridge, recording into a meter provider of the user's or
+    /// one made here, with the KVP series and OTLP as its readers; `None`
+    /// when metrics are off or there is nowhere to send them.
+    fn metrics_layer<S>(
+        &mut self,
+        guard: &mut Guard,
+        policy: &DenyList,
+        resource: &opentelemetry_sdk::Resource,
+        #[cfg(feature = "otlp")] otlp: Option<&crate::otlp::Otlp>,
+    ) -> Option<TelemetryLayer<S>>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if !self.otel.metrics {
+            return None;
+        }
+        let provider = match self.otel.meter_provider.take() {
+            Some(provider) => provider,
+            None => {
+                let mut b = SdkMeterProvider::builder().with_resource(resource.clone());
+                let mut any = false;
+                // The series share the KVP layer's key layout: one layout
+                // per build, validated when the layer was made.
+                if let Some(kvp) = guard.kvp.as_ref()
+                    && let Some(sink) = kvp.sink()
+                {
+                    let exporter =
+                        KvpMetricExporter::with_key_layout(sink, kvp.key_layout().clone())
+                            .with_redaction(policy.clone());
+                    b = b.with_reader(
+                        PeriodicReader::builder(exporter)
+                            .with_interval(self.otel.metrics_interval)
+                            .build(),
+                    );
+                    any = true;
+                }
+                #[cfg(feature = "otlp")]
+                if let Some(otlp) = otlp {
+                    match otlp.metric_reader(self.otel.metrics_interval) {
+                        Ok(reader) => {
+                            b = b.with_reader(reader);
+                            any = true;
+                        }
+                        Err(e) => super::resolve::otlp_refused(&e),
+                    }
+                }
+                if !any {
+                    return None;
+                }
+                b.build()
+            }
+        };
+        let layer = tracing_otel_metrics::MetricsLayer::builder(provider.clone())
+            .redaction(policy.clone())
+            .build()
+            .boxed();
+        guard.meter_provider = Some(provider);
+        Some(layer)
+    }
+
+    /// The trace layer, on the user's tracer provider or (with OTLP) one
+    /// made here, under the trace filter.
+    fn trace_layer<S>(
+        &mut self,
+        guard: &mut Guard,
+        #[cfg_attr(not(feature = "otlp"), allow(unused_variables))] policy: &DenyList,
+        #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+        resource: &opentelemetry_sdk::Resource,
+        #[cfg(feature = "otlp")] otlp: Option<&crate::otlp::Otlp>,
+    ) -> Option<TelemetryLayer<S>>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
         #[cfg(feature = "otlp")]
         if self.otel.tracer_provider.is_none()
             && let Some(otlp) = otlp
@@ -210,36 +256,43 @@ impl TelemetryBuilder {
                 Err(e) => super::resolve::otlp_refused(&e),
             }
         }
-        if let Some(provider) = self.otel.tracer_provider.take() {
-            let tracer = provider.tracer(self.prefix.clone());
-            let filter = self.trace_layer_filter();
-            layers.push(
-                tracing_opentelemetry::layer()
-                    .with_tracer(tracer)
-                    .with_filter(filter)
-                    .boxed(),
-            );
-            guard.tracer_provider = Some(provider);
-        }
+        let provider = self.otel.tracer_provider.take()?;
+        let tracer = provider.tracer(self.prefix.clone());
+        let filter = self.trace_layer_filter();
+        guard.tracer_provider = Some(provider);
+        Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter)
+                .boxed(),
+        )
+    }
 
-        #[cfg(feature = "otlp")]
-        if let Some(otlp) = otlp {
-            // Events as log records, under the trace filter: the same
-            // events a collector sees as span events.
-            match otlp.logger_provider(resource) {
-                Ok(provider) => {
-                    let filter = self.trace_layer_filter();
-                    layers.push(
-                        crate::otlp_logs::LogsLayer::new(&provider, &self.prefix, policy.clone())
-                            .with_filter(filter)
-                            .boxed(),
-                    );
-                    guard.logger_provider = Some(provider);
-                }
-                Err(e) => super::resolve::otlp_refused(&e),
+    /// Events as OTLP log records, under the trace filter: the same events
+    /// a collector sees as span events.
+    #[cfg(feature = "otlp")]
+    fn logs_layer<S>(
+        &mut self,
+        guard: &mut Guard,
+        policy: &DenyList,
+        resource: opentelemetry_sdk::Resource,
+        otlp: Option<&crate::otlp::Otlp>,
+    ) -> Option<TelemetryLayer<S>>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let provider = match otlp?.logger_provider(resource) {
+            Ok(provider) => provider,
+            Err(e) => {
+                super::resolve::otlp_refused(&e);
+                return None;
             }
-        }
-        Ok(())
+        };
+        let layer = crate::otlp_logs::LogsLayer::new(&provider, &self.prefix, policy.clone())
+            .with_filter(self.trace_layer_filter())
+            .boxed();
+        guard.logger_provider = Some(provider);
+        Some(layer)
     }
 }
 

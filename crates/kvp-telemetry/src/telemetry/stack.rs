@@ -94,7 +94,7 @@ impl TelemetryBuilder {
             policy,
             #[cfg(feature = "otlp")]
             plan.otlp.ready.as_ref(),
-        )?;
+        );
         #[cfg(feature = "otlp")]
         {
             guard.otlp = plan.otlp.state;
