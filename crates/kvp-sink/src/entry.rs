@@ -3,9 +3,9 @@
 //! it costs no heap allocation.
 
 use kvp_codec::Level;
+use smallvec::SmallVec;
 
 use crate::capture::{Capture, NoCapture};
-use smallvec::SmallVec;
 
 /// Bytes of key and value a text entry keeps inline; longer text spills to
 /// the heap. Every entry moves through the queue at the size of the

@@ -8,7 +8,6 @@ use arrayvec::ArrayVec;
 /// Appending is a bounds check and a copy. (`SmallVec`'s
 /// `extend_from_slice` measured about 40 instructions a call, and a
 /// captured record makes a dozen calls.)
-///
 #[derive(Clone)]
 pub(crate) struct InlineBytes<const N: usize>(Repr<N>);
 

@@ -242,8 +242,8 @@ mod tests {
             SeriesId::new("m", [("k", "v1")]),
             SeriesId::new("m", [("kv", "1")])
         );
-        // The value the pool already holds for ids written before the
-        // hash moved here: existing records keep being replaced in place.
+        // FNV-1a's offset basis: the hash series ids have always used, so
+        // the records already in a pool keep being replaced in place.
         assert_eq!(SeriesId::new("", []).as_str(), "cbf29ce484222325-m");
         assert!(a.as_str().ends_with("-m"));
     }
