@@ -8,7 +8,7 @@
 //! - **Value:** `kind=<kind>`, then `value=` (sums and gauges) or `count=
 //!   sum= [min= max=]` (histograms), `unit=` when there is one, `run=`
 //!   naming the process run that wrote it, then each attribute with its
-//!   name after [`field::ATTRIBUTE_PREFIX`](super::field::ATTRIBUTE_PREFIX),
+//!   name after [`field::ATTRIBUTE_PREFIX`],
 //!   so that an attribute called `kind` is not the series' kind.
 //!
 //! ```
@@ -138,7 +138,7 @@ pub fn push_series_value(
 }
 
 /// Writes one attribute, its name after
-/// [`field::ATTRIBUTE_PREFIX`](super::field::ATTRIBUTE_PREFIX); `None`
+/// [`field::ATTRIBUTE_PREFIX`]; `None`
 /// writes it redacted.
 pub fn push_attribute(out: &mut String, name: &str, value: Option<&str>) {
     let mut prefixed = String::with_capacity(field::ATTRIBUTE_PREFIX.len() + name.len());
