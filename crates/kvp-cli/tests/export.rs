@@ -228,28 +228,41 @@ fn azure_init_and_cloud_init_pools_nest_by_time() {
     let out = export_to(&collector, &[&azure, cloud.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let text = collector.wait_for(&["create_user", "search-Azure"]);
+    let text = collector.wait_for(&["create_user", "search-Azure", "PROVISIONING_REPORT"]);
     let spans = printed(&text, "Span #");
     let by_name = |name: &str| spans.iter().find(|s| s.get("Name") == name).unwrap();
+    let duration = |s: &Printed| {
+        s.get("End time").parse::<u64>().unwrap() - s.get("Start time").parse::<u64>().unwrap()
+    };
 
+    // azure-init's real sample: its two spans nested by time, each as long
+    // as its record says (start and end in the same millisecond), its WARN
+    // in the span it happened in, its report a log record.
     let (outer, inner) = (
         by_name("azure_init:provision"),
         by_name("provision::user:create_user"),
     );
     assert_eq!(inner.get("Parent ID"), outer.get("ID"));
-    assert!(
-        outer
-            .resource
-            .iter()
-            .any(|r| r == "service.name: Str(azure-init-0.1.1)")
-    );
+    assert_eq!((duration(outer), duration(inner)), (0, 0));
+    let azure_service = "service.name: Str(azure-init-0.1.1)";
+    assert!(outer.resource.iter().any(|r| r == azure_service));
+    let logs = printed(&text, "LogRecord #");
+    let warn = logs
+        .iter()
+        .find(|l| l.get("SeverityText") == "WARN")
+        .unwrap();
+    assert!(warn.get("Body").contains("non-ascii"), "{warn:?}");
+    assert_eq!(warn.get("Span ID"), inner.get("ID"));
+    let report = logs
+        .iter()
+        .find(|l| l.get("Body") == "Str(PROVISIONING_REPORT)")
+        .unwrap();
+    assert!(report.resource.iter().any(|r| r == azure_service));
+    assert!(report.has_attribute("result: Str(success)"), "{report:?}");
 
     let (outer, inner) = (by_name("init-local"), by_name("init-local/search-Azure"));
     assert_eq!(inner.get("Parent ID"), outer.get("ID"));
     assert!(inner.get("Status code").contains("ERROR"), "{inner:?}");
-    let duration = |s: &Printed| {
-        s.get("End time").parse::<u64>().unwrap() - s.get("Start time").parse::<u64>().unwrap()
-    };
     assert_eq!(duration(inner), 50_000_000);
     assert_eq!(duration(outer), 90_000_000);
     assert!(
