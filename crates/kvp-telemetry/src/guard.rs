@@ -181,11 +181,21 @@ impl Guard {
         }
     }
 
-    /// Counts the pipelines that failed as failed exports, said on stderr
-    /// as every OTLP failure is.
-    fn note(&self, failed: &OtelFailures) {
+    /// Flushes the OpenTelemetry pipelines, or shuts them down, within this
+    /// guard's share of `timeout`, and names each signal that lost
+    /// something: one that did not finish in time, or one whose exports
+    /// failed meanwhile (the SDK's batch processors keep a failed export
+    /// to themselves and answer a flush with `Ok`). A signal that did not
+    /// finish is counted as a failed export, said on stderr as every OTLP
+    /// failure is.
+    fn finish_otel(&self, timeout: Duration, shutdown: bool) -> OtelFailures {
         #[cfg(feature = "otlp")]
-        if let Some(otlp) = &self.otlp {
+        let before = self.otlp.as_ref().map(|o| o.failures.by_signal());
+        #[allow(unused_mut)]
+        let mut failed = self.providers().finish(self.otel_share(timeout), shutdown);
+        #[cfg(feature = "otlp")]
+        if let (Some(otlp), Some(before)) = (&self.otlp, before) {
+            let after = otlp.failures.by_signal();
             for signal in &failed.signals {
                 otlp.failures.failed(
                     signal,
@@ -193,9 +203,13 @@ impl Guard {
                     &"the collector did not answer within the flush timeout",
                 );
             }
+            for ((signal, was), now) in crate::otlp::SIGNALS.iter().zip(before).zip(after) {
+                if now > was && !failed.signals.contains(signal) {
+                    failed.signals.push(signal);
+                }
+            }
         }
-        #[cfg(not(feature = "otlp"))]
-        let _ = failed;
+        failed
     }
 
     /// Exports metrics and spans now and waits for the KVP queue, all
@@ -213,8 +227,7 @@ impl Guard {
     /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let failed = self.providers().finish(self.otel_share(timeout), false);
-        self.note(&failed);
+        let failed = self.finish_otel(timeout, false);
         let kvp = self
             .kvp
             .as_ref()
@@ -241,8 +254,7 @@ impl Guard {
     pub fn shutdown(mut self, timeout: Duration) -> Result<Option<Stats>, ShutdownError> {
         self.exit_hook = None;
         let deadline = Instant::now() + timeout;
-        let otel = self.providers().finish(self.otel_share(timeout), true);
-        self.note(&otel);
+        let otel = self.finish_otel(timeout, true);
         #[cfg(feature = "otel")]
         {
             self.meter_provider = None;
@@ -359,10 +371,8 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.exit_hook = None;
         let deadline = Instant::now() + self.flush_timeout;
-        let failed = self
-            .providers()
-            .finish(self.otel_share(self.flush_timeout), true);
-        self.note(&failed);
+        // What was lost is said on stderr by the failures' count.
+        let _ = self.finish_otel(self.flush_timeout, true);
         if let Some(kvp) = self.kvp.take() {
             let _ = kvp.shutdown(deadline.saturating_duration_since(Instant::now()));
         }

@@ -81,6 +81,53 @@ fn a_missing_collector_is_reported_by_flush() {
     );
 }
 
+/// `Guard::shutdown` says what was lost, as a `Result`: with the collector
+/// refusing, the pool still gets the record and the error names every
+/// OpenTelemetry signal that was not exported (traces and logs too, whose
+/// batch processors answer a shutdown with `Ok` whatever their export
+/// did), with the KVP counters.
+#[test]
+fn shutdown_names_what_a_refusing_collector_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join(".kvp_pool_1");
+    let port = free_port(); // nothing listens there
+    let (dispatch, guard) = Telemetry::builder("otlp-test")
+        .pool_path(&pool)
+        .stderr(false)
+        .otlp(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let _span = tracing::info_span!("kvp_otlp_shutdown_span").entered();
+        tracing::warn!(monotonic_counter.kvp_otlp_shutdown = 1u64, "lost to OTLP");
+    });
+    let started = Instant::now();
+    let err = guard
+        .shutdown(Duration::from_secs(5))
+        .expect_err("nothing reached the collector");
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.otel.signals.contains(&"metrics"), "{err:?}");
+    assert!(err.otel.signals.contains(&"traces"), "{err:?}");
+    assert!(err.otel.signals.contains(&"logs"), "{err:?}");
+    let kvp = err.kvp.expect("KVP was on");
+    assert!(
+        kvp.written >= 2,
+        "the event and the span reached the pool: {kvp:?}"
+    );
+    assert_eq!(kvp.dropped(), 0, "{kvp:?}");
+    assert!(!err.kvp_timed_out);
+    assert!(err.to_string().contains("not exported"), "{err}");
+    let records = test_support::pool_records(&pool);
+    assert!(
+        records.iter().any(|(_, v)| v.contains("lost to OTLP")),
+        "{records:?}"
+    );
+}
+
 /// An OTLP setting that cannot work, from the builder or from
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`, costs neither stderr nor KVP: `build`
 /// succeeds, the pool gets its records, the guard says why OTLP is off,

@@ -19,20 +19,36 @@ use parking_lot::Mutex;
 /// collector is seen without flooding the journal.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Failures {
-    count: Arc<AtomicU64>,
+    /// Per signal, in the order of [`SIGNALS`].
+    counts: Arc<[AtomicU64; 3]>,
     last_report: Arc<Mutex<Option<(Instant, u64)>>>,
 }
+
+/// The signals whose exports are counted, in the order their counts are
+/// kept and given.
+pub(crate) const SIGNALS: [&str; 3] = ["metrics", "traces", "logs"];
 
 /// How often a failed export is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
 
 impl Failures {
+    /// Failed exports of every signal.
     pub(crate) fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+        self.by_signal().iter().sum()
+    }
+
+    /// Failed exports per signal, in the order of [`SIGNALS`].
+    pub(crate) fn by_signal(&self) -> [u64; 3] {
+        self.counts
+            .each_ref()
+            .map(|count| count.load(Ordering::Relaxed))
     }
 
     pub(crate) fn failed(&self, signal: &str, endpoint: &str, error: &dyn std::fmt::Display) {
-        let total = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        // A signal this file does not know is counted with the logs.
+        let at = SIGNALS.iter().position(|s| *s == signal).unwrap_or(2);
+        self.counts[at].fetch_add(1, Ordering::Relaxed);
+        let total = self.count();
         let mut last = self.last_report.lock();
         let due = last.is_none_or(|(at, _)| at.elapsed() >= REPORT_EVERY);
         if due {

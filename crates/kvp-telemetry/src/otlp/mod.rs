@@ -35,7 +35,7 @@ use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 pub use exporters::OtlpExporters;
-pub(crate) use failures::{Failures, Reported};
+pub(crate) use failures::{Failures, Reported, SIGNALS};
 use tls::TlsFiles;
 
 /// The three OTLP builders' `build`, under one name.
