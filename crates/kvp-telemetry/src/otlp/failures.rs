@@ -52,7 +52,7 @@ impl Failures {
         let mut last = self.last_report.lock();
         let due = last.is_none_or(|(at, _)| at.elapsed() >= REPORT_EVERY);
         if due {
-            let held = last.map_or(0, |(_, reported)| total - 1 - reported);
+            let held = last.map_or(0, |(_, reported)| total.saturating_sub(reported + 1));
             let _ = writeln!(
                 std::io::stderr(),
                 "kvp-telemetry: OTLP {signal} export to {endpoint} failed ({total} failed so far{}): {error}",
