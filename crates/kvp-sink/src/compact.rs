@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kvp_codec::RECORD_SIZE;
+use kvp_codec::{Fnv1a, RECORD_SIZE};
 
 use crate::error::Error;
 use crate::pool::{Locked, PoolFile};
@@ -201,7 +201,7 @@ impl Journal {
         bytes.extend_from_slice(SLOT_MAGIC);
         bytes.extend_from_slice(&seq.to_le_bytes());
         bytes.extend_from_slice(&(content.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&fnv(&content).to_le_bytes());
+        bytes.extend_from_slice(&Fnv1a::hash(&content).to_le_bytes());
         bytes.extend_from_slice(&content);
         file.write_all_at(&bytes, (seq % 2) * SLOT as u64)
             .map_err(err)
@@ -265,20 +265,13 @@ fn latest_slot(file: &fs::File) -> io::Result<Option<(u64, Vec<u8>)>> {
         if file
             .read_exact_at(&mut content, slot * SLOT as u64 + SLOT_HEADER as u64)
             .is_err()
-            || fnv(&content) != sum
+            || Fnv1a::hash(&content) != sum
         {
             continue;
         }
         best = Some((seq, content));
     }
     Ok(best)
-}
-
-/// FNV-1a, to tell a whole slot from a torn one.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 fn io_error(path: &std::path::Path, op: &'static str, source: io::Error) -> Error {

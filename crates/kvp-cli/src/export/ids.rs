@@ -1,9 +1,9 @@
 //! Trace and span ids derived from the pool, so that exporting one file
 //! twice gives the same ids (a backend that deduplicates keeps one trace).
 //!
-//! FNV-1a, seeded per use: stable across processes, machines and toolchain
-//! versions, which std's `DefaultHasher` does not promise. The ids name
-//! records; they are not secrets, so a cryptographic hash buys nothing.
+//! [`Fnv1a`], seeded per use.
+
+use kvp_codec::Fnv1a;
 
 /// A trace id (16 bytes) and a span id (8 bytes), never all zero (an
 /// all-zero id is invalid in OpenTelemetry and in W3C trace context).
@@ -15,18 +15,14 @@ pub(crate) struct TraceId(pub(crate) [u8; 16]);
 pub(crate) struct SpanId(pub(crate) [u8; 8]);
 
 fn fnv(seed: u64, parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    let mut h = Fnv1a::with_seed(seed);
     for part in parts {
-        for &b in part.as_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write(part.as_bytes());
         // A separator no text byte equals, so ("ab", "c") and ("a", "bc")
         // differ.
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h.write(&[0xff]);
     }
-    h
+    h.finish()
 }
 
 fn nonzero(h: u64) -> u64 {

@@ -25,10 +25,10 @@
 //! ```
 
 use alloc::string::String;
-use core::fmt::Write as _;
 
 use super::field;
 use super::fields::{push_field, push_redacted};
+use crate::Fnv1a;
 
 /// How long a [`SeriesId`] is: 16 hex digits and `-m`.
 pub const SERIES_ID_LEN: usize = 18;
@@ -165,7 +165,7 @@ impl SeriesId {
         name: &str,
         attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> SeriesId {
-        let mut h = Fnv::default();
+        let mut h = Fnv1a::new();
         h.write(name.as_bytes());
         for (k, v) in attributes {
             h.write(&[0]);
@@ -173,10 +173,13 @@ impl SeriesId {
             h.write(&[1]);
             h.write(v.as_bytes());
         }
-        let mut text = HexId::default();
-        // Sixteen hex digits and two bytes fill the buffer exactly.
-        let _ = write!(text, "{:016x}-m", h.0);
-        SeriesId(text.bytes)
+        let mut id = [0u8; SERIES_ID_LEN];
+        let (digits, tail) = id.split_at_mut(16);
+        for (i, digit) in digits.iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[((h.finish() >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        tail.copy_from_slice(b"-m");
+        SeriesId(id)
     }
 
     /// The id as key text.
@@ -189,41 +192,6 @@ impl SeriesId {
 impl core::fmt::Debug for SeriesId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("SeriesId").field(&self.as_str()).finish()
-    }
-}
-
-/// The buffer a [`SeriesId`] is formatted into.
-#[derive(Default)]
-struct HexId {
-    bytes: [u8; SERIES_ID_LEN],
-    len: usize,
-}
-
-impl core::fmt::Write for HexId {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.bytes.get_mut(self.len..end).ok_or(core::fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// FNV-1a, 64 bits: stable where std's `DefaultHasher` promises nothing.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
     }
 }
 
@@ -245,6 +213,11 @@ mod tests {
         // FNV-1a's offset basis: the hash series ids have always used, so
         // the records already in a pool keep being replaced in place.
         assert_eq!(SeriesId::new("", []).as_str(), "cbf29ce484222325-m");
+        // A series `kvp demo` wrote before the id moved here.
+        assert_eq!(
+            SeriesId::new("users_created", [("groups", "sudo,adm")]).as_str(),
+            "894f655e6ed583a2-m"
+        );
         assert!(a.as_str().ends_with("-m"));
     }
 
